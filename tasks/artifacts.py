@@ -1,0 +1,156 @@
+"""Output folders, atomic writes and the caching/retry rules every step follows.
+
+Prefect never looks at files, so the rules live here: outputs go in folders named by a
+hash of the step's inputs (different inputs never share a path), files are written to a
+temporary name and renamed (a crash never leaves a half file that looks finished), and
+only transient faults are retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prefect.cache_policies import INPUTS, TASK_SOURCE
+from prefect.tasks import exponential_backoff
+from pydantic import BaseModel
+
+from tasks.models import FileArtifact
+
+#: The cache policy of every step: same inputs and same task code -> cached result.
+STEP_CACHE_POLICY = INPUTS + TASK_SOURCE
+
+#: Retry settings shared by every step (transient faults only, see is_transient).
+STEP_RETRY_OPTIONS: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
+    "retry_jitter_factor": 0.5,
+}
+
+
+class PermanentError(RuntimeError):
+    """A fault retrying cannot fix (bad input, wrong key). Its message is shown to the user as is."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for faults worth retrying: timeouts, dropped connections, HTTP 429 and 5xx."""
+    if isinstance(exc, PermanentError):
+        return False
+    if isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)):
+        return True
+    if isinstance(exc, httpx.HTTPStatusError):
+        code = exc.response.status_code
+        return code == 429 or code >= 500
+    status = getattr(exc, "status_code", None)  # openai / google-genai errors carry one
+    if isinstance(status, int):
+        return status == 429 or status >= 500
+    return isinstance(exc, (TimeoutError, ConnectionError))
+
+
+def retry_only_transient(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's hook signature
+    """Prefect retry_condition_fn: retry a failed run only when its exception is transient."""
+    try:
+        state.result()
+    except Exception as exc:  # noqa: BLE001 - we classify, not handle
+        return is_transient(exc)
+    return False
+
+
+def slugify(text: str, fallback: str = "song", max_len: int = 60) -> str:
+    """Folder-safe name: ascii, lower case, dashes ('Night Drive!' -> 'night-drive')."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-zA-Z0-9]+", "-", ascii_text).strip("-").lower()[:max_len].strip("-")
+    return slug or fallback
+
+
+def inputs_hash(*parts: Any, length: int = 12) -> str:
+    """Stable short hash of a step's inputs (pydantic models, dicts, strings...)."""
+
+    def encode(obj: Any) -> Any:
+        if isinstance(obj, BaseModel):
+            return obj.model_dump(mode="json")
+        if isinstance(obj, Path):
+            return str(obj)
+        return obj
+
+    blob = json.dumps([encode(p) for p in parts], sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:length]
+
+
+def step_dir(out_dir: Path | str, step: str, *inputs: Any) -> Path:
+    """The folder for one step's outputs, named by the hash of its inputs: <out_dir>/<step>-<hash>."""
+    folder = Path(out_dir) / f"{step}-{inputs_hash(*inputs)}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@contextlib.contextmanager
+def atomic_path(final: Path | str) -> Iterator[Path]:
+    """Yield a temporary path beside `final`; rename it over `final` only if the block succeeds."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".part{final.suffix}", dir=final.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_bytes_atomic(path: Path | str, data: bytes) -> FileArtifact:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return FileArtifact.from_path(path)
+
+
+def write_text_atomic(path: Path | str, text: str) -> FileArtifact:
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: Path | str, obj: Any) -> FileArtifact:
+    if isinstance(obj, BaseModel):
+        obj = obj.model_dump(mode="json")
+    return write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def artifacts_in(value: Any) -> list[FileArtifact]:
+    """Every FileArtifact inside a step result (walks nested models, lists and dicts)."""
+    found: list[FileArtifact] = []
+    if isinstance(value, FileArtifact):
+        found.append(value)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            found.extend(artifacts_in(getattr(value, name)))
+    elif isinstance(value, dict):
+        for item in value.values():
+            found.extend(artifacts_in(item))
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            found.extend(artifacts_in(item))
+    return found
+
+
+def outputs_intact(value: Any, own_dir_prefix: str | None = None) -> bool:
+    """True when every file a step result names still exists with its recorded sha256.
+
+    `own_dir_prefix` limits the check to files under that folder, so a step is not
+    re-run because an *upstream* file changed (the upstream step handles that).
+    """
+    for art in artifacts_in(value):
+        if own_dir_prefix and not art.path.startswith(own_dir_prefix):
+            continue
+        if not art.is_intact():
+            return False
+    return True

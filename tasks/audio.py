@@ -1,0 +1,69 @@
+"""Audio helpers shared by the steps: ffmpeg location, decoding to numpy, WAV writing, probing."""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from tasks.artifacts import atomic_path
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary shipped by imageio-ffmpeg (no system ffmpeg needed)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def decode_audio(path: Path | str, sample_rate: int = 22050, mono: bool = True) -> np.ndarray:
+    """Decode any audio file ffmpeg reads to float32 samples in [-1, 1].
+
+    Returns shape (n,) for mono or (n, 2) for stereo.
+    """
+    channels = 1 if mono else 2
+    cmd = [
+        ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path),
+        "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(sample_rate), "-",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise ValueError(f"cannot decode audio {path}: {proc.stderr.decode(errors='replace').strip()}")
+    samples = np.frombuffer(proc.stdout, dtype=np.float32)
+    return samples if mono else samples.reshape(-1, 2)
+
+
+def write_wav(path: Path | str, samples: np.ndarray, sample_rate: int) -> None:
+    """Write float samples ((n,) or (n, channels)) as 16-bit PCM WAV, atomically."""
+    data = np.asarray(samples, dtype=np.float32)
+    if data.ndim == 1:
+        data = data[:, None]
+    pcm = (np.clip(data, -1.0, 1.0) * 32767.0).astype("<i2")
+    with atomic_path(path) as tmp:
+        with wave.open(str(tmp), "wb") as wf:
+            wf.setnchannels(pcm.shape[1])
+            wf.setsampwidth(2)
+            wf.setframerate(sample_rate)
+            wf.writeframes(pcm.tobytes())
+
+
+def audio_duration(path: Path | str) -> float:
+    """Duration in seconds, measured by decoding (exact for any format ffmpeg reads)."""
+    p = Path(path)
+    if p.suffix.lower() == ".wav":
+        with wave.open(str(p), "rb") as wf:
+            return wf.getnframes() / float(wf.getframerate())
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-v", "info", "-nostdin", "-i", str(p), "-f", "null", "-"],
+        capture_output=True, check=False,
+    )
+    times = re.findall(r"time=(\d+):(\d+):(\d+(?:\.\d+)?)", proc.stderr.decode(errors="replace"))
+    if proc.returncode != 0 or not times:
+        raise ValueError(f"cannot read audio duration of {path}")
+    h, m, s = times[-1]
+    return int(h) * 3600 + int(m) * 60 + float(s)

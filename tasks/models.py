@@ -1,0 +1,119 @@
+"""Small pydantic types passed between the flow's steps.
+
+Steps exchange paths plus content hashes, never bytes: Prefect persists task results,
+and a FileArtifact is what lets a cache hit be verified against the file on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks so large videos do not fill memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class FileArtifact(BaseModel):
+    """A file a step produced: where it is and what its bytes hash to."""
+
+    path: str
+    sha256: str
+    size: int
+
+    @classmethod
+    def from_path(cls, path: Path | str) -> "FileArtifact":
+        p = Path(path).resolve()
+        return cls(path=str(p), sha256=sha256_of(p), size=p.stat().st_size)
+
+    def is_intact(self) -> bool:
+        """True when the file still exists with the bytes it had when the step made it."""
+        p = Path(self.path)
+        return p.is_file() and p.stat().st_size == self.size and sha256_of(p) == self.sha256
+
+
+class SongRequest(BaseModel):
+    """What to generate. Only fields that change the audio belong here (they are the song's cache key)."""
+
+    caption: str = Field(description="Style/caption text, e.g. 'dreamy synthwave, female vocal'")
+    lyrics: str = Field("", description="Lyrics with [Verse]/[Chorus]... tags; empty means instrumental")
+    duration: float = Field(30.0, gt=0, le=600, description="Song length in seconds")
+    bpm: int | None = Field(None, ge=30, le=300)
+    key_scale: str | None = Field(None, description="e.g. 'A minor', 'F# major'")
+    time_signature: str = Field("4", description="Beats per bar: '2', '3', '4' or '6' (also '4/4')")
+    language: str = "en"
+    seed: int = Field(0, description="Same seed, same song")
+    engine: str = "local"
+    engine_options: dict = Field(default_factory=dict)
+
+    @property
+    def instrumental(self) -> bool:
+        text = self.lyrics.strip().lower()
+        return text in ("", "[inst]", "[instrumental]")
+
+
+class Song(BaseModel):
+    """The generated song and what was actually sung (the server may rewrite caption/lyrics)."""
+
+    audio: FileArtifact
+    result: FileArtifact = Field(description="Engine/server result saved as JSON")
+    caption: str
+    lyrics: str
+    duration: float = Field(description="Measured length of the audio in seconds")
+    bpm: int | None = None
+    key_scale: str | None = None
+    time_signature: str | None = None
+    engine: str
+    seed: int | None = None
+    extra_files: list[FileArtifact] = Field(default_factory=list)
+
+
+class LyricWord(BaseModel):
+    text: str
+    start: float
+    end: float
+
+
+class LyricLine(BaseModel):
+    text: str
+    start: float
+    end: float
+    words: list[LyricWord] = Field(default_factory=list)
+
+
+class SyncedLyrics(BaseModel):
+    """Timed lyric lines (and words) plus the files they were written to."""
+
+    lines: list[LyricLine] = Field(default_factory=list)
+    unplaced: list[str] = Field(default_factory=list, description="Known lines that could not be timed")
+    provider: str = ""
+    source: str = Field("", description="'aligned' (known lyrics), 'transcript', 'user-lrc' or 'instrumental'")
+    files: dict[str, FileArtifact] = Field(default_factory=dict)
+
+
+class Cover(BaseModel):
+    background: FileArtifact = Field(description="Video-aspect background, e.g. 1920x1080")
+    square: FileArtifact = Field(description="1:1 cover art, e.g. 1024x1024")
+    provider: str
+
+
+class RenderOptions(BaseModel):
+    width: int = 1920
+    height: int = 1080
+    fps: int = 30
+    style: str = "classic"
+
+
+class MusicVideo(BaseModel):
+    video: FileArtifact
+    title: str
+    song: Song
+    lyrics: SyncedLyrics
+    cover: Cover
