@@ -125,32 +125,6 @@ def write_json_atomic(path: Path | str, obj: Any) -> FileArtifact:
     return write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
-def artifacts_in(value: Any) -> list[FileArtifact]:
-    """Every FileArtifact inside a step result (walks nested models, lists and dicts)."""
-    found: list[FileArtifact] = []
-    if isinstance(value, FileArtifact):
-        found.append(value)
-    elif isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            found.extend(artifacts_in(getattr(value, name)))
-    elif isinstance(value, dict):
-        for item in value.values():
-            found.extend(artifacts_in(item))
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            found.extend(artifacts_in(item))
-    return found
-
-
-def outputs_intact(value: Any, own_dir_prefix: str | None = None) -> bool:
-    """True when every file a step result names still exists with its recorded sha256.
-
-    `own_dir_prefix` limits the check to files under that folder, so a step is not
-    re-run because an *upstream* file changed (the upstream step handles that).
-    """
-    for art in artifacts_in(value):
-        if own_dir_prefix and not art.path.startswith(own_dir_prefix):
-            continue
-        if not art.is_intact():
-            return False
-    return True
+def all_intact(files: list[FileArtifact]) -> bool:
+    """True when every file still exists with the sha256 recorded when its step made it."""
+    return all(f.is_intact() for f in files)

