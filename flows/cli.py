@@ -105,7 +105,12 @@ def make(
     transcriber: Annotated[Optional[str], typer.Option(help="Lyrics timing: auto or local (faster-whisper).")] = None,
     whisper_model: Annotated[Optional[str], typer.Option(help="faster-whisper model name or folder (default: bundled tiny.en).")] = None,
     lyrics_offset: Annotated[float, typer.Option(help="Shift all lyric times by SECONDS; positive = lyrics later.")] = 0.0,
-    cover_provider: Annotated[Optional[str], typer.Option(help="Cover art provider: local (procedural).")] = None,
+    cover_provider: Annotated[Optional[str], typer.Option(help="Cover art provider: local (procedural) or gemini (needs GEMINI_API_KEY).")] = None,
+    cover: Annotated[Optional[Path], typer.Option("--cover", help="Use your own image as the cover (cropped or fitted, never stretched).")] = None,
+    cover_fit: Annotated[str, typer.Option(help="How --cover fills the frame: crop or fit (letterbox over a blurred copy).")] = "crop",
+    cover_prompt: Annotated[Optional[str], typer.Option(help="Gemini: use this prompt instead of the one built from caption and title.")] = None,
+    cover_model: Annotated[Optional[str], typer.Option(help="Gemini image model (default gemini-3.1-flash-image, with fallbacks).")] = None,
+    cover_fallback: Annotated[Optional[str], typer.Option(help="'local': fall back to the procedural cover if the cover provider fails.")] = None,
     resolution: Annotated[Optional[str], typer.Option(help="Video size WIDTHxHEIGHT (default 1920x1080).")] = None,
     fps: Annotated[Optional[int], typer.Option(help="Frames per second (default 30).")] = None,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Where outputs go (default ./mvflow_output).")] = None,
@@ -135,22 +140,46 @@ def make(
             {"output_dir": output_dir, "engine": engine, "transcriber": transcriber, "whisper_model": whisper_model,
              "cover_provider": cover_provider, "width": width, "height": height, "fps": fps},
             lyrics_offset,
+            {"image": cover, "fit": cover_fit, "prompt": cover_prompt, "model": cover_model,
+             "fallback": cover_fallback},
         )
     except UserError as exc:
         fail(str(exc))
 
 
-def _run_make(song_fields: dict[str, Any], title: str, flags: dict[str, Any], lyrics_offset: float) -> None:
+def cover_options(settings, cover_flags: dict[str, Any]):  # noqa: ANN001, ANN201
+    """CoverOptions from settings and the --cover* flags; --cover IMAGE selects the 'image' provider."""
+    from tasks.models import CoverOptions, FileArtifact
+
+    image = cover_flags.get("image")
+    if image is not None and not Path(image).is_file():
+        raise UserError(f"cover image not found: {image}")
+    if cover_flags.get("fit") not in ("crop", "fit"):
+        raise UserError("--cover-fit must be crop or fit")
+    if cover_flags.get("fallback") not in (None, "local"):
+        raise UserError("--cover-fallback accepts only 'local'")
+    return CoverOptions(
+        provider="image" if image is not None else settings.cover_provider,
+        width=settings.width, height=settings.height,
+        image=FileArtifact.from_path(image) if image is not None else None,
+        fit=cover_flags["fit"], prompt=cover_flags.get("prompt"), model=cover_flags.get("model"),
+        fallback=cover_flags.get("fallback"),
+    )
+
+
+def _run_make(song_fields: dict[str, Any], title: str, flags: dict[str, Any], lyrics_offset: float,
+              cover_flags: dict[str, Any]) -> None:
     """Build the request from settings (flags > env > config file > defaults) and run the flow."""
     from pydantic import ValidationError
 
     from tasks.artifacts import PermanentError
     from tasks.config import load_settings
-    from tasks.models import CoverOptions, LyricsOptions, RenderOptions, SongRequest
+    from tasks.models import LyricsOptions, RenderOptions, SongRequest
 
     try:
         settings = load_settings(flags)
         request = SongRequest(engine=settings.engine, **song_fields)
+        covers = cover_options(settings, cover_flags)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise UserError(f"bad value for {first['loc'][0]}: {first['msg']}") from exc
@@ -159,7 +188,7 @@ def _run_make(song_fields: dict[str, Any], title: str, flags: dict[str, Any], ly
 
     console.print(
         f"[bold]mvflow[/] making [cyan]{title}[/]: {request.duration:.0f} s, engine [green]{request.engine}[/], "
-        f"lyrics [green]{settings.transcriber}[/], cover [green]{settings.cover_provider}[/], "
+        f"lyrics [green]{settings.transcriber}[/], cover [green]{covers.provider}[/], "
         f"{settings.width}x{settings.height}@{settings.fps}"
     )
     from flows.music_video import music_video
@@ -172,8 +201,7 @@ def _run_make(song_fields: dict[str, Any], title: str, flags: dict[str, Any], ly
                 output_root=str(settings.output_dir.resolve()),
                 lyrics_options=LyricsOptions(transcriber=settings.transcriber, whisper_model=settings.whisper_model,
                                              language=request.language, offset=lyrics_offset),
-                cover_options=CoverOptions(provider=settings.cover_provider, width=settings.width,
-                                           height=settings.height),
+                cover_options=covers,
                 render_options=RenderOptions(width=settings.width, height=settings.height, fps=settings.fps),
             )
     except Exception as exc:  # noqa: BLE001 - one clear line unless --debug

@@ -41,18 +41,38 @@ class PermanentError(RuntimeError):
     """A fault retrying cannot fix (bad input, wrong key). Its message is shown to the user as is."""
 
 
+def _network_error_types() -> tuple[type[BaseException], ...]:
+    """httpx's network errors, plus httpx2's (google-genai 3.x sends through that fork when present)."""
+    found: list[type[BaseException]] = [httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError]
+    try:
+        import httpx2
+    except ImportError:
+        return tuple(found)
+    return (*found, httpx2.TransportError)
+
+
+_NETWORK_ERRORS = _network_error_types()
+
+
+def _status_code(exc: BaseException) -> int | None:
+    """The HTTP status an SDK error carries: httpx (.response), openai (.status_code), google-genai (.code)."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code
+    status = getattr(exc, "status_code", None)
+    if status is None and type(exc).__module__.startswith("google.genai"):
+        status = getattr(exc, "code", None)
+    return status if isinstance(status, int) else None
+
+
 def is_transient(exc: BaseException) -> bool:
-    """True for faults worth retrying: timeouts, dropped connections, HTTP 429 and 5xx."""
+    """True for faults worth retrying: timeouts, dropped connections, HTTP 408, 429 and 5xx."""
     if isinstance(exc, PermanentError):
         return False
-    if isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)):
+    if isinstance(exc, _NETWORK_ERRORS):
         return True
-    if isinstance(exc, httpx.HTTPStatusError):
-        code = exc.response.status_code
-        return code == 429 or code >= 500
-    status = getattr(exc, "status_code", None)  # openai / google-genai errors carry one
-    if isinstance(status, int):
-        return status == 429 or status >= 500
+    status = _status_code(exc)
+    if status is not None:
+        return status in (408, 429) or status >= 500
     return isinstance(exc, (TimeoutError, ConnectionError))
 
 

@@ -142,9 +142,14 @@ class LyricsOptions(BaseModel):
 
 
 class CoverOptions(BaseModel):
-    """How the thumbnail step makes the cover (part of its cache key)."""
+    """How the thumbnail step makes the cover (part of its cache key; never holds keys or URLs)."""
 
-    provider: str = "local"
+    provider: str = Field("local", description="local | gemini | image (the user's own picture)")
     width: int = 1920
     height: int = 1080
     square_size: int = 1024
+    model: str | None = Field(None, description="Gemini image model; None = the default with fallbacks")
+    prompt: str | None = Field(None, description="Replaces the prompt built from caption and title")
+    fallback: str | None = Field(None, description="'local': use the procedural cover if the provider fails")
+    image: FileArtifact | None = Field(None, description="The user's own cover image (provider 'image')")
+    fit: str = Field("crop", description="crop (fill the frame) or fit (letterbox over a blurred copy)")

@@ -62,3 +62,11 @@ def test_slugify():
     assert slugify("Night Drive!") == "night-drive"
     assert slugify("夜") == "song"
     assert slugify("Café  Über") == "cafe-uber"
+
+
+def test_google_genai_errors_are_classified_by_their_code():
+    from google.genai import errors
+
+    assert is_transient(errors.ServerError(503, {"error": {"message": "busy"}}))
+    assert is_transient(errors.ClientError(429, {"error": {"message": "slow down"}}))
+    assert not is_transient(errors.ClientError(400, {"error": {"message": "bad"}}))

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from prefect import task
 from prefect.logging import get_run_logger
 
-from tasks.artifacts import STEP_CACHE_POLICY, STEP_RETRY_OPTIONS, atomic_path, retry_only_transient, step_dir
+from tasks.artifacts import (
+    STEP_CACHE_POLICY, STEP_RETRY_OPTIONS, PermanentError, atomic_path, retry_only_transient, step_dir,
+)
 from tasks.models import Cover, CoverOptions, FileArtifact
 from tasks.registry import Registry
 
-#: A provider maps (caption, title, seed, (width, height)) to a PIL image.
-PROVIDERS = Registry("cover provider", {"local": "tasks.thumbnail.procedural:procedural_cover"})
+#: A provider maps (caption, title, seed, (width, height), options) to a PIL image.
+PROVIDERS = Registry("cover provider", {
+    "local": "tasks.thumbnail.providers:local_cover",
+    "gemini": "tasks.thumbnail.providers:gemini_cover",
+    "image": "tasks.thumbnail.providers:user_image_cover",
+})
 
 
 def save_png(image, path: Path) -> FileArtifact:  # noqa: ANN001 - PIL.Image
@@ -21,16 +28,34 @@ def save_png(image, path: Path) -> FileArtifact:  # noqa: ANN001 - PIL.Image
     return FileArtifact.from_path(path)
 
 
+def draw_both(caption: str, title: str, seed: int, options: CoverOptions, provider: str):  # noqa: ANN201
+    """(background at the video's size, square cover) from one provider."""
+    draw = PROVIDERS.get(provider)
+    background = draw(caption, title, seed, (options.width, options.height), options)
+    square = draw(caption, title, seed, (options.square_size, options.square_size), options)
+    return background, square
+
+
 def make_cover(caption: str, title: str, seed: int, out_dir: Path | str, options: CoverOptions) -> Cover:
-    """Render the background (video aspect) and the square cover into an input-hashed folder."""
-    draw = PROVIDERS.get(options.provider)
+    """Render the background and the square cover into an input-hashed folder.
+
+    With `options.fallback == "local"` a provider failure (blocked, unavailable, bad request)
+    falls back to the procedural cover, and Cover.provider says so; otherwise it fails the step.
+    """
     folder = step_dir(out_dir, "cover", caption, title, seed, options)
-    background = draw(caption, title, seed, (options.width, options.height))
-    square = draw(caption, title, seed, (options.square_size, options.square_size))
+    provider = options.provider
+    try:
+        background, square = draw_both(caption, title, seed, options, provider)
+    except (PermanentError, ConnectionError) as exc:
+        if options.fallback != "local" or provider == "local":
+            raise
+        logging.getLogger(__name__).warning("cover provider %s failed (%s); using the local cover", provider, exc)
+        provider = f"local (fallback from {options.provider})"
+        background, square = draw_both(caption, title, seed, options, "local")
     return Cover(
         background=save_png(background, folder / "cover.png"),
         square=save_png(square, folder / "cover_square.png"),
-        provider=options.provider,
+        provider=provider,
     )
 
 

@@ -1,0 +1,451 @@
+"""Put the user's known lyrics on the audio's clock.
+
+We know what was sung (we sent it to the song engine), so timing is an alignment
+problem, not a transcription problem: the transcript only supplies *times*; every
+displayed word is the user's own (case, punctuation, spelling).
+
+How it works
+------------
+1. ``known_lyric_lines`` turns the lyric sheet into display lines (structure tags gone).
+2. ``align_lines`` runs one global Needleman–Wunsch alignment of the transcript's words
+   onto all known words of the song.  Scores come from fuzzy token similarity, so a
+   misheard word ("arrives" heard as "eyes") still pairs with its slot; two known words
+   heard as one ("night time" -> "nighttime") and one heard as two are explicit moves;
+   missing, extra and repeated words (a chorus sung three times) fall out of the global
+   optimum instead of a greedy search latching onto the wrong repeat.
+3. Paired known words take the transcript's times.  Unpaired words inside a line are
+   interpolated between their timed neighbours by character length.
+4. Placement rule (documented in ``align_lines``): a line is *anchored* when at least one
+   of its words paired with similarity >= ``ANCHOR_SIMILARITY``.  A run of consecutive
+   un-anchored lines is placed only when an anchored line is next to it and the gap it
+   must fit in is a plausible length for that much text; otherwise those lines are
+   returned as unplaced, never invented.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import itertools
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from tasks.models import LyricLine, LyricWord
+
+#: A pair at least this similar makes its line "anchored" (trusted timing evidence).
+ANCHOR_SIMILARITY = 0.5
+#: Score of leaving a known word unheard or a heard word unused (Needleman–Wunsch gap).
+GAP_SCORE = -0.6
+#: Merges/splits must be near-exact spellings: they are cheaper to get wrong than pairs.
+MERGE_MIN_SIMILARITY = 0.75
+MERGE_PENALTY = 0.2
+#: A line's first word longer than this many median word durations has swallowed the
+#: pause before it (whisper's known habit); its start is pulled in to that length.
+#: Measured on built-in-engine songs: 1.0 gives median/p90 line-start error 0.07/0.24 s,
+#: 2.0 (faster-whisper's own cap) 0.19/0.36 s.
+FIRST_WORD_MAX_MEDIANS = 1.0
+#: Rough singing pace, seconds per character, used for plausibility and packing.
+SECONDS_PER_CHAR = 0.1
+#: An un-anchored run fits its gap when gap / natural length lies within these factors.
+MIN_STRETCH, MAX_STRETCH = 0.35, 2.5
+#: Slack added to MAX_STRETCH so very short lines ("Oh!") may still be held for a while.
+STRETCH_SLACK_SECONDS = 1.0
+
+_TAG = re.compile(r"\[[^\]]*\]")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u02bc": "'"})
+_NUMBER_WORDS = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+)
+
+# Dynamic-programming moves: (known words consumed, heard words consumed).
+_PAIR, _SKIP_KNOWN, _SKIP_HEARD, _MERGE, _SPLIT = range(5)
+_STEPS = {_PAIR: (1, 1), _SKIP_KNOWN: (1, 0), _SKIP_HEARD: (0, 1), _MERGE: (2, 1), _SPLIT: (1, 2)}
+
+
+# --------------------------------------------------------------------------- known lyrics
+
+
+def known_lyric_lines(lyrics: str) -> list[str]:
+    """The lines a viewer should see: structure tags ([Verse 1], [Chorus], [inst]...) and
+    blank lines removed, everything else exactly as the user wrote it."""
+    lines = []
+    for raw in lyrics.splitlines():
+        text = re.sub(r"\s+", " ", _TAG.sub(" ", raw)).strip()
+        if normalise(text):
+            lines.append(text)
+    return lines
+
+
+# --------------------------------------------------------------------------- similarity
+
+
+def normalise(token: str) -> str:
+    """Comparison form of a word: lower case, no accents, no punctuation or apostrophes
+    ("Don't," -> "dont"); small numbers spelled out so whisper's "2" meets the user's "two"."""
+    text = unicodedata.normalize("NFKD", token.translate(_APOSTROPHES))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = re.sub(r"[^a-z0-9]+", "", text)
+    if text.isdigit() and int(text) < len(_NUMBER_WORDS):
+        return _NUMBER_WORDS[int(text)]
+    return text
+
+
+def _sound_key(word: str) -> str:
+    """Crude spelling-to-sound folding so near-homophones compare closer ("eyes"/"arrives")."""
+    word = re.sub(r"(.)\1+", r"\1", word)
+    for src, dst in (("ph", "f"), ("ck", "k"), ("q", "k"), ("z", "s"), ("y", "i")):
+        word = word.replace(src, dst)
+    return word
+
+
+@functools.lru_cache(maxsize=65536)
+def similarity(a: str, b: str) -> float:
+    """0..1 similarity of two normalised words: best of spelling and sound-folded spelling."""
+    if not a or not b:
+        return 0.0
+    if a == b:
+        return 1.0
+    spelled = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    sounded = difflib.SequenceMatcher(None, _sound_key(a), _sound_key(b), autojunk=False).ratio()
+    return max(spelled, sounded)
+
+
+def _best_split(whole: str, left: str, right: str) -> tuple[float, float, float]:
+    """Best way to cut `whole` so its two parts match `left` and `right`.
+
+    Returns (sim_left, sim_right, fraction of `whole` before the cut), or zeros when a
+    cheap bound already shows `whole` is not `left`+`right` written as one word. Scoring
+    the parts separately stops a merge from swallowing a missing short word
+    ("tonight we" heard as "tonight" is a pair plus a gap, not a merge).
+    """
+    matcher = difflib.SequenceMatcher(None, whole, left + right, autojunk=False)
+    if matcher.real_quick_ratio() < MERGE_MIN_SIMILARITY or matcher.quick_ratio() < MERGE_MIN_SIMILARITY:
+        return 0.0, 0.0, 0.0
+    best = (0.0, 0.0, 0.0)
+    for cut in range(1, len(whole)):
+        sl, sr = similarity(whole[:cut], left), similarity(whole[cut:], right)
+        if sl + sr > best[0] + best[1]:
+            best = (sl, sr, cut / len(whole))
+    return best
+
+
+@functools.lru_cache(maxsize=65536)
+def _joint_score(whole: str, left: str, right: str) -> float:
+    """Score of one word standing for two (merge or split): both halves must match.
+    Words starting differently or of very different length are ruled out before any
+    string matching (this runs for every DP cell)."""
+    length_ratio = len(whole) / max(1, len(left) + len(right))
+    if not (whole and left and whole[0] == left[0]) or not 0.6 <= length_ratio <= 1.7:
+        return float("-inf")
+    sl, sr, _ = _best_split(whole, left, right)
+    if min(sl, sr) < MERGE_MIN_SIMILARITY:
+        return float("-inf")
+    return _pair_score(sl) + _pair_score(sr) - MERGE_PENALTY
+
+
+def _pair_score(sim: float) -> float:
+    """+1 for identical, -1 for unrelated: an unrelated pair (-1) still beats two gaps (-1.2),
+    which is right for a substitution sitting between two anchors."""
+    return 2.0 * sim - 1.0
+
+
+# --------------------------------------------------------------------------- global alignment
+
+
+@dataclass
+class _Link:
+    """One DP move on the best path: known[i:i+nk] <-> heard[j:j+nh] with its similarity."""
+
+    move: int
+    i: int
+    j: int
+    sim: float
+
+
+def _align(known: list[str], heard: list[str]) -> list[_Link]:
+    """Needleman–Wunsch over normalised words with pair, skip, merge and split moves."""
+    n, m = len(known), len(heard)
+    score = [[0.0] * (m + 1) for _ in range(n + 1)]
+    back = [[(-1, 0.0)] * (m + 1) for _ in range(n + 1)]
+    for i in range(1, n + 1):
+        score[i][0], back[i][0] = i * GAP_SCORE, (_SKIP_KNOWN, 0.0)
+    for j in range(1, m + 1):
+        score[0][j], back[0][j] = j * GAP_SCORE, (_SKIP_HEARD, 0.0)
+    for i in range(1, n + 1):
+        row, prev = score[i], score[i - 1]
+        for j in range(1, m + 1):
+            sim = similarity(known[i - 1], heard[j - 1])
+            best, choice = prev[j - 1] + _pair_score(sim), (_PAIR, sim)
+            if (s := prev[j] + GAP_SCORE) > best:
+                best, choice = s, (_SKIP_KNOWN, 0.0)
+            if (s := row[j - 1] + GAP_SCORE) > best:
+                best, choice = s, (_SKIP_HEARD, 0.0)
+            if i >= 2:
+                s = score[i - 2][j - 1] + _joint_score(heard[j - 1], known[i - 2], known[i - 1])
+                if s > best:
+                    best, choice = s, (_MERGE, 0.0)
+            if j >= 2:
+                s = prev[j - 2] + _joint_score(known[i - 1], heard[j - 2], heard[j - 1])
+                if s > best:
+                    best, choice = s, (_SPLIT, 0.0)
+            row[j], back[i][j] = best, choice
+    return _trace(back, n, m)
+
+
+def _trace(back: list[list[tuple[int, float]]], i: int, j: int) -> list[_Link]:
+    links: list[_Link] = []
+    while i > 0 or j > 0:
+        move, sim = back[i][j]
+        dk, dh = _STEPS[move]
+        i, j = i - dk, j - dh
+        links.append(_Link(move, i, j, sim))
+    links.reverse()
+    return links
+
+
+# --------------------------------------------------------------------------- timing
+
+
+@dataclass
+class _Slot:
+    """One known word on its way to a LyricWord."""
+
+    text: str
+    line: int
+    chars: int
+    start: float | None = None
+    end: float | None = None
+    sim: float = 0.0
+
+    @property
+    def timed(self) -> bool:
+        return self.start is not None
+
+
+def _monotone(words: list[LyricWord]) -> list[LyricWord]:
+    """Transcript words with times forced non-decreasing (whisper occasionally overlaps)."""
+    out, clock = [], 0.0
+    for w in words:
+        start = max(w.start, clock)
+        end = max(w.end, start)
+        out.append(LyricWord(text=w.text, start=start, end=end))
+        clock = start
+    return out
+
+
+def _apply_links(
+    slots: list[_Slot], heard: list[LyricWord], links: list[_Link], known_n: list[str], heard_n: list[str]
+) -> None:
+    """Copy transcript times onto the known words they were aligned with (`*_n`: normalised)."""
+    for link in links:
+        i, j = link.i, link.j
+        if link.move == _PAIR:
+            _time(slots[i], heard[j].start, heard[j].end, link.sim)
+        elif link.move == _SPLIT:
+            sl, sr, _ = _best_split(known_n[i], heard_n[j], heard_n[j + 1])
+            _time(slots[i], heard[j].start, heard[j + 1].end, min(sl, sr))
+        elif link.move == _MERGE:
+            sl, sr, frac = _best_split(heard_n[j], known_n[i], known_n[i + 1])
+            cut = heard[j].start + frac * (heard[j].end - heard[j].start)
+            _time(slots[i], heard[j].start, cut, sl)
+            _time(slots[i + 1], cut, heard[j].end, sr)
+
+
+def _trim_line_openers(slots: list[_Slot], heard: list[LyricWord]) -> None:
+    """Pull in the start of each line's first word when it is implausibly long.
+
+    Whisper stretches the first word after a pause back over the pause; we know where
+    lines begin, so each line opener is capped at FIRST_WORD_MAX_MEDIANS times the
+    median heard word duration (a sung word held longer keeps its end, loses its start).
+    """
+    durations = sorted(w.end - w.start for w in heard if w.end > w.start)
+    if not durations:
+        return
+    cap = FIRST_WORD_MAX_MEDIANS * durations[len(durations) // 2]
+    for prev, slot in zip([None] + slots[:-1], slots):
+        if slot.timed and (prev is None or prev.line != slot.line) and slot.end - slot.start > cap:
+            slot.start = slot.end - cap
+
+
+def _time(slot: _Slot, start: float, end: float, sim: float) -> None:
+    slot.start, slot.end, slot.sim = start, end, sim
+
+
+def _spread(slots: list[_Slot], start: float, end: float) -> None:
+    """Share [start, end] among slots in proportion to their character counts."""
+    total = sum(s.chars for s in slots) or 1
+    clock = start
+    for s in slots:
+        length = (end - start) * s.chars / total
+        s.start, s.end = clock, clock + length
+        clock += length
+
+
+def _natural(slots: list[_Slot]) -> float:
+    return SECONDS_PER_CHAR * sum(s.chars for s in slots)
+
+
+def _fill_line(slots: list[_Slot], lo: float, hi: float | None) -> None:
+    """Time the untimed words of an anchored line: interior runs spread between their timed
+    neighbours; a leading run is packed just before the first timed word (not earlier than
+    `lo`), a trailing run just after the last one (not later than `hi`)."""
+    timed = [k for k, s in enumerate(slots) if s.timed]
+    first, last = timed[0], timed[-1]
+    for a, b in itertools.pairwise(timed):
+        if b > a + 1:
+            _spread(slots[a + 1 : b], slots[a].end, slots[b].start)
+    if first > 0:
+        end = slots[first].start
+        _spread(slots[:first], min(end, max(lo, end - _natural(slots[:first]))), end)
+    if last < len(slots) - 1:
+        start = slots[last].end
+        limit = start + _natural(slots[last + 1 :])
+        _spread(slots[last + 1 :], start, limit if hi is None else max(start, min(hi, limit)))
+
+
+def _fits(slots: list[_Slot], lo: float, hi: float | None) -> bool:
+    """True when the gap [lo, hi] is a plausible length to have sung these words in."""
+    if hi is None:
+        return False
+    natural = _natural(slots)
+    return MIN_STRETCH * natural <= hi - lo <= MAX_STRETCH * natural + STRETCH_SLACK_SECONDS
+
+
+def _place_run(slots: list[_Slot], lo: float, hi: float, lead: float) -> None:
+    """Lay un-anchored words into a gap that fits them, at most a little slower than natural
+    pace so the surrounding pauses are not all swallowed by the guess. `lead` is the share
+    of the spare time put before the words: 0.5 between two anchored lines (centred), 1.0
+    when only the next line is anchored (flush against it), 0.0 when only the previous is."""
+    span = min(hi - lo, 1.5 * _natural(slots))
+    start = lo + (hi - lo - span) * lead
+    _spread(slots, start, start + span)
+
+
+def align_lines(
+    lines: list[str], words: list[LyricWord], *, end_time: float | None = None
+) -> tuple[list[LyricLine], list[str]]:
+    """Time the known `lines` with the transcript `words`; return (timed lines, unplaced lines).
+
+    Placement rule: a line is anchored when one of its words paired with a heard word at
+    similarity >= ANCHOR_SIMILARITY; its other words get the times of whatever they
+    paired with (misheard words sit between anchors, so their times are right) or are
+    interpolated.  Consecutive un-anchored lines are placed only if an anchored line is
+    next to them and the gap between the previous placed line's end (0 at the song's
+    start) and the next anchored line's start (`end_time` after the last one; unknown if
+    None) is between MIN_STRETCH and MAX_STRETCH (+slack) times their natural sung length.
+    Otherwise they are unplaced: a line we cannot bound is not shown at an invented time.
+
+    Returned times are non-decreasing across all words and lines.
+    """
+    slots = [
+        _Slot(text=tok, line=k, chars=max(1, len(normalise(tok))))
+        for k, line in enumerate(lines)
+        for tok in line.split()
+    ]
+    heard = _monotone([w for w in words if normalise(w.text)])
+    known_n, heard_n = [normalise(s.text) for s in slots], [normalise(w.text) for w in heard]
+    _apply_links(slots, heard, _align(known_n, heard_n), known_n, heard_n)
+    _trim_line_openers(slots, heard)
+    by_line = [[s for s in slots if s.line == k] for k in range(len(lines))]
+    placed = _place_lines(by_line, end_time)
+    timed, unplaced = [], []
+    for k, line in enumerate(lines):
+        if placed[k]:
+            timed.append(_to_line(line, by_line[k]))
+        else:
+            unplaced.append(line)
+    return _non_decreasing(timed), unplaced
+
+
+def _place_lines(by_line: list[list[_Slot]], end_time: float | None) -> list[bool]:
+    """Fill every line's times per the placement rule; True for each line that got placed."""
+    anchored = [any(s.sim >= ANCHOR_SIMILARITY for s in line) for line in by_line]
+    for line, ok in zip(by_line, anchored):
+        if not ok:  # weak pairs alone are not evidence; forget them
+            for s in line:
+                s.start = s.end = None
+    placed = list(anchored)
+    clock, k = 0.0, 0
+    while k < len(by_line):
+        if anchored[k]:
+            _fill_line(by_line[k], clock, _next_start(by_line, anchored, k + 1, end_time))
+            clock = max(clock, by_line[k][-1].end)
+            k += 1
+            continue
+        run_end = k
+        while run_end < len(by_line) and not anchored[run_end]:
+            run_end += 1
+        run = [s for line in by_line[k:run_end] for s in line]
+        hi = _next_start(by_line, anchored, run_end, end_time)
+        lead = _lead(any(anchored[:k]), any(anchored[run_end:]))
+        if lead is not None and _fits(run, clock, hi):
+            _place_run(run, clock, hi, lead)
+            placed[k:run_end] = [True] * (run_end - k)
+            clock = run[-1].end
+        k = run_end
+    return placed
+
+
+def _lead(anchor_before: bool, anchor_after: bool) -> float | None:
+    """Where a run goes in its gap (see _place_run); None when no anchored line is next to
+    it at all: the song's start and end alone are no evidence of where anything was sung."""
+    if anchor_before and anchor_after:
+        return 0.5
+    if anchor_before or anchor_after:
+        return 1.0 if anchor_after else 0.0
+    return None
+
+
+def _next_start(by_line: list[list[_Slot]], anchored: list[bool], k: int, end_time: float | None):
+    """Start of the first timed word at or after anchored line k (or `end_time`)."""
+    for line, ok in zip(by_line[k:], anchored[k:]):
+        if ok:
+            return min(s.start for s in line if s.timed)
+    return end_time
+
+
+def _to_line(text: str, slots: list[_Slot]) -> LyricLine:
+    words = [LyricWord(text=s.text, start=s.start, end=s.end) for s in slots]
+    return LyricLine(text=text, start=words[0].start, end=words[-1].end, words=words)
+
+
+def _non_decreasing(lines: list[LyricLine]) -> list[LyricLine]:
+    """Clamp every start/end so time never runs backwards (guards interpolation edge cases)."""
+    clock = 0.0
+    for line in lines:
+        for w in line.words:
+            w.start = clock = max(clock, w.start)
+            w.end = clock = max(clock, w.end)
+        line.start, line.end = line.words[0].start, line.words[-1].end
+    return lines
+
+
+# --------------------------------------------------------------------------- no known lyrics
+
+#: Break transcript lines here: sentence punctuation, long pauses, long lines.
+_SENTENCE_END = re.compile(r"[.!?\u2026]['\"\u201d)]*$")
+MAX_PAUSE_SECONDS = 1.5
+MAX_WORDS_PER_LINE = 8
+
+
+def lines_from_transcript(words: list[LyricWord]) -> list[LyricLine]:
+    """Lines built from the transcript alone (no known lyrics): a new line after sentence
+    punctuation, before a pause longer than MAX_PAUSE_SECONDS, or after MAX_WORDS_PER_LINE."""
+    lines: list[list[LyricWord]] = []
+    current: list[LyricWord] = []
+    for w in _monotone([w for w in words if normalise(w.text)]):
+        if current and w.start - current[-1].end > MAX_PAUSE_SECONDS:
+            lines.append(current)
+            current = []
+        current.append(LyricWord(text=w.text.strip(), start=w.start, end=w.end))
+        if _SENTENCE_END.search(current[-1].text) or len(current) >= MAX_WORDS_PER_LINE:
+            lines.append(current)
+            current = []
+    if current:
+        lines.append(current)
+    return [
+        LyricLine(text=" ".join(w.text for w in ws), start=ws[0].start, end=ws[-1].end, words=ws)
+        for ws in lines
+    ]

@@ -1,0 +1,128 @@
+"""The lyrics step's plain-Python core: audio (+ known lyrics) -> timed lines and files.
+
+No Prefect here; the step's @task in tasks/lyrics/__init__.py wraps `sync_lyrics`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tasks.artifacts import write_text_atomic
+from tasks.audio import audio_duration
+from tasks.lyrics.align import align_lines, known_lyric_lines, lines_from_transcript
+from tasks.lyrics.formats import to_enhanced_lrc, to_json, to_lrc, to_srt
+from tasks.lyrics.whisper_local import transcribe_words
+from tasks.models import LyricLine, LyricWord, SyncedLyrics
+
+#: How many known words to give whisper as initial_prompt. 0: measured, a prompt made
+#: whisper hallucinate the lyrics onto the intro (see whisper_local.DECODE_OPTIONS).
+PROMPT_WORDS = 0
+
+
+def _shifted(lines: list[LyricLine], offset: float) -> list[LyricLine]:
+    """Lines with `offset` seconds added to every time (positive = later), clamped at 0."""
+    if not offset:
+        return lines
+
+    def t(x: float) -> float:
+        return max(0.0, x + offset)
+
+    return [
+        line.model_copy(
+            update={
+                "start": t(line.start),
+                "end": t(line.end),
+                "words": [w.model_copy(update={"start": t(w.start), "end": t(w.end)}) for w in line.words],
+            }
+        )
+        for line in lines
+    ]
+
+
+def _prompt(known_lines: list[str]) -> str | None:
+    words = " ".join(known_lines).split()[:PROMPT_WORDS]
+    return " ".join(words) or None
+
+
+def write_lyric_files(lines: list[LyricLine], out_dir: Path, title: str | None = None) -> dict:
+    """Write lyrics.lrc / .words.lrc / .srt / .json atomically; times are used as given."""
+    out_dir = Path(out_dir)
+    return {
+        "lrc": write_text_atomic(out_dir / "lyrics.lrc", to_lrc(lines, title=title)),
+        "elrc": write_text_atomic(out_dir / "lyrics.words.lrc", to_enhanced_lrc(lines)),
+        "srt": write_text_atomic(out_dir / "lyrics.srt", to_srt(lines)),
+        "json": write_text_atomic(out_dir / "lyrics.json", to_json(lines)),
+    }
+
+
+def is_marked_instrumental(known_lyrics: str) -> bool:
+    """Lyrics that are only tags ("[inst]", "[Instrumental]"): nothing is sung, so there is
+    nothing to transcribe (whisper would only hallucinate "Thank you." onto the music).
+    Empty lyrics are different: they mean "unknown", and the transcript decides."""
+    return bool(known_lyrics.strip()) and not known_lyric_lines(known_lyrics)
+
+
+def synced_from_words(
+    words: list[LyricWord],
+    known_lyrics: str,
+    out_dir: Path,
+    *,
+    end_time: float | None = None,
+    title: str | None = None,
+    offset: float = 0.0,
+    provider: str = "local",
+) -> SyncedLyrics:
+    """Everything after transcription, for any transcriber: align `words` onto the known
+    lyrics (or build lines from them), apply `offset`, write the four files.
+    `end_time` (the audio's length) lets lines after the last heard one be bounded."""
+    known = known_lyric_lines(known_lyrics)
+    unplaced: list[str] = []
+    if is_marked_instrumental(known_lyrics):
+        lines, source = [], "instrumental"
+    elif known:
+        lines, unplaced = align_lines(known, words, end_time=end_time)
+        source = "aligned"
+    else:
+        lines = lines_from_transcript(words)
+        source = "transcript" if lines else "instrumental"
+    lines = _shifted(lines, offset)
+    return SyncedLyrics(
+        lines=lines,
+        unplaced=unplaced,
+        provider=provider,
+        source=source,
+        files=write_lyric_files(lines, out_dir, title=title),
+    )
+
+
+def sync_lyrics(
+    audio_path: Path,
+    known_lyrics: str,
+    out_dir: Path,
+    *,
+    title: str | None = None,
+    model: str | None = None,
+    language: str = "en",
+    offset: float = 0.0,
+) -> SyncedLyrics:
+    """Time the lyrics of `audio_path` with local whisper and write them as LRC, word LRC,
+    SRT and JSON into `out_dir`.
+
+    With known lyrics (tags like [Verse] are ignored) the user's exact words are aligned
+    to the transcript (source "aligned"; lines that cannot be timed go to `unplaced`).
+    With no known lyrics the transcript itself becomes the lines (source "transcript").
+    Lyrics that are only tags ("[inst]") or a transcript with no words give an empty
+    result (source "instrumental"); its files are still written, empty.
+
+    `offset` (seconds, positive = lyrics appear later) is already applied to the returned
+    lines and to the files: they hold exactly the times the video shows.
+    """
+    audio_path = Path(audio_path)
+    words: list[LyricWord] = []
+    if not is_marked_instrumental(known_lyrics):
+        prompt = _prompt(known_lyric_lines(known_lyrics))
+        words = transcribe_words(audio_path, model=model, language=language, prompt=prompt)
+    return synced_from_words(
+        words, known_lyrics, out_dir,
+        end_time=audio_duration(audio_path), title=title, offset=offset, provider="local",
+    )

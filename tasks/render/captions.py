@@ -1,0 +1,127 @@
+"""The lyric region: which block is shown, faded how much, highlighted how far.
+
+Per frame this is copies and at most one integer lerp over the lyric box:
+  * each block is composited over the backdrop once, in two versions (not sung / sung),
+  * a block at full opacity is the "not sung" picture with strips of the "sung" picture
+    copied in up to each row's wipe position,
+  * a fade is a lerp between the backdrop and that picture, a change of line a lerp
+    between two pictures (the timeline guarantees complementary opacities).
+Nothing is redrawn when the frame's state (blocks, fade steps, wipe positions, backdrop
+version) equals the previous frame's, which is most frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tasks.render.layers import Layer
+from tasks.render.text import LRU, CardPainter, Row, normalise_text
+from tasks.render.timeline import Block, Timeline
+from tasks.render.yuv import FADE_ONE, Box, Planes, fade_steps, lerp_into
+
+
+@dataclass
+class _Card:
+    unsung: Layer | None
+    sung: Layer | None
+    rows: list[Row]
+    strip_x0: int
+
+
+@dataclass
+class _Pictures:
+    unsung: Planes
+    sung: Planes
+
+
+class Captions:
+    """Draws the lyric box of each frame from a Timeline."""
+
+    def __init__(self, timeline: Timeline, painter: CardPainter, box: Box, cache_size: int = 8):
+        self.timeline, self.painter, self.box = timeline, painter, box
+        self._cards: LRU[tuple[str, str | None, bool], _Card] = LRU(cache_size)
+        self._pictures: LRU[tuple, _Pictures] = LRU(4)
+        self._scratch = [Planes.allocate(box.width, box.height) for _ in range(2)]
+        self._last_state: object = None
+
+    # -- state
+
+    def _key(self, line: int) -> tuple[str, str | None]:
+        upcoming = self.timeline.upcoming_text(line)
+        return normalise_text(self.timeline.lines[line].text), normalise_text(upcoming) if upcoming else None
+
+    def _card(self, line: int) -> _Card:
+        key = self._key(line)
+        karaoke = self.timeline.has_karaoke(line)
+        return self._cards.get((*key, karaoke), lambda: self._make_card(key, karaoke))
+
+    def _make_card(self, key: tuple[str, str | None], karaoke: bool) -> _Card:
+        card = self.painter.lyric_card(*key)
+        x, y = self.box.x0 + card.origin[0], self.box.y0 + card.origin[1]
+        unsung = Layer.from_rgba(card.unsung, x, y)
+        sung = Layer.from_rgba(card.sung, x, y) if karaoke else unsung
+        return _Card(unsung, sung, card.rows, card.strip_x0)
+
+    def _wipes(self, line: int, t: float) -> tuple[int, ...]:
+        sung = self.timeline.sung_chars(line, t)
+        if sung <= 0:
+            return ()
+        return tuple(row.wipe_x(sung) for row in self._card(line).rows)
+
+    def state(self, t: float, bg_version: int) -> tuple:
+        """Everything the lyric box's pixels depend on at time t (equal state, equal pixels)."""
+        return bg_version, tuple(
+            (block.line, fade_steps(opacity), self._wipes(block.line, t)) for block, opacity in self.timeline.visible(t)
+        )
+
+    # -- drawing
+
+    def draw(self, frame: Planes, backdrop: Planes, bg_version: int, index: int, t: float) -> bool:
+        """Bring the frame's lyric box up to date for time t; False when nothing changed."""
+        state = self.state(t, bg_version)
+        if state == self._last_state:
+            return False
+        self._last_state = state
+        dst, bg = frame.crop(self.box), backdrop.crop(self.box)
+        shown = state[1]
+        if not shown:
+            dst.assign(bg)
+        elif len(shown) == 1 and shown[0][1] >= FADE_ONE:
+            self._compose(shown[0], bg, bg_version, dst)
+        elif len(shown) == 1:
+            picture = self._compose(shown[0], bg, bg_version, self._scratch[0])
+            lerp_into(dst, bg, picture, shown[0][1])
+        else:
+            first = self._compose(shown[0], bg, bg_version, self._scratch[0])
+            second = self._compose(shown[-1], bg, bg_version, self._scratch[1])
+            lerp_into(dst, first, second, shown[-1][1])
+        return True
+
+    def _compose(self, shown: tuple[int, int, tuple[int, ...]], bg: Planes, bg_version: int, target: Planes) -> Planes:
+        """Write block `line` at full opacity, highlighted up to `wipes`, into target."""
+        line, _, wipes = shown
+        pictures = self._pictures_for(line, bg, bg_version)
+        target.assign(pictures.unsung)
+        card = self._card(line)
+        for row, wipe in zip(card.rows, wipes, strict=False):
+            if wipe > card.strip_x0:
+                strip = Box(card.strip_x0, row.y0, min(wipe, self.box.width), row.y1)
+                target.crop(strip).assign(pictures.sung.crop(strip))
+        return target
+
+    def _pictures_for(self, line: int, bg: Planes, bg_version: int) -> _Pictures:
+        key = self._key(line)
+        return self._pictures.get((key, self.timeline.has_karaoke(line), bg_version),
+                                  lambda: self._make_pictures(line, bg))
+
+    def _make_pictures(self, line: int, bg: Planes) -> _Pictures:
+        card = self._card(line)
+        unsung = self._over(bg, card.unsung)
+        sung = unsung if card.sung is card.unsung else self._over(bg, card.sung)
+        return _Pictures(unsung, sung)
+
+    def _over(self, bg: Planes, layer: Layer | None) -> Planes:
+        picture = bg.copy()
+        if layer is not None:
+            layer.blend_into(picture, self.box)
+        return picture

@@ -1,0 +1,52 @@
+"""Frame assembly: one reused frame buffer, a backdrop, and parts that redraw their own box.
+
+The frame buffer keeps the previous frame's pixels, so a frame costs only what changed:
+each part (bars, lyrics) redraws its box when its own state moved, and the whole frame
+is refreshed only when the backdrop itself changes (the drifting gradient).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from tasks.render.yuv import Box, Planes
+
+
+class Backdrop(Protocol):
+    def at(self, index: int) -> tuple[Planes, int]:
+        """(backdrop pixels for frame `index`, version that changes whenever they do)."""
+
+
+class Part(Protocol):
+    box: Box
+
+    def draw(self, frame: Planes, bg: Planes, bg_version: int, index: int, t: float) -> bool:
+        """Bring the frame's `box` up to date from the backdrop `bg`; True if pixels changed.
+
+        Both images are whole frames; a part touches only its own box, and may keep views
+        into them while bg_version is unchanged (the frame buffer never moves).
+        """
+
+
+class Compositor:
+    def __init__(self, width: int, height: int, fps: int, backdrop: Backdrop, parts: list[Part]):
+        for i, a in enumerate(parts):
+            for b in parts[i + 1 :]:
+                if a.box.intersects(b.box):
+                    raise ValueError(f"parts overlap: {a.box} and {b.box}")
+        self.fps = fps
+        self.frame = Planes.allocate(width, height)
+        self.backdrop = backdrop
+        self.parts = parts
+        self._version: int | None = None
+
+    def render(self, index: int) -> Planes:
+        """The frame at `index` (the same buffer every call: copy it to keep it)."""
+        bg, version = self.backdrop.at(index)
+        if version != self._version:
+            self.frame.assign(bg)
+            self._version = version
+        t = index / self.fps
+        for part in self.parts:
+            part.draw(self.frame, bg, version, index, t)
+        return self.frame

@@ -1,0 +1,358 @@
+"""Text drawing with Pillow: fonts by weight, wrap-or-shrink fitting, lyric and title cards.
+
+Text is rasterised once per distinct lyric block (current line + next line) and kept in a
+small LRU keyed by the text itself, so a chorus that repeats is drawn once. Each block is
+drawn twice, identical except for the current line's fill colour (not yet sung / sung);
+the karaoke highlight is then just a copy of strips from the "sung" picture.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import font_source_sans_pro
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from tasks.render.layout import Layout
+from tasks.render.style import Color, Style
+from tasks.render.yuv import even_floor, even_round
+
+FONT_DIR = Path(font_source_sans_pro.__file__).parent / "files"
+WEIGHTS = ("Light", "Regular", "Semibold", "Bold", "Black")
+ELLIPSIS = "\u2026"
+_SHADOW = (0, 0, 0)
+_OUTLINE = (8, 8, 12)
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+@functools.cache
+def load_font(weight: str, size: int) -> ImageFont.FreeTypeFont:
+    """Source Sans Pro at `weight` (Light/Regular/Semibold/Bold/Black) and pixel `size`."""
+    if weight not in WEIGHTS:
+        raise ValueError(f"unknown font weight {weight!r}; choose one of {', '.join(WEIGHTS)}")
+    return ImageFont.truetype(str(FONT_DIR / f"SourceSansPro-{weight}.ttf"), size)
+
+
+def normalise_text(text: str) -> str:
+    """Collapse whitespace: rows and karaoke offsets are both measured on this form."""
+    return " ".join(text.split())
+
+
+# ---------------------------------------------------------------- fitting
+
+
+def _greedy_rows(words: list[str], font: ImageFont.FreeTypeFont, max_width: float) -> list[str]:
+    rows: list[str] = []
+    current = ""
+    for word in words:
+        candidate = f"{current} {word}" if current else word
+        if current and font.getlength(candidate) > max_width:
+            rows.append(current)
+            current = word
+        else:
+            current = candidate
+    if current:
+        rows.append(current)
+    return rows
+
+
+def balanced_rows(text: str, font: ImageFont.FreeTypeFont, max_width: float) -> list[str]:
+    """Wrap into as few rows as greedy wrapping needs, but with rows of similar length.
+
+    Binary-searches the narrowest width that still needs no extra row: a two-row lyric
+    reads better split 50/50 than as a full row plus one orphan word.
+    """
+    words = text.split()
+    rows = _greedy_rows(words, font, max_width)
+    if len(rows) <= 1:
+        return rows
+    lo, hi = max(font.getlength(w) for w in words), max_width
+    while hi - lo > 2:
+        mid = (lo + hi) / 2
+        if len(_greedy_rows(words, font, mid)) <= len(rows):
+            hi = mid
+        else:
+            lo = mid
+    return _greedy_rows(words, font, hi)
+
+
+def ellipsize(text: str, font: ImageFont.FreeTypeFont, max_width: float) -> str:
+    if font.getlength(text) <= max_width:
+        return text
+    while text and font.getlength(text + ELLIPSIS) > max_width:
+        text = text[:-1]
+    return text.rstrip() + ELLIPSIS
+
+
+def fit_text(text: str, weight: str, size: int, min_size: int, max_width: float,
+             max_rows: int) -> tuple[ImageFont.FreeTypeFont, list[str]]:
+    """Largest font (size down to min_size) at which `text` wraps into <= max_rows rows.
+
+    If even min_size needs more rows, the rows beyond max_rows are dropped and the last
+    kept row ends in an ellipsis (never overflowing the safe area).
+    """
+    text = normalise_text(text)
+    current = size
+    while True:
+        font = load_font(weight, current)
+        rows = balanced_rows(text, font, max_width)
+        fits = len(rows) <= max_rows and all(font.getlength(r) <= max_width for r in rows)
+        if fits or current <= min_size:
+            break
+        current = max(min_size, int(current * 0.92))
+    if not fits:
+        rows = rows[:max_rows]
+        rows = [ellipsize(r, font, max_width) for r in rows[:-1]] + [
+            ellipsize(rows[-1] + ELLIPSIS, font, max_width)
+        ]
+    return font, rows
+
+
+# ---------------------------------------------------------------- drawing
+
+
+@dataclass(frozen=True)
+class Row:
+    """One drawn row of the current line, for the karaoke wipe.
+
+    `edges[j]` is the x (block coordinates) where character j of the row starts; the last
+    entry is the row's right end. `first_char` is the row's offset in the normalised line.
+    """
+
+    y0: int
+    y1: int
+    first_char: int
+    edges: np.ndarray
+
+    @property
+    def last_char(self) -> int:
+        return self.first_char + len(self.edges) - 1
+
+    def wipe_x(self, sung_chars: float) -> int:
+        """Right edge (even px) of the sung part of this row; 0 when nothing is sung yet."""
+        if sung_chars <= self.first_char:
+            return 0
+        local = min(sung_chars - self.first_char, len(self.edges) - 1)
+        return even_round(float(np.interp(local, np.arange(len(self.edges)), self.edges)))
+
+
+@dataclass
+class LyricCard:
+    """A rendered lyric block: two RGBA pictures plus the current line's row geometry.
+
+    The pictures' top-left sits at `origin` in lyric-box coordinates; rows and strip_x0
+    are in lyric-box coordinates too.
+    """
+
+    unsung: Image.Image
+    sung: Image.Image
+    origin: tuple[int, int]
+    rows: list[Row]
+    strip_x0: int  # where karaoke strips start (left of the widest row, incl. outline)
+
+
+@dataclass
+class _Text:
+    font: ImageFont.FreeTypeFont
+    rows: list[str]
+    line_height: int
+
+    @property
+    def height(self) -> int:
+        return self.line_height * len(self.rows)
+
+    def width(self) -> float:
+        return max((self.font.getlength(r) for r in self.rows), default=0.0)
+
+
+class CardPainter:
+    """Draws lyric cards and the title card for one layout and style."""
+
+    def __init__(self, layout: Layout, style: Style, accent: Color):
+        self.layout, self.style, self.accent = layout, style, accent
+        box = layout.lyric_box
+        self.size = (box.width, box.height)
+        self.pad = layout.px(0.028, 2)
+        self.max_text_width = box.width - 2 * self.pad - 2 * layout.px(0.01)
+        self.stroke = layout.px(0.0035, 1)
+        self.shadow_offset = layout.px(0.004, 1)
+        self.shadow_blur = layout.px(0.007, 1)
+        self.bleed = even_round(min(layout.px(0.03, 2), layout.safe.x0, layout.safe.y0))
+
+    # -- lyric cards
+
+    def lyric_card(self, current: str, upcoming: str | None) -> LyricCard:
+        """Draw the block for `current` (big) and `upcoming` (small, dim), centred on the focus."""
+        lay, st = self.layout, self.style
+        font, rows = fit_text(current, st.line_weight, lay.px(0.068, 8), lay.px(0.04, 7),
+                              self.max_text_width, 3 if lay.portrait else 2)
+        main = _Text(font, rows, round(font.size * 1.12))
+        nxt = None
+        if upcoming:
+            nfont = load_font(st.next_weight, lay.px(0.04, 7))
+            nxt = _Text(nfont, [ellipsize(normalise_text(upcoming), nfont, self.max_text_width)],
+                        round(nfont.size * 1.15))
+        gap = round(main.font.size * 0.45) if nxt else 0
+        block_h = main.height + gap + (nxt.height if nxt else 0)
+        focus = lay.focus_y - lay.lyric_box.y0
+        top = int(min(max(focus - main.height / 2, self.pad), self.size[1] - self.pad - block_h))
+        top = max(top, self.pad)
+        width = max(main.width(), nxt.width() if nxt else 0.0)
+        # Draw on a canvas just big enough for the box and its shadow, not the whole lyric
+        # area: conversion and blending later cost in proportion to its size.
+        margin = self.pad + 3 * self.shadow_blur + 2 * self.shadow_offset + self.stroke
+        ox = max(0, even_floor(self.size[0] / 2 - width / 2 - margin))
+        oy = max(0, even_floor(top - margin))
+        canvas = (min(self.size[0], even_round(self.size[0] / 2 + width / 2 + margin + 1)) - ox,
+                  min(self.size[1], even_round(top + block_h + margin + 1)) - oy)
+        centre_x, top = self.size[0] / 2 - ox, top - oy
+        base = Image.new("RGBA", canvas, (0, 0, 0, 0))
+        self._draw_box(base, centre_x, width, top, block_h)
+        main_pos = self._row_positions(main, centre_x, top)
+        layers = [(main, main_pos, None)]
+        if nxt:
+            next_pos = self._row_positions(nxt, centre_x, top + main.height + gap)
+            layers.append((nxt, next_pos, (*st.text_color, round(255 * st.next_opacity))))
+        self._draw_shadow(base, layers)
+        for text, positions, fill in layers:
+            self._draw_rows(base, text, positions, fill, outline_only=fill is None)
+        unsung, sung = base.copy(), base
+        self._draw_rows(unsung, main, main_pos, (*st.text_color, 255), with_outline=False)
+        self._draw_rows(sung, main, main_pos, (*self.accent, 255), with_outline=False)
+        in_box = [(x + ox, y + oy) for x, y in main_pos]
+        return LyricCard(unsung, sung, (ox, oy), self._karaoke_rows(main, in_box),
+                         even_floor(min(x for x, _ in in_box) - self.stroke - 2))
+
+    def _row_positions(self, text: _Text, centre_x: float, top: int) -> list[tuple[int, int]]:
+        return [(round(centre_x - text.font.getlength(r) / 2), top + i * text.line_height)
+                for i, r in enumerate(text.rows)]
+
+    def _draw_box(self, image: Image.Image, cx: float, text_width: float, top: int, height: int) -> None:
+        if self.style.box_opacity <= 0:
+            return
+        half_w = text_width / 2 + self.pad
+        rect = (round(cx - half_w), round(top - self.pad * 0.8), round(cx + half_w), round(top + height + self.pad * 0.8))
+        draw = ImageDraw.Draw(image)
+        draw.rounded_rectangle(rect, radius=self.layout.px(0.02, 2), fill=(6, 6, 10, round(255 * self.style.box_opacity)))
+
+    def _draw_shadow(self, image: Image.Image, layers: list) -> None:
+        """Soft drop shadow: the text's silhouette, blurred and offset, under everything."""
+        mask = Image.new("L", image.size, 0)
+        draw = ImageDraw.Draw(mask)
+        off = self.shadow_offset
+        for text, positions, _ in layers:
+            for row, (x, y) in zip(text.rows, positions, strict=True):
+                draw.text((x + off, y + off * 1.5), row, font=text.font, fill=170,
+                          stroke_width=self.stroke)
+        mask = mask.filter(ImageFilter.GaussianBlur(self.shadow_blur))
+        shadow = Image.new("RGBA", image.size, (*_SHADOW, 255))
+        shadow.putalpha(mask)
+        image.alpha_composite(shadow)
+
+    def _draw_rows(self, image: Image.Image, text: _Text, positions: list[tuple[int, int]],
+                   fill: tuple | None, outline_only: bool = False, with_outline: bool = True) -> None:
+        """Draw rows: outline only (fill=None), fill only, or both."""
+        layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
+        draw = ImageDraw.Draw(layer)
+        for row, (x, y) in zip(text.rows, positions, strict=True):
+            if outline_only:
+                draw.text((x, y), row, font=text.font, fill=(*_OUTLINE, 235),
+                          stroke_width=self.stroke, stroke_fill=(*_OUTLINE, 235))
+            elif with_outline:
+                draw.text((x, y), row, font=text.font, fill=fill,
+                          stroke_width=self.stroke, stroke_fill=(*_OUTLINE, fill[3] * 235 // 255))
+            else:
+                draw.text((x, y), row, font=text.font, fill=fill)
+        image.alpha_composite(layer)
+
+    def _karaoke_rows(self, text: _Text, positions: list[tuple[int, int]]) -> list[Row]:
+        """Row geometry for the wipe: each row's ink band, split where neighbours meet."""
+        margin = self.stroke + 2
+        bands = []
+        for row, (_, y) in zip(text.rows, positions, strict=True):
+            _, top, _, bottom = text.font.getbbox(row)
+            bands.append([max(even_floor(y + top - margin), 0), min(even_floor(y + bottom + margin + 2), self.size[1])])
+        for upper, lower in zip(bands, bands[1:]):
+            if upper[1] > lower[0]:
+                upper[1] = lower[0] = even_round((upper[1] + lower[0]) / 2)
+        rows, offset = [], 0
+        for row, (x, _), (y0, y1) in zip(text.rows, positions, bands, strict=True):
+            edges = np.array([x + text.font.getlength(row[:j]) for j in range(len(row) + 1)], dtype=np.float32)
+            edges[-1] += margin  # a finished row is highlighted through its outline
+            rows.append(Row(y0, y1, offset, edges))
+            offset += len(row) + 1  # rows were split on single spaces
+        return rows
+
+    # -- title card
+
+    def title_card(self, title: str, subtitle: str, cover: Image.Image | None) -> Image.Image:
+        """Cover thumbnail (when there is one) with the title and subtitle beside it.
+
+        The picture extends `bleed` pixels beyond the title box on every side so the soft
+        shadows are not cut off; its top-left belongs at the title box's corner minus bleed.
+        """
+        lay, st = self.layout, self.style
+        box, bleed = lay.title_box, self.bleed
+        image = Image.new("RGBA", (box.width + 2 * bleed, box.height + 2 * bleed), (0, 0, 0, 0))
+        x = bleed
+        if cover is not None:
+            x += self._paste_thumbnail(image, cover, bleed, box.height) + lay.px(0.025)
+        max_w = box.width + bleed - x
+        tfont, trows = fit_text(title, st.title_weight, lay.px(0.05, 8), lay.px(0.035, 7), max_w, 1)
+        lines = [_Text(tfont, trows, round(tfont.size * 1.08))]
+        if subtitle.strip():
+            sfont = load_font(st.subtitle_weight, lay.px(0.03, 7))
+            lines.append(_Text(sfont, [ellipsize(normalise_text(subtitle), sfont, max_w)], round(sfont.size * 1.2)))
+        y = bleed + max(0, (box.height - sum(t.height for t in lines)) // 2 - round(tfont.size * 0.08))
+        placed = []
+        for text, alpha in zip(lines, (255, 200), strict=False):
+            placed.append((text, [(x, y)], (*st.text_color, alpha)))
+            y += text.height
+        self._draw_shadow(image, placed)
+        for text, positions, colour in placed:
+            self._draw_rows(image, text, positions, colour)
+        return image
+
+    def _paste_thumbnail(self, image: Image.Image, cover: Image.Image, at: int, side: int) -> int:
+        thumb = cover.convert("RGB")
+        s = min(thumb.size)
+        thumb = thumb.crop(((thumb.width - s) // 2, (thumb.height - s) // 2,
+                            (thumb.width + s) // 2, (thumb.height + s) // 2)).resize((side, side), Image.Resampling.LANCZOS)
+        mask = Image.new("L", (side, side), 0)
+        ImageDraw.Draw(mask).rounded_rectangle((0, 0, side - 1, side - 1), radius=max(1, side // 10), fill=255)
+        thumb = thumb.convert("RGBA")
+        thumb.putalpha(mask)
+        image.alpha_composite(thumb, (at, at))
+        ring = ImageDraw.Draw(image)
+        ring.rounded_rectangle((at, at, at + side - 1, at + side - 1), radius=max(1, side // 10),
+                               outline=(255, 255, 255, 60), width=max(1, side // 120))
+        return side
+
+
+class LRU(Generic[K, V]):
+    """A tiny least-recently-used cache: rendered cards are big, songs repeat lines."""
+
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K, make: Callable[[], V]) -> V:
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        value = make()
+        self._items[key] = value
+        if len(self._items) > self.maxsize:
+            self._items.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._items)

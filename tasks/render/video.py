@@ -1,0 +1,134 @@
+"""Entry point: audio + timed lyrics + cover -> MP4 music video (plain Python, no Prefect).
+
+Everything expensive happens once up front (backdrop, title card, audio analysis); the
+frame loop only asks the compositor for frame k and hands it to the encoder pipe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tasks.artifacts import atomic_path
+from tasks.audio import decode_audio
+from tasks.models import LyricLine, RenderOptions
+from tasks.render.bars import Bars, fitting_bar_count
+from tasks.render.captions import Captions
+from tasks.render.compositor import Backdrop, Compositor
+from tasks.render.encoder import EncoderSettings, FrameSink, encode_command
+from tasks.render.features import FEATURE_RATE, bar_levels
+from tasks.render.layers import (
+    DriftingBackground,
+    Layer,
+    StaticBackground,
+    accent_from_image,
+    cover_background,
+    gradient_texture,
+    load_cover,
+    shade_map,
+    shifted_hue,
+)
+from tasks.render.layout import Layout
+from tasks.render.style import Color, Style, resolve_style
+from tasks.render.text import CardPainter
+from tasks.render.timeline import Timeline
+from tasks.render.yuv import even_round
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Scene:
+    """A video ready to be rendered frame by frame."""
+
+    compositor: Compositor
+    n_frames: int
+    duration: float
+    fps: int
+
+
+def render_music_video(audio_path: Path, lines: list[LyricLine], cover_path: Path | None, title: str,
+                       out_path: Path, options: RenderOptions, subtitle: str = "",
+                       progress: Progress | None = None, encoder: EncoderSettings | None = None) -> None:
+    """Render the video to `out_path` (H.264 + AAC MP4, written atomically).
+
+    The frame count is round(audio duration * fps), so the video and audio streams end
+    together (within half a frame) without relying on ffmpeg's -shortest.
+    `progress(done_frames, total_frames)` is called about once per second of video.
+    """
+    scene = build_scene(audio_path, lines, cover_path, title, options, subtitle)
+    width, height = options.width, options.height
+    with atomic_path(out_path) as tmp:
+        cmd = encode_command(tmp, width, height, scene.fps, Path(audio_path), encoder or EncoderSettings())
+        with FrameSink(cmd, width * height * 3 // 2) as sink:
+            for k in range(scene.n_frames):
+                sink.write(scene.compositor.render(k).buffer)
+                if progress and k % scene.fps == scene.fps - 1:
+                    progress(k + 1, scene.n_frames)
+    if progress:
+        progress(scene.n_frames, scene.n_frames)
+
+
+def render_still(audio_path: Path, lines: list[LyricLine], cover_path: Path | None, title: str, t: float,
+                 options: RenderOptions, subtitle: str = "") -> Image.Image:
+    """The frame at time t as an RGB image (previews, thumbnails, visual checks)."""
+    scene = build_scene(audio_path, lines, cover_path, title, options, subtitle)
+    index = min(max(int(round(t * scene.fps)), 0), scene.n_frames - 1)
+    return Image.fromarray(scene.compositor.render(index).to_rgb())
+
+
+def build_scene(audio_path: Path, lines: list[LyricLine], cover_path: Path | None, title: str,
+                options: RenderOptions, subtitle: str = "") -> Scene:
+    layout = Layout.for_size(options.width, options.height)
+    style = resolve_style(options.style)
+    fps = options.fps
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    samples = decode_audio(audio_path, FEATURE_RATE)
+    duration = len(samples) / FEATURE_RATE
+    if duration <= 0:
+        raise ValueError(f"audio {audio_path} is empty")
+    n_frames = max(1, round(duration * fps))
+    cover = load_cover(Path(cover_path)) if cover_path else None
+    accent = _accent(style, cover)
+    painter = CardPainter(layout, style, accent)
+    overlays = [layer for layer in [_title_layer(painter, layout, title, subtitle, cover)] if layer]
+    backdrop = _backdrop(layout, style, fps, cover, accent, overlays)
+    n_bars = fitting_bar_count(layout.bars_box.width, style.bar_count)
+    levels, peaks = bar_levels(samples, n_frames, fps, n_bars, style.bar_release, style.peak_fall)
+    bars = Bars(levels, peaks, layout, style, (accent, shifted_hue(accent, 50)))
+    captions = Captions(Timeline(lines, style), painter, layout.lyric_box)
+    compositor = Compositor(layout.width, layout.height, fps, backdrop, [bars, captions])
+    return Scene(compositor, n_frames, duration, fps)
+
+
+def _accent(style: Style, cover: Image.Image | None) -> Color:
+    if style.accent:
+        return style.accent
+    return accent_from_image(cover, style.fallback_accent) if cover is not None else style.fallback_accent
+
+
+def _title_layer(painter: CardPainter, layout: Layout, title: str, subtitle: str,
+                 cover: Image.Image | None) -> Layer | None:
+    if not (title.strip() or subtitle.strip() or cover is not None):
+        return None
+    card = painter.title_card(title, subtitle, cover)
+    return Layer.from_rgba(card, layout.title_box.x0 - painter.bleed, layout.title_box.y0 - painter.bleed)
+
+
+def _backdrop(layout: Layout, style: Style, fps: int, cover: Image.Image | None, accent: Color,
+              overlays: list[Layer]) -> Backdrop:
+    """The cover, filled and dimmed; or, without a cover, a slowly drifting colour wash."""
+    width, height = layout.width, layout.height
+    if cover is not None:
+        rgb = cover_background(cover, width, height, style.dim, style.blur * layout.unit)
+        return StaticBackground(rgb, overlays)
+    margin_x, margin_y = even_round(0.04 * width), even_round(0.04 * height)
+    tex_w, tex_h = width + 2 * margin_x, height + 2 * margin_y
+    palette = [accent, shifted_hue(accent, 70, 0.45), shifted_hue(accent, -60, 0.35), (18, 16, 34)]
+    texture = gradient_texture(tex_w, tex_h, palette) * shade_map(tex_w, tex_h, min(1.0, style.dim * 1.6))
+    return DriftingBackground(np.clip(texture, 0, 255), width, height, fps, overlays)

@@ -1,0 +1,226 @@
+"""The singer: espeak-ng words, retuned to melody notes, laid out on the beat grid.
+
+espeak-ng speaks, it does not sing. We make it sing one word per note: each word is
+synthesised monotone (pitch_range=0) with espeak's own pitch parameter set as close to
+the note as it goes, then resampled by the small remaining ratio. espeak's pitch
+parameter is not in Hz, so it is calibrated once per voice by measuring f0 with
+autocorrelation. Keeping the resampling ratio tiny keeps the formants where espeak put
+them, which is what keeps the words intelligible (the lyrics step transcribes this voice).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tasks.song.espeak import espeak
+from tasks.song.theory import Grid, hz_to_midi
+
+#: espeak speaking rate (words per minute) for single words. Isolated words come out
+#: longer than in running speech, so after gaps and grid snapping this lands near 140 wpm.
+WORD_RATE = 175
+
+#: The espeak pitch parameter range we use (below ~30 the male voices get creaky).
+PITCH_PARAM_RANGE = (25, 100)
+
+#: Voice fades, seconds: short enough to keep consonants, long enough to avoid clicks.
+FADE_IN_S = 0.004
+FADE_OUT_S = 0.015
+
+
+def f0_autocorr(x: np.ndarray, sr: int, fmin: float = 50.0, fmax: float = 500.0) -> float | None:
+    """Median fundamental frequency of the voiced frames of `x`, by normalised autocorrelation.
+
+    Takes the shortest lag whose correlation is close to the best one, which avoids the
+    octave-down errors plain argmax makes on strongly periodic voices.
+    """
+    frame = int(sr * 0.05)
+    hop = frame // 2
+    lo, hi = int(sr / fmax), int(sr / fmin)
+    window = np.hanning(frame)
+    if len(x) < frame:
+        return None
+    floor = 0.1 * float(np.sqrt(np.mean(x**2)))
+    estimates = []
+    for start in range(0, len(x) - frame, hop):
+        seg = x[start:start + frame] * window
+        if np.sqrt(np.mean(seg**2)) < floor:
+            continue
+        spec = np.fft.rfft(seg, 2 * frame)
+        ac = np.fft.irfft(np.abs(spec) ** 2)[: hi + 1]
+        if ac[0] <= 0:
+            continue
+        ac = ac / ac[0]
+        best = float(ac[lo:hi].max())
+        if best < 0.5:
+            continue
+        peaks = np.flatnonzero(
+            (ac[lo:hi] >= 0.9 * best) & (ac[lo:hi] >= ac[lo - 1:hi - 1]) & (ac[lo:hi] >= ac[lo + 1:hi + 1])
+        )
+        if len(peaks):
+            lag = lo + int(peaks[0])
+            estimates.append(sr / _parabolic_lag(ac, lag))
+    return float(np.median(estimates)) if estimates else None
+
+
+def _parabolic_lag(ac: np.ndarray, lag: int) -> float:
+    """Refine an autocorrelation peak to sub-sample precision."""
+    a, b, c = ac[lag - 1], ac[lag], ac[lag + 1]
+    denom = a - 2 * b + c
+    return lag + (0.5 * (a - c) / denom if denom else 0.0)
+
+
+@functools.cache
+def pitch_calibration(voice: str) -> tuple[np.ndarray, np.ndarray]:
+    """Measured (espeak pitch parameter, f0 in Hz) pairs for a voice, monotonic in both.
+
+    espeak's pitch parameter is an abstract 0-100 number whose Hz depend on the voice,
+    so we ask the voice itself once (a few ms of synthesis per point).
+    """
+    sr = espeak().sample_rate
+    params, freqs = [], []
+    for param in range(PITCH_PARAM_RANGE[0], PITCH_PARAM_RANGE[1] + 1, 5):
+        audio = espeak().synth("we all owe you a rainy day", voice=voice, rate=WORD_RATE, pitch=param,
+                               pitch_range=0)
+        f0 = f0_autocorr(audio, sr)
+        if f0 and (not freqs or f0 > freqs[-1]):
+            params.append(param)
+            freqs.append(f0)
+    if len(params) < 2:
+        raise RuntimeError(f"could not calibrate the pitch of espeak voice {voice!r}")
+    return np.array(params, dtype=float), np.array(freqs, dtype=float)
+
+
+def voice_range_midi(voice: str) -> tuple[float, float]:
+    """Lowest and highest MIDI pitch the voice reaches without resampling."""
+    _, freqs = pitch_calibration(voice)
+    return hz_to_midi(float(freqs[0])), hz_to_midi(float(freqs[-1]))
+
+
+def pitch_param_for(hz: float, voice: str) -> tuple[int, float]:
+    """The integer espeak pitch parameter nearest `hz`, and the resampling ratio that fixes the rest."""
+    params, freqs = pitch_calibration(voice)
+    grid = np.arange(int(params[0]), int(params[-1]) + 1)
+    grid_hz = np.exp(np.interp(grid, params, np.log(freqs)))
+    best = int(np.argmin(np.abs(np.log(grid_hz / hz))))
+    return int(grid[best]), float(hz / grid_hz[best])
+
+
+@functools.lru_cache(maxsize=8192)
+def _spoken_word(word: str, voice: str, pitch: int, rate: int) -> np.ndarray:
+    """One word, monotone, trimmed of espeak's leading/trailing silence (cached: choruses repeat)."""
+    text = word if word == "I" else word.lower()  # all-caps words would be spelled out letter by letter
+    audio = espeak().synth(text, voice=voice, rate=rate, pitch=pitch, pitch_range=0)
+    audio = trim_silence(audio, espeak().sample_rate)
+    audio.setflags(write=False)
+    return audio
+
+
+def trim_silence(x: np.ndarray, sr: int, rel_threshold: float = 0.02, keep_s: float = 0.008) -> np.ndarray:
+    """Cut leading and trailing near-silence, keeping a few ms so soft onsets (h, f, s) survive."""
+    if not len(x):
+        return x
+    loud = np.flatnonzero(np.abs(x) > rel_threshold * float(np.abs(x).max()))
+    if not len(loud):
+        return x[:0]
+    keep = int(sr * keep_s)
+    return x[max(0, loud[0] - keep): loud[-1] + keep + 1]
+
+
+def resample(x: np.ndarray, sr_in: int, sr_out: int, ratio: float = 1.0) -> np.ndarray:
+    """Band-limited rate change (FFT) to sr_out, then a small pitch ratio by interpolation.
+
+    ratio > 1 raises pitch (and shortens the sound by the same factor), like a tape played faster.
+    """
+    n_out = int(round(len(x) * sr_out / sr_in))
+    if n_out == 0:
+        return np.zeros(0, dtype=np.float32)
+    spec = np.fft.rfft(x)
+    out_spec = np.zeros(n_out // 2 + 1, dtype=complex)
+    keep = min(len(spec), len(out_spec))
+    out_spec[:keep] = spec[:keep]
+    y = np.fft.irfft(out_spec, n_out) * (n_out / len(x))
+    if abs(ratio - 1.0) > 1e-6:
+        positions = np.arange(0.0, n_out - 1, ratio)
+        y = np.interp(positions, np.arange(n_out), y)
+    return y.astype(np.float32)
+
+
+def apply_fades(x: np.ndarray, sr: int, fade_in_s: float = FADE_IN_S, fade_out_s: float = FADE_OUT_S) -> np.ndarray:
+    """Short linear fades at both ends so a note never starts or stops with a click."""
+    y = np.array(x, dtype=np.float32)
+    n_in = min(len(y), int(sr * fade_in_s))
+    n_out = min(len(y), int(sr * fade_out_s))
+    if n_in:
+        y[:n_in] *= np.linspace(0.0, 1.0, n_in, dtype=np.float32)
+    if n_out:
+        y[-n_out:] *= np.linspace(1.0, 0.0, n_out, dtype=np.float32)
+    return y
+
+
+def sing_word(word: str, hz: float, voice: str, sr_out: int, rate: int = WORD_RATE) -> np.ndarray:
+    """`word` sung at `hz`: espeak at the nearest pitch setting, resampled onto the exact note."""
+    pitch, ratio = pitch_param_for(hz, voice)
+    spoken = _spoken_word(word, voice, pitch, rate)
+    return apply_fades(resample(spoken, espeak().sample_rate, sr_out, ratio), sr_out)
+
+
+def word_durations(words: list[str], voice: str, rate: int = WORD_RATE) -> list[float]:
+    """How long each word lasts when spoken at the voice's middle pitch (it barely depends on pitch)."""
+    params, _ = pitch_calibration(voice)
+    middle = int(params[len(params) // 2])
+    sr = espeak().sample_rate
+    return [len(_spoken_word(w, voice, middle, rate)) / sr for w in words]
+
+
+@dataclass(frozen=True)
+class Phrasing:
+    """How tightly words are packed: the gap after each word and the breath at the end of a line."""
+
+    word_gap_s: float
+    end_gap_s: float
+
+
+#: Comfortable phrasing, used when the song has room; TIGHT when the lyrics must be squeezed in.
+RELAXED = Phrasing(word_gap_s=0.06, end_gap_s=0.45)
+TIGHT = Phrasing(word_gap_s=0.02, end_gap_s=0.15)
+
+
+def layout_words(durations: list[float], step_s: float, phrasing: Phrasing) -> tuple[list[float], float]:
+    """Word start times (from the line start) on a grid of `step_s`, and the span the line needs.
+
+    Each word starts on the first grid step after the previous word ends plus a small gap,
+    so words land on beat subdivisions and never overlap.
+    """
+    starts: list[float] = []
+    cursor = 0.0
+    for duration in durations:
+        start = math.ceil(cursor / step_s - 1e-9) * step_s
+        starts.append(start)
+        cursor = start + duration + phrasing.word_gap_s
+    end = (starts[-1] + durations[-1]) if durations else 0.0
+    return starts, end + phrasing.end_gap_s
+
+
+def bars_needed(durations: list[float], grid: Grid, phrasing: Phrasing) -> int:
+    """Whole bars a line needs with the given phrasing (at least one)."""
+    _, span = layout_words(durations, grid.step_s, phrasing)
+    return max(1, math.ceil(span / grid.bar_s - 1e-9))
+
+
+def fit_words(durations: list[float], grid: Grid, bars: int) -> list[float]:
+    """Word starts for a line given `bars`: the most relaxed layout that fits, on eighths when possible.
+
+    Eighth-note starts sound more sung than sixteenths, so they are preferred when the line has
+    room; the tight sixteenth layout always fits because the arranger never gives a line fewer bars.
+    """
+    span = bars * grid.bar_s
+    options = [(grid.step_s * 2, RELAXED), (grid.step_s, RELAXED), (grid.step_s * 2, TIGHT), (grid.step_s, TIGHT)]
+    for step, phrasing in options:
+        starts, needed = layout_words(durations, step, phrasing)
+        if needed <= span + 1e-9:
+            return starts
+    return layout_words(durations, grid.step_s, TIGHT)[0]
