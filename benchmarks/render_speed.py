@@ -75,14 +75,14 @@ def synthetic_cover(path: Path) -> None:
     img.save(path)
 
 
-def timed(fn: Callable[[], None]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process and its children)."""
-    def cpu() -> float:
-        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-    c0, t0 = cpu(), time.perf_counter()
+def timed(fn: Callable[[], None]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds of this process, CPU seconds of its children i.e. ffmpeg)."""
+    def cpu(who: int) -> float:
+        usage = resource.getrusage(who)
+        return usage.ru_utime + usage.ru_stime
+    own, kids, t0 = cpu(resource.RUSAGE_SELF), cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
     fn()
-    return time.perf_counter() - t0, cpu() - c0
+    return time.perf_counter() - t0, cpu(resource.RUSAGE_SELF) - own, cpu(resource.RUSAGE_CHILDREN) - kids
 
 
 def encode_ceiling(audio: Path, out: Path, frame: np.ndarray, n_frames: int, options: RenderOptions,
@@ -118,18 +118,19 @@ def y_psnr(video: Path, scene_factory: Callable[[], object], n_frames: int, widt
 
 def compare_presets(audio: Path, lines: list[LyricLine], cover: Path | None, options: RenderOptions,
                     presets: list[str], crf: int, threads: int, tmp: Path) -> None:
-    """Speed, size and luma PSNR of the same render at several x264 presets."""
-    print(f"{'preset':>10} {'wall s':>7} {'x real':>7} {'CPU s':>7} {'MB':>6} {'Y-PSNR dB':>9}")
-    for preset in presets:
-        settings = EncoderSettings(preset=preset, crf=crf, threads=threads)
-        out = tmp / f"{preset}.mp4"
-        wall, cpu = timed(lambda: render_music_video(audio, lines, cover, "Benchmark Song", out, options,
-                                                     subtitle="mvflow · synthetic", encoder=settings))
+    """Speed, size and luma PSNR of the same render at several x264 settings ("preset[/x264-params]")."""
+    print(f"{'preset[/x264 params]':>36} {'wall s':>7} {'x real':>7} {'CPU s':>7} {'MB':>6} {'Y-PSNR dB':>9}")
+    for i, spec in enumerate(presets):
+        preset, _, params = spec.partition("/")
+        settings = EncoderSettings(preset=preset, crf=crf, threads=threads, x264_params=params)
+        out = tmp / f"preset{i}.mp4"
+        wall, own, kids = timed(lambda: render_music_video(audio, lines, cover, "Benchmark Song", out, options,
+                                                           subtitle="mvflow · synthetic", encoder=settings))
         info = probe_streams(out)
         psnr = y_psnr(out, lambda: build_scene(audio, lines, cover, "Benchmark Song", options, "mvflow · synthetic"),
                       info["video_frames"], options.width, options.height)
         seconds = info["video_duration"]
-        print(f"{preset:>10} {wall:7.2f} {seconds / wall:7.2f} {cpu:7.1f} {out.stat().st_size / 1e6:6.2f} {psnr:9.2f}")
+        print(f"{spec:>36} {wall:7.2f} {seconds / wall:7.2f} {own + kids:7.1f} {out.stat().st_size / 1e6:6.2f} {psnr:9.2f}")
 
 
 def moviepy_naive(audio: Path, lines: list[LyricLine], cover: Path, out: Path, options: RenderOptions) -> None:
@@ -146,16 +147,17 @@ def main() -> None:
     ap.add_argument("--preset", default=EncoderSettings.preset)
     ap.add_argument("--crf", type=int, default=EncoderSettings.crf)
     ap.add_argument("--threads", type=int, default=EncoderSettings.threads)
+    ap.add_argument("--x264-params", default=EncoderSettings.x264_params)
     ap.add_argument("--repeat", type=int, default=1, help="alternate render/ceiling runs, report the best")
     ap.add_argument("--no-cover", action="store_true", help="use the drifting gradient backdrop")
     ap.add_argument("--moviepy", action="store_true", help="also time the naive MoviePy renderer")
     ap.add_argument("--keep", type=Path, help="copy the rendered video here")
     ap.add_argument("--compare-presets", nargs="*", metavar="PRESET",
-                    help="instead: speed/size/PSNR table for these presets (default veryfast faster medium)")
+                    help="instead: speed/size/PSNR table for these 'preset[/x264-params]' (default veryfast faster medium)")
     args = ap.parse_args()
 
     options = RenderOptions(width=args.width, height=args.height, fps=args.fps)
-    settings = EncoderSettings(preset=args.preset, crf=args.crf, threads=args.threads)
+    settings = EncoderSettings(preset=args.preset, crf=args.crf, threads=args.threads, x264_params=args.x264_params)
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         audio, cover = tmp / "song.wav", tmp / "cover.png"
@@ -187,15 +189,15 @@ def main() -> None:
         print(f"output: video {info['video_duration']:.3f} s ({info['video_frames']} frames), "
               f"audio {info['audio_duration']:.3f} s, {(tmp / 'render.mp4').stat().st_size / 1e6:.1f} MB")
         best_render, best_ceiling = min(renders), min(ceilings)
-        for name, (wall, cpu) in (("render", best_render), ("encode-only ceiling", best_ceiling)):
+        for name, (wall, own, kids) in (("render", best_render), ("encode-only ceiling", best_ceiling)):
             print(f"{name:>20}: {wall:7.2f} s wall  {n / wall:6.1f} fps  {args.seconds / wall:5.2f}x real time"
-                  f"  ({cpu:6.1f} CPU s)")
+                  f"  (CPU s: python {own:5.1f}, ffmpeg {kids:5.1f})")
         print(f"{'render / ceiling':>20}: {best_render[0] / best_ceiling[0]:.3f}")
         if args.repeat > 1:
             print("all runs (render, ceiling) wall s:",
                   ", ".join(f"({r[0]:.1f}, {c[0]:.1f})" for r, c in zip(renders, ceilings, strict=True)))
         if args.moviepy:
-            wall, cpu = timed(lambda: moviepy_naive(audio, lines, cover, tmp / "moviepy.mp4", options))
+            wall, _, _ = timed(lambda: moviepy_naive(audio, lines, cover, tmp / "moviepy.mp4", options))
             print(f"{'naive moviepy':>20}: {wall:7.2f} s wall  {args.seconds / wall:5.2f}x real time")
 
 

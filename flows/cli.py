@@ -79,7 +79,7 @@ def terminal_progress():  # noqa: ANN201 - returns a context manager
             def listener(step: str, fraction: float, description: str) -> None:
                 if step not in bars:
                     bars[step] = prog.add_task(description, total=1.0)
-                prog.update(bars[step], completed=fraction)
+                prog.update(bars[step], completed=fraction, description=description)
 
             step_progress.add_listener(listener)
             try:
@@ -101,7 +101,26 @@ def make(
     time_signature: Annotated[Optional[str], typer.Option(help="Beats per bar: 2, 3, 4 or 6 (also 3/4, 4/4, 6/8).")] = None,
     language: Annotated[Optional[str], typer.Option(help="Vocal language code.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Same seed, same song (default: derived from the request).")] = None,
-    engine: Annotated[Optional[str], typer.Option(help="Song engine: local (built-in, offline).")] = None,
+    engine: Annotated[Optional[str], typer.Option(help="Song engine: local (built-in, offline) or acestep (an ACE-Step 1.5 server).")] = None,
+    api_url: Annotated[Optional[str], typer.Option(help="ACE-Step server URL (default http://127.0.0.1:8001). Key: $ACESTEP_API_KEY.")] = None,
+    api_mode: Annotated[Optional[str], typer.Option(help="ACE-Step API: native (/release_task + polling) or completion (/v1/chat/completions).")] = None,
+    thinking: Annotated[bool, typer.Option("--thinking/--no-thinking", help="ACE-Step: let the LM write audio codes (needs the server's LM).")] = True,
+    use_format: Annotated[bool, typer.Option("--use-format", help="ACE-Step: let the LM rewrite caption/lyrics and fill bpm/key/duration.")] = False,
+    description: Annotated[Optional[str], typer.Option("--description", "-d", help="ACE-Step simple mode: the LM writes caption and lyrics from this.")] = None,
+    random_sample: Annotated[bool, typer.Option("--random", help="ACE-Step: generate a random example the server picks.")] = False,
+    model: Annotated[Optional[str], typer.Option("--model", help="ACE-Step DiT model name (default: the server's primary model).")] = None,
+    batch_size: Annotated[int, typer.Option(help="ACE-Step: audios to generate (all saved).")] = 1,
+    pick: Annotated[int, typer.Option(help="ACE-Step: which audio of the batch the video uses (1-based).")] = 1,
+    audio_format: Annotated[str, typer.Option(help="ACE-Step audio format: mp3, wav or flac.")] = "mp3",
+    steps: Annotated[Optional[int], typer.Option("--steps", help="ACE-Step inference steps.")] = None,
+    guidance: Annotated[Optional[float], typer.Option("--guidance", help="ACE-Step guidance scale (base models).")] = None,
+    task_type: Annotated[str, typer.Option(help="ACE-Step task: text2music, cover or repaint.")] = "text2music",
+    src_audio: Annotated[Optional[Path], typer.Option(help="ACE-Step cover/repaint: the source audio file to upload.")] = None,
+    reference_audio: Annotated[Optional[Path], typer.Option(help="ACE-Step: a style reference audio file to upload.")] = None,
+    repaint_start: Annotated[Optional[float], typer.Option(help="ACE-Step repaint: start of the region (s).")] = None,
+    repaint_end: Annotated[Optional[float], typer.Option(help="ACE-Step repaint: end of the region (s; -1 = to the end).")] = None,
+    cover_strength: Annotated[Optional[float], typer.Option(help="ACE-Step cover: how closely to follow the source (0-1).")] = None,
+    timeout: Annotated[float, typer.Option(help="ACE-Step: deadline for one generation job, seconds.")] = 1800.0,
     transcriber: Annotated[Optional[str], typer.Option(help="Lyrics timing: auto or local (faster-whisper).")] = None,
     whisper_model: Annotated[Optional[str], typer.Option(help="faster-whisper model name or folder (default: bundled tiny.en).")] = None,
     lyrics_offset: Annotated[float, typer.Option(help="Shift all lyric times by SECONDS; positive = lyrics later.")] = 0.0,
@@ -122,10 +141,10 @@ def make(
     try:
         base = demo_request() if demo else {}
         song_lyrics = read_lyrics(lyrics) if lyrics is not None else base.get("lyrics", "")
-        caption = caption or base.get("caption")
-        if not caption:
+        caption = caption or base.get("caption") or description or ("" if random_sample else None)
+        if caption is None:
             raise UserError("give --caption 'style of the song' (or --demo to use the example request)")
-        title = title or base.get("title") or caption.split(",")[0].strip().title()
+        title = title or base.get("title") or caption.split(",")[0].strip().title() or "Random Song"
         width, height = parse_resolution(resolution) if resolution else (None, None)
         _run_make(
             {
@@ -138,10 +157,18 @@ def make(
             },
             title,
             {"output_dir": output_dir, "engine": engine, "transcriber": transcriber, "whisper_model": whisper_model,
-             "cover_provider": cover_provider, "width": width, "height": height, "fps": fps},
+             "cover_provider": cover_provider, "width": width, "height": height, "fps": fps,
+             "acestep_api_url": api_url, "acestep_api_mode": api_mode},
             lyrics_offset,
             {"image": cover, "fit": cover_fit, "prompt": cover_prompt, "model": cover_model,
              "fallback": cover_fallback},
+            {"thinking": thinking, "use_format": use_format, "description": description,
+             "random_sample": random_sample, "model": model, "batch_size": batch_size, "pick": pick,
+             "audio_format": audio_format, "inference_steps": steps, "guidance_scale": guidance,
+             "task_type": task_type, "src_audio": str(src_audio) if src_audio else None,
+             "reference_audio": str(reference_audio) if reference_audio else None,
+             "repainting_start": repaint_start, "repainting_end": repaint_end,
+             "audio_cover_strength": cover_strength, "timeout": timeout},
         )
     except UserError as exc:
         fail(str(exc))
@@ -167,8 +194,19 @@ def cover_options(settings, cover_flags: dict[str, Any]):  # noqa: ANN001, ANN20
     )
 
 
+def engine_options(settings, acestep_flags: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
+    """SongRequest.engine_options for the chosen engine (the built-in engine takes none)."""
+    if settings.engine != "acestep":
+        return {}
+    from tasks.song.acestep_options import AceStepOptions
+
+    given = {k: v for k, v in acestep_flags.items() if v is not None}
+    options = AceStepOptions(api_url=settings.acestep_api_url, api_mode=settings.acestep_api_mode, **given)
+    return options.pinned().model_dump(mode="json", exclude_none=True)
+
+
 def _run_make(song_fields: dict[str, Any], title: str, flags: dict[str, Any], lyrics_offset: float,
-              cover_flags: dict[str, Any]) -> None:
+              cover_flags: dict[str, Any], acestep_flags: dict[str, Any]) -> None:
     """Build the request from settings (flags > env > config file > defaults) and run the flow."""
     from pydantic import ValidationError
 
@@ -178,7 +216,8 @@ def _run_make(song_fields: dict[str, Any], title: str, flags: dict[str, Any], ly
 
     try:
         settings = load_settings(flags)
-        request = SongRequest(engine=settings.engine, **song_fields)
+        request = SongRequest(engine=settings.engine, engine_options=engine_options(settings, acestep_flags),
+                              **song_fields)
         covers = cover_options(settings, cover_flags)
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -224,16 +263,27 @@ def report_run(run) -> None:  # noqa: ANN001 - flows.music_video.VideoRun
 
 
 @app.command()
-def doctor() -> None:
+def doctor(
+    api_url: Annotated[Optional[str], typer.Option(help="ACE-Step server to check (default: the configured one).")] = None,
+) -> None:
     """Check which engines and providers are usable here, and why not. Keys are shown only as set/unset."""
     from tasks.doctor import run_checks
 
     ok = True
-    for check in run_checks():
+    for check in run_checks(api_url):
         mark = "[green]ok[/]" if check.ok else "[red]--[/]"
         ok = ok and (check.ok or not check.required)
         console.print(f"{mark} {check.name:<28} {check.detail}")
     raise typer.Exit(code=0 if ok else 1)
+
+
+def _mount_subcommands() -> None:
+    from flows.cli_engine import engine_app
+
+    app.add_typer(engine_app, name="engine", help="The built-in ACE-Step-compatible server (mvflow engine serve).")
+
+
+_mount_subcommands()
 
 
 def main() -> None:

@@ -19,11 +19,12 @@ from prefect.logging import get_run_logger
 from pydantic import BaseModel
 
 from tasks.artifacts import all_intact, slugify
-from tasks.lyrics import resolve_transcriber, transcribe_lyrics
+from tasks.lyrics import resolve_options, transcribe_lyrics
 from tasks.manifest import StepRun, publish_alias, summary_markdown, write_manifest
-from tasks.models import CoverOptions, LyricsOptions, MusicVideo, RenderOptions, SongRequest
+from tasks.models import CoverOptions, LyricsOptions, MusicVideo, RenderOptions, Song, SongRequest
 from tasks.render import render_video
-from tasks.song import generate_song
+from tasks.song import generate_song, poll_song, submit_song, uses_submit_and_poll
+from tasks.song.acestep_client import AceStepLostTask
 from tasks.thumbnail import make_thumbnail
 
 
@@ -64,9 +65,9 @@ class StepRunner:
             options["refresh_cache"] = True
         return task.with_options(**options)
 
-    def submit(self, name: str, provider: str, task: Task, **kwargs: Any) -> _Pending:
+    def submit(self, name: str, provider: str, task: Task, refresh: bool = False, **kwargs: Any) -> _Pending:
         pending = _Pending(name, provider, task, kwargs, None, time.perf_counter())  # type: ignore[arg-type]
-        pending.future = self._configured(task).submit(**kwargs)
+        pending.future = self._configured(task, refresh).submit(**kwargs)
         pending.future.add_done_callback(lambda _f: pending.finished.append(time.perf_counter()))
         return pending
 
@@ -76,7 +77,8 @@ class StepRunner:
         state = pending.future.state
         result = state.result()
         status = "cached" if state.name == "Cached" else "ran"
-        if not all_intact(result.own_files()):
+        own_files = getattr(result, "own_files", list)
+        if not all_intact(own_files()):
             get_run_logger().warning("%s: cached files missing or changed on disk; re-running", pending.name)
             result = self._configured(pending.task, refresh=True)(**pending.kwargs)
             status = "re-ran"
@@ -85,8 +87,21 @@ class StepRunner:
                                   provider=pending.provider))
         return result
 
-    def run(self, name: str, provider: str, task: Task, **kwargs: Any) -> Any:
-        return self.resolve(self.submit(name, provider, task, **kwargs))
+    def run(self, name: str, provider: str, task: Task, refresh: bool = False, **kwargs: Any) -> Any:
+        return self.resolve(self.submit(name, provider, task, refresh, **kwargs))
+
+
+def song_step(runner: StepRunner, request: SongRequest, out: str) -> Song:
+    """generate_song, or for ACE-Step's native API submit_song + poll_song (one resubmit if the task is lost)."""
+    if not uses_submit_and_poll(request):
+        return runner.run("song", request.engine, generate_song, request=request, out_dir=out)
+    job = runner.run("song-submit", request.engine, submit_song, request=request, out_dir=out)
+    try:
+        return runner.run("song", request.engine, poll_song, job=job, request=request, out_dir=out)
+    except AceStepLostTask as exc:
+        get_run_logger().warning("%s; submitting again once", exc)
+        job = runner.run("song-submit", request.engine, submit_song, refresh=True, request=request, out_dir=out)
+        return runner.run("song", request.engine, poll_song, job=job, request=request, out_dir=out)
 
 
 @flow(name="music_video", flow_run_name="music-video: {title}", log_prints=True)
@@ -107,9 +122,10 @@ def music_video(
     runner = StepRunner(result_storage=root / ".prefect-results")
     out = str(out_dir)
 
-    song = runner.run("song", request.engine, generate_song, request=request, out_dir=out)
+    song = song_step(runner, request, out)
+    lyrics_options = resolve_options(lyrics_options, song.lyrics)
     lyrics_pending = runner.submit(
-        "lyrics", resolve_transcriber(lyrics_options.transcriber), transcribe_lyrics,
+        "lyrics", lyrics_options.transcriber, transcribe_lyrics,
         song=song, out_dir=out, options=lyrics_options, title=title,
     )
     cover_pending = runner.submit(

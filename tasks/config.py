@@ -21,6 +21,8 @@ from tasks.artifacts import PermanentError
 class Settings(BaseModel):
     output_dir: Path = Path("mvflow_output")
     engine: str = "local"
+    acestep_api_url: str = "http://127.0.0.1:8001"
+    acestep_api_mode: str = "native"
     transcriber: str = "auto"
     whisper_model: str | None = None
     cover_provider: str = "local"

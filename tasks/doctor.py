@@ -63,6 +63,14 @@ def _check_config() -> Check:
     return Check("config file", True, str(path) if path else "none (mvflow.toml or ~/.config/mvflow/mvflow.toml)")
 
 
-def run_checks() -> list[Check]:
+def _check_acestep_server(api_url: str | None = None) -> list[Check]:
+    """Reachability, health, models and key of the configured ACE-Step server."""
+    from tasks.config import load_settings
+    from tasks.song.acestep_doctor import check_acestep
+
+    return check_acestep(api_url or load_settings().acestep_api_url)
+
+
+def run_checks(api_url: str | None = None) -> list[Check]:
     return [_check_ffmpeg(), _check_espeak(), _check_whisper(), Check("cover provider: local", True, "procedural"),
-            *_check_keys(), _check_prefect(), _check_config()]
+            *_check_keys(), *_check_acestep_server(api_url), _check_prefect(), _check_config()]

@@ -135,7 +135,7 @@ class MusicVideo(BaseModel):
 class LyricsOptions(BaseModel):
     """How the lyrics step times the words (part of its cache key)."""
 
-    transcriber: str = Field("auto", description="auto | local")
+    transcriber: str = Field("auto", description="auto | elevenlabs | openai | local")
     whisper_model: str | None = Field(None, description="faster-whisper model name or folder; None = bundled tiny.en")
     language: str = "en"
     offset: float = Field(0.0, description="Seconds added to every time stamp: positive = lyrics later")

@@ -44,10 +44,11 @@ def stream_durations(path: Path, fps: float) -> tuple[float, float]:
 
 
 def read_lrc(path: Path) -> list[tuple[float, str]]:
-    """[(seconds, text)] of the timed lines, skipping metadata tags such as [ti:...]."""
+    """[(seconds, text)] of the timed lines, skipping metadata tags such as [ti:...] and the
+    empty stamped lines that mark where a line ends before a gap."""
     lines = []
     for raw in Path(path).read_text(encoding="utf-8").splitlines():
         m = LRC_STAMP.match(raw.strip())
-        if m:
+        if m and m.group(3).strip():
             lines.append((int(m.group(1)) * 60 + float(m.group(2)), m.group(3).strip()))
     return lines

@@ -21,6 +21,11 @@ SONG = [
     "We drive until the morning arrives",
     "Nothing can stop us now",
 ]
+#: SONG as heard: lines at 1 s, 5 s and 9 s (see `heard`).
+SUNG = (
+    "@1 the city lights are calling me tonight @5 we drive until the morning arrives "
+    "@9 nothing can stop us now"
+)
 
 
 def heard(spec: str, step: float = 0.5, length: float = 0.4) -> list[LyricWord]:
@@ -56,7 +61,11 @@ def test_known_lines_drop_tags_and_blanks_but_keep_the_users_words():
         "[Verse 1]\nThe City lights, are calling   me!\n\n[Chorus]\n"
         "[inst]\n  [Chorus] Don’t stop — now  \n( oh oh )\n[Outro]\n"
     )
-    assert known_lyric_lines(lyrics) == ["The City lights, are calling me!", "Don’t stop — now", "( oh oh )"]
+    assert known_lyric_lines(lyrics) == [
+        "The City lights, are calling me!",
+        "Don’t stop — now",
+        "( oh oh )",
+    ]
     assert known_lyric_lines("[inst]") == []
     assert known_lyric_lines("") == []
 
@@ -79,8 +88,7 @@ def test_similarity_likes_misheard_words_more_than_unrelated_ones():
 
 
 def test_exact_transcript_copies_word_times():
-    lines, unplaced = align_lines(SONG, heard("@1 the city lights are calling me tonight "
-                                              "@5 we drive until the morning arrives @9 nothing can stop us now"))
+    lines, unplaced = align_lines(SONG, heard(SUNG))
     assert unplaced == []
     assert starts(lines) == [1.0, 5.0, 9.0]
     assert [w.start for w in lines[1].words] == [5.0, 5.5, 6.0, 6.5, 7.0, 7.5]
@@ -123,9 +131,9 @@ def test_missing_last_word_is_packed_after_the_line_not_stretched_to_the_next():
 
 
 def test_extra_words_are_ignored():
-    lines, unplaced = align_lines(SONG, heard("@0 yeah yeah oh @1 the city lights are calling me tonight baby "
-                                              "@5 we drive oh yeah until the morning arrives "
-                                              "@9 nothing can stop us now thank you for watching"))
+    spec = ("@0 yeah yeah oh @1 the city lights are calling me tonight baby "
+            "@5 we drive oh yeah until the morning arrives @9 nothing can stop us now thank you for watching")
+    lines, unplaced = align_lines(SONG, heard(spec))
     assert unplaced == []
     assert starts(lines) == [1.0, 5.0, 9.0]
     assert lines[1].words[2].start == 7.0  # "until", after the ad-lib "oh yeah"
@@ -170,16 +178,24 @@ def test_line_missing_in_a_gap_of_its_size_is_placed_inside_the_gap():
 
 
 def test_line_missing_in_a_too_short_gap_is_unplaced():
-    _, unplaced = align_lines(SONG, heard("@1 the city lights are calling me tonight @4.5 nothing can stop us now"))
+    spec = "@1 the city lights are calling me tonight @4.5 nothing can stop us now"
+    _, unplaced = align_lines(SONG, heard(spec))
     assert unplaced == [SONG[1]]
 
 
-def test_missing_last_line_needs_the_audio_end_to_be_placed():
-    spec = "@1 the city lights are calling me tonight @5 we drive until the morning arrives"
-    _, unplaced = align_lines(SONG, heard(spec))
-    assert unplaced == [SONG[2]]
-    lines, unplaced = align_lines(SONG, heard(spec), end_time=11.0)
-    assert unplaced == [] and 7.9 <= lines[2].start < lines[2].end <= 11.0
+@pytest.mark.parametrize("missing", [0, 2])
+def test_unheard_first_or_last_line_is_unplaced_even_if_the_song_edge_would_fit_it(missing: int):
+    spec = ["@1 the city lights are calling me tonight", "@5 we drive until the morning arrives",
+            "@9 nothing can stop us now"]
+    del spec[missing]
+    lines, unplaced = align_lines(SONG, heard(" ".join(spec)), end_time=12.0)
+    assert unplaced == [SONG[missing]]
+    assert len(lines) == 2
+
+
+def test_unheard_last_word_is_packed_no_later_than_the_song_end():
+    lines, _ = align_lines(SONG[2:], heard("@9 nothing can stop us"), end_time=11.1)
+    assert lines[0].words[-1].start == pytest.approx(10.9) and lines[0].end == pytest.approx(11.1)
 
 
 def test_nothing_heard_places_nothing():
@@ -195,8 +211,7 @@ def test_first_word_that_swallowed_a_pause_is_trimmed():
 
 
 def test_overlapping_transcript_times_still_give_non_decreasing_lines():
-    words = heard("@1 the city lights are calling me tonight @5 we drive until the morning arrives "
-                  "@9 nothing can stop us now", step=0.3, length=0.9)
+    words = heard(SUNG, step=0.3, length=0.9)
     words[8] = LyricWord(text="drive", start=4.0, end=4.2)  # earlier than the word before it
     lines, _ = align_lines(SONG, words)
     assert_monotone(lines)

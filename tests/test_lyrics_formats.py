@@ -24,7 +24,9 @@ def line(text: str, start: float, end: float, word_times: bool = True) -> LyricL
     """A line whose words split [start, end] evenly."""
     tokens = text.split()
     step = (end - start) / len(tokens)
-    words = [LyricWord(text=t, start=start + k * step, end=start + (k + 1) * step) for k, t in enumerate(tokens)]
+    words = [
+        LyricWord(text=t, start=start + k * step, end=start + (k + 1) * step) for k, t in enumerate(tokens)
+    ]
     return LyricLine(text=text, start=start, end=end, words=words if word_times else [])
 
 
@@ -70,7 +72,9 @@ def test_lrc_round_trips_through_the_reader():
 
 def test_enhanced_lrc_round_trips_words():
     text = to_enhanced_lrc(LINES)
-    assert text.splitlines()[0] == "[00:01.00]<00:01.00>The <00:01.50>City <00:02.00>lights, <00:02.50>calling!<00:03.00>"
+    assert text.splitlines()[0] == (
+        "[00:01.00]<00:01.00>The <00:01.50>City <00:02.00>lights, <00:02.50>calling!<00:03.00>"
+    )
     back = parse_lrc(text)
     assert times(back) == times(LINES)
     for got, want in zip(back, LINES):
@@ -131,7 +135,8 @@ def test_reader_expands_repeated_stamps_and_sorts():
 
 
 def test_reader_skips_metadata_and_handles_bom_and_crlf():
-    text = "\ufeff[ti:Song]\r\n[ar:Someone]\r\n[al:Album]\r\n[by:me]\r\n[length: 03:20]\r\n\r\n[00:01.00]Hi\r\n"
+    text = "\ufeff[ti:Song]\r\n[ar:Someone]\r\n[al:Album]\r\n[by:me]\r\n[length: 03:20]\r\n\r\n"
+    text += "[00:01.00]Hi\r\n"
     assert times(parse_lrc(text)) == [("Hi", 1.0, 1.0 + MAX_LINE_SECONDS)]
 
 

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from tasks.audio import write_wav
-from tasks.lyrics import sync as sync_module
 from tasks.lyrics import whisper_local
 from tasks.lyrics.formats import parse_lrc
 from tasks.lyrics.sync import sync_lyrics
@@ -65,7 +64,7 @@ def fake_transcript(monkeypatch):
             calls.append(kwargs)
             return words
 
-        monkeypatch.setattr(sync_module, "transcribe_words", fake)
+        monkeypatch.setattr(whisper_local, "transcribe_words", fake)
         return calls
 
     return install

@@ -8,24 +8,28 @@ from prefect import task
 from prefect.logging import get_run_logger
 
 from tasks.artifacts import STEP_CACHE_POLICY, STEP_RETRY_OPTIONS, retry_only_transient, step_dir
+from tasks.lyrics.align import known_lyric_lines
+from tasks.lyrics.providers import choose_transcriber
 from tasks.models import LyricsOptions, Song, SyncedLyrics
-from tasks.registry import Registry
-
-TRANSCRIBERS = Registry("transcriber", {"local": "tasks.lyrics.sync:sync_lyrics"})
 
 
-def resolve_transcriber(name: str) -> str:
-    """'auto' picks the best usable transcriber; today that is the offline `local` one."""
-    return "local" if name == "auto" else name
+def resolve_options(options: LyricsOptions, lyrics: str) -> LyricsOptions:
+    """Options with 'auto' replaced by the transcriber the configured keys select.
+
+    Resolved before the task is called, so the cache key names the transcriber that really
+    runs: setting a key later re-times the lyrics instead of reusing the local result.
+    """
+    chosen = choose_transcriber(options.transcriber, has_lyrics=bool(known_lyric_lines(lyrics)))
+    return options.model_copy(update={"transcriber": chosen})
 
 
 def make_lyrics(song: Song, out_dir: Path | str, options: LyricsOptions, title: str | None = None) -> SyncedLyrics:
     """Time `song.lyrics` (what was sung) against `song.audio`, writing LRC/SRT/JSON files."""
-    provider = resolve_transcriber(options.transcriber)
-    sync = TRANSCRIBERS.get(provider)
+    from tasks.lyrics.sync import sync_lyrics
+
     folder = step_dir(out_dir, "lyrics", song.audio.sha256, song.lyrics, options, title)
-    return sync(
-        Path(song.audio.path), song.lyrics, folder,
+    return sync_lyrics(
+        Path(song.audio.path), song.lyrics, folder, transcriber=options.transcriber,
         title=title, model=options.whisper_model, language=options.language, offset=options.offset,
     )
 
@@ -39,9 +43,9 @@ def make_lyrics(song: Song, out_dir: Path | str, options: LyricsOptions, title: 
 )
 def transcribe_lyrics(song: Song, out_dir: str, options: LyricsOptions, title: str | None = None) -> SyncedLyrics:
     logger = get_run_logger()
-    logger.info("timing lyrics with transcriber %r", resolve_transcriber(options.transcriber))
+    logger.info("timing lyrics with transcriber %r", options.transcriber)
     lyrics = make_lyrics(song, out_dir, options, title)
-    logger.info("%d lyric lines timed (%s)", len(lyrics.lines), lyrics.source)
+    logger.info("%d lyric lines timed (%s, %s)", len(lyrics.lines), lyrics.source, lyrics.provider)
     for line in lyrics.unplaced:
         logger.warning("could not place lyric line: %r", line)
     return lyrics

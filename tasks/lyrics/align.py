@@ -17,8 +17,8 @@ How it works
    interpolated between their timed neighbours by character length.
 4. Placement rule (documented in ``align_lines``): a line is *anchored* when at least one
    of its words paired with similarity >= ``ANCHOR_SIMILARITY``.  A run of consecutive
-   un-anchored lines is placed only when an anchored line is next to it and the gap it
-   must fit in is a plausible length for that much text; otherwise those lines are
+   un-anchored lines is placed only between two anchored lines, and only when the gap
+   between them is a plausible length for that much text; otherwise those lines are
    returned as unplaced, never invented.
 """
 
@@ -35,8 +35,15 @@ from tasks.models import LyricLine, LyricWord
 
 #: A pair at least this similar makes its line "anchored" (trusted timing evidence).
 ANCHOR_SIMILARITY = 0.5
-#: Score of leaving a known word unheard or a heard word unused (Needleman–Wunsch gap).
-GAP_SCORE = -0.6
+#: Scores of leaving known words unheard or heard words unused (affine gaps: a run of
+#: n skipped words costs GAP_OPEN + n * GAP_EXTEND). A lone skip (-0.8) costs more than
+#: half an unrelated pair (-1), so a substitution between two anchors stays a pair.
+GAP_OPEN = -0.3
+GAP_EXTEND = -0.5
+#: Bonus for a run of skipped known words that starts at a line's start, and again for one
+#: that ends at a line's end: with repeated text, "this whole line was not heard" beats
+#: an equally long skip straddling two lines.
+LINE_GAP_BONUS = 0.1
 #: Merges/splits must be near-exact spellings: they are cheaper to get wrong than pairs.
 MERGE_MIN_SIMILARITY = 0.75
 MERGE_PENALTY = 0.2
@@ -164,42 +171,81 @@ class _Link:
     sim: float
 
 
-def _align(known: list[str], heard: list[str]) -> list[_Link]:
-    """Needleman–Wunsch over normalised words with pair, skip, merge and split moves."""
+def _align(known: list[str], heard: list[str], line_of: list[int]) -> list[_Link]:
+    """Needleman–Wunsch (Gotoh's affine-gap form) over normalised words with pair, skip,
+    merge and split moves.
+
+    Affine gaps matter for repeated text: when a chorus is sung twice but heard once,
+    linear gaps score every way of sharing the heard words between the two copies the
+    same; an opening cost per gap makes one copy whole and the other one clean gap.
+    `line_of[i]` is the line of known word i (for LINE_GAP_BONUS).
+    """
     n, m = len(known), len(heard)
-    score = [[0.0] * (m + 1) for _ in range(n + 1)]
-    back = [[(-1, 0.0)] * (m + 1) for _ in range(n + 1)]
-    for i in range(1, n + 1):
-        score[i][0], back[i][0] = i * GAP_SCORE, (_SKIP_KNOWN, 0.0)
-    for j in range(1, m + 1):
-        score[0][j], back[0][j] = j * GAP_SCORE, (_SKIP_HEARD, 0.0)
-    for i in range(1, n + 1):
-        row, prev = score[i], score[i - 1]
-        for j in range(1, m + 1):
-            sim = similarity(known[i - 1], heard[j - 1])
-            best, choice = prev[j - 1] + _pair_score(sim), (_PAIR, sim)
-            if (s := prev[j] + GAP_SCORE) > best:
-                best, choice = s, (_SKIP_KNOWN, 0.0)
-            if (s := row[j - 1] + GAP_SCORE) > best:
-                best, choice = s, (_SKIP_HEARD, 0.0)
-            if i >= 2:
-                s = score[i - 2][j - 1] + _joint_score(heard[j - 1], known[i - 2], known[i - 1])
+    starts_line = [i == 0 or line_of[i] != line_of[i - 1] for i in range(n)]
+    ends_line = [i == n - 1 or line_of[i] != line_of[i + 1] for i in range(n)]
+    neg = float("-inf")
+    total = [[neg] * (m + 1) for _ in range(n + 1)]  # best score of any path to (i, j)
+    gap_k = [[neg] * (m + 1) for _ in range(n + 1)]  # ... whose last move skipped a known word
+    gap_h = [[neg] * (m + 1) for _ in range(n + 1)]  # ... whose last move skipped a heard word
+    how = [[_PAIR] * (m + 1) for _ in range(n + 1)]  # last move of total[i][j]
+    extends_k = [[False] * (m + 1) for _ in range(n + 1)]  # gap_k[i][j] continues a gap
+    extends_h = [[False] * (m + 1) for _ in range(n + 1)]
+    total[0][0] = 0.0
+    for i in range(n + 1):
+        for j in range(m + 1):
+            if i == j == 0:
+                continue
+            if i:
+                opening = total[i - 1][j] + (LINE_GAP_BONUS if starts_line[i - 1] else 0.0)
+                gap_k[i][j], extends_k[i][j] = _gap(opening, gap_k[i - 1][j])
+            if j:
+                gap_h[i][j], extends_h[i][j] = _gap(total[i][j - 1], gap_h[i][j - 1])
+            closing = LINE_GAP_BONUS if i and ends_line[i - 1] else 0.0
+            best, move = gap_k[i][j] + closing, _SKIP_KNOWN
+            if gap_h[i][j] > best:
+                best, move = gap_h[i][j], _SKIP_HEARD
+            candidates = []
+            if i and j:
+                pair = _pair_score(similarity(known[i - 1], heard[j - 1]))
+                candidates.append((total[i - 1][j - 1] + pair, _PAIR))
+            if i >= 2 and j:
+                merge = _joint_score(heard[j - 1], known[i - 2], known[i - 1])
+                candidates.append((total[i - 2][j - 1] + merge, _MERGE))
+            if i and j >= 2:
+                split = _joint_score(known[i - 1], heard[j - 2], heard[j - 1])
+                candidates.append((total[i - 1][j - 2] + split, _SPLIT))
+            for s, candidate in candidates:
                 if s > best:
-                    best, choice = s, (_MERGE, 0.0)
-            if j >= 2:
-                s = prev[j - 2] + _joint_score(known[i - 1], heard[j - 2], heard[j - 1])
-                if s > best:
-                    best, choice = s, (_SPLIT, 0.0)
-            row[j], back[i][j] = best, choice
-    return _trace(back, n, m)
+                    best, move = s, candidate
+            total[i][j], how[i][j] = best, move
+    return _trace(how, extends_k, extends_h, known, heard)
 
 
-def _trace(back: list[list[tuple[int, float]]], i: int, j: int) -> list[_Link]:
+def _gap(from_total: float, from_gap: float) -> tuple[float, bool]:
+    """Best score ending in a skip: open a new gap or extend the current one (True)."""
+    opened, extended = from_total + GAP_OPEN + GAP_EXTEND, from_gap + GAP_EXTEND
+    return (extended, True) if extended >= opened else (opened, False)
+
+
+def _trace(
+    how: list[list[int]],
+    extends_k: list[list[bool]],
+    extends_h: list[list[bool]],
+    known: list[str],
+    heard: list[str],
+) -> list[_Link]:
+    """Walk the DP back from the end into the list of moves (with pair similarities)."""
     links: list[_Link] = []
+    i, j, state = len(known), len(heard), None
     while i > 0 or j > 0:
-        move, sim = back[i][j]
+        move = state if state is not None else how[i][j]
+        if move == _SKIP_KNOWN:
+            state = _SKIP_KNOWN if extends_k[i][j] else None
+        elif move == _SKIP_HEARD:
+            state = _SKIP_HEARD if extends_h[i][j] else None
         dk, dh = _STEPS[move]
         i, j = i - dk, j - dh
+        sim = similarity(known[i], heard[j]) if move == _PAIR else 0.0
         links.append(_Link(move, i, j, sim))
     links.reverse()
     return links
@@ -305,21 +351,17 @@ def _fill_line(slots: list[_Slot], lo: float, hi: float | None) -> None:
         _spread(slots[last + 1 :], start, limit if hi is None else max(start, min(hi, limit)))
 
 
-def _fits(slots: list[_Slot], lo: float, hi: float | None) -> bool:
+def _fits(slots: list[_Slot], lo: float, hi: float) -> bool:
     """True when the gap [lo, hi] is a plausible length to have sung these words in."""
-    if hi is None:
-        return False
     natural = _natural(slots)
     return MIN_STRETCH * natural <= hi - lo <= MAX_STRETCH * natural + STRETCH_SLACK_SECONDS
 
 
-def _place_run(slots: list[_Slot], lo: float, hi: float, lead: float) -> None:
-    """Lay un-anchored words into a gap that fits them, at most a little slower than natural
-    pace so the surrounding pauses are not all swallowed by the guess. `lead` is the share
-    of the spare time put before the words: 0.5 between two anchored lines (centred), 1.0
-    when only the next line is anchored (flush against it), 0.0 when only the previous is."""
+def _place_run(slots: list[_Slot], lo: float, hi: float) -> None:
+    """Lay un-anchored words into a gap that fits them: centred, at most a little slower
+    than natural pace, so the pauses around them are not all swallowed by the guess."""
     span = min(hi - lo, 1.5 * _natural(slots))
-    start = lo + (hi - lo - span) * lead
+    start = lo + (hi - lo - span) / 2
     _spread(slots, start, start + span)
 
 
@@ -331,11 +373,13 @@ def align_lines(
     Placement rule: a line is anchored when one of its words paired with a heard word at
     similarity >= ANCHOR_SIMILARITY; its other words get the times of whatever they
     paired with (misheard words sit between anchors, so their times are right) or are
-    interpolated.  Consecutive un-anchored lines are placed only if an anchored line is
-    next to them and the gap between the previous placed line's end (0 at the song's
-    start) and the next anchored line's start (`end_time` after the last one; unknown if
-    None) is between MIN_STRETCH and MAX_STRETCH (+slack) times their natural sung length.
+    interpolated.  Consecutive un-anchored lines are placed only if they lie between two
+    anchored lines and the gap from the previous line's end to the next anchored line's
+    start is between MIN_STRETCH and MAX_STRETCH (+slack) times their natural sung length.
     Otherwise they are unplaced: a line we cannot bound is not shown at an invented time.
+    The song's start and `end_time` are no such bound (intros and outros are long and
+    whisper likes to hallucinate there); `end_time` only limits how far the missing last
+    words of a heard line may be packed.
 
     Returned times are non-decreasing across all words and lines.
     """
@@ -346,7 +390,8 @@ def align_lines(
     ]
     heard = _monotone([w for w in words if normalise(w.text)])
     known_n, heard_n = [normalise(s.text) for s in slots], [normalise(w.text) for w in heard]
-    _apply_links(slots, heard, _align(known_n, heard_n), known_n, heard_n)
+    links = _align(known_n, heard_n, [s.line for s in slots])
+    _apply_links(slots, heard, links, known_n, heard_n)
     _trim_line_openers(slots, heard)
     by_line = [[s for s in slots if s.line == k] for k in range(len(lines))]
     placed = _place_lines(by_line, end_time)
@@ -378,24 +423,13 @@ def _place_lines(by_line: list[list[_Slot]], end_time: float | None) -> list[boo
         while run_end < len(by_line) and not anchored[run_end]:
             run_end += 1
         run = [s for line in by_line[k:run_end] for s in line]
-        hi = _next_start(by_line, anchored, run_end, end_time)
-        lead = _lead(any(anchored[:k]), any(anchored[run_end:]))
-        if lead is not None and _fits(run, clock, hi):
-            _place_run(run, clock, hi, lead)
+        hi = _next_start(by_line, anchored, run_end, None)
+        if k > 0 and hi is not None and _fits(run, clock, hi):
+            _place_run(run, clock, hi)
             placed[k:run_end] = [True] * (run_end - k)
             clock = run[-1].end
         k = run_end
     return placed
-
-
-def _lead(anchor_before: bool, anchor_after: bool) -> float | None:
-    """Where a run goes in its gap (see _place_run); None when no anchored line is next to
-    it at all: the song's start and end alone are no evidence of where anything was sung."""
-    if anchor_before and anchor_after:
-        return 0.5
-    if anchor_before or anchor_after:
-        return 1.0 if anchor_after else 0.0
-    return None
 
 
 def _next_start(by_line: list[list[_Slot]], anchored: list[bool], k: int, end_time: float | None):

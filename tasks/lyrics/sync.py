@@ -11,13 +11,7 @@ from tasks.artifacts import write_text_atomic
 from tasks.audio import audio_duration
 from tasks.lyrics.align import align_lines, known_lyric_lines, lines_from_transcript
 from tasks.lyrics.formats import to_enhanced_lrc, to_json, to_lrc, to_srt
-from tasks.lyrics.whisper_local import transcribe_words
 from tasks.models import LyricLine, LyricWord, SyncedLyrics
-
-#: How many known words to give whisper as initial_prompt. 0: measured, a prompt made
-#: whisper hallucinate the lyrics onto the intro (see whisper_local.DECODE_OPTIONS).
-PROMPT_WORDS = 0
-
 
 def _shifted(lines: list[LyricLine], offset: float) -> list[LyricLine]:
     """Lines with `offset` seconds added to every time (positive = later), clamped at 0."""
@@ -37,11 +31,6 @@ def _shifted(lines: list[LyricLine], offset: float) -> list[LyricLine]:
         )
         for line in lines
     ]
-
-
-def _prompt(known_lines: list[str]) -> str | None:
-    words = " ".join(known_lines).split()[:PROMPT_WORDS]
-    return " ".join(words) or None
 
 
 def write_lyric_files(lines: list[LyricLine], out_dir: Path, title: str | None = None) -> dict:
@@ -74,7 +63,8 @@ def synced_from_words(
 ) -> SyncedLyrics:
     """Everything after transcription, for any transcriber: align `words` onto the known
     lyrics (or build lines from them), apply `offset`, write the four files.
-    `end_time` (the audio's length) lets lines after the last heard one be bounded."""
+    `end_time` (the audio's length) keeps the unheard last words of the last line inside
+    the song."""
     known = known_lyric_lines(known_lyrics)
     unplaced: list[str] = []
     if is_marked_instrumental(known_lyrics):
@@ -100,13 +90,14 @@ def sync_lyrics(
     known_lyrics: str,
     out_dir: Path,
     *,
+    transcriber: str = "local",
     title: str | None = None,
     model: str | None = None,
     language: str = "en",
     offset: float = 0.0,
 ) -> SyncedLyrics:
-    """Time the lyrics of `audio_path` with local whisper and write them as LRC, word LRC,
-    SRT and JSON into `out_dir`.
+    """Time the lyrics of `audio_path` with `transcriber` (see tasks.lyrics.providers) and write
+    them as LRC, word LRC, SRT and JSON into `out_dir`.
 
     With known lyrics (tags like [Verse] are ignored) the user's exact words are aligned
     to the transcript (source "aligned"; lines that cannot be timed go to `unplaced`).
@@ -117,12 +108,14 @@ def sync_lyrics(
     `offset` (seconds, positive = lyrics appear later) is already applied to the returned
     lines and to the files: they hold exactly the times the video shows.
     """
+    from tasks.lyrics.providers import transcribe
+
     audio_path = Path(audio_path)
     words: list[LyricWord] = []
+    provider = transcriber
     if not is_marked_instrumental(known_lyrics):
-        prompt = _prompt(known_lyric_lines(known_lyrics))
-        words = transcribe_words(audio_path, model=model, language=language, prompt=prompt)
+        words, provider = transcribe(transcriber, audio_path, known_lyrics, language, model)
     return synced_from_words(
         words, known_lyrics, out_dir,
-        end_time=audio_duration(audio_path), title=title, offset=offset, provider="local",
+        end_time=audio_duration(audio_path), title=title, offset=offset, provider=provider,
     )

@@ -18,12 +18,12 @@ class WhisperUnavailable(ValueError):
 
 
 #: Decoding options, chosen by measurement (line-start error after alignment, tiny.en, on
-#: built-in-engine songs and on espeak speech with pauses): Silero VAD on, with a lower
-#: threshold than its 0.5 default so sung vowels over a backing track still count as voice
-#: (median 0.07 s / p90 0.24 s vs 0.12 / 0.34 s without VAD). No conditioning on previous
-#: text: it stops one misheard line from derailing the next (no measured cost). No
-#: initial_prompt: the known lyrics as prompt made whisper hallucinate them onto the
-#: intro (p90 0.85-1.4 s) and doubled the run time.
+#: five built-in-engine songs and twelve espeak speech clips with pauses): Silero VAD on,
+#: with a lower threshold than its 0.5 default so sung vowels over a backing track still
+#: count as voice (songs: median 0.07 s / p90 0.24 s, vs 0.12 / 0.34 s without VAD).
+#: No conditioning on previous text: it keeps one misheard line from derailing the next
+#: (no measured cost). No initial_prompt: the known lyrics as a prompt made whisper
+#: hallucinate them onto the intro (songs: p90 0.85-1.4 s) and doubled the run time.
 DECODE_OPTIONS = {
     "beam_size": 5,
     "vad_filter": True,

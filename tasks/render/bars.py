@@ -89,6 +89,9 @@ class Bars:
         self._version = bg_version
         self._shown = None
 
+    def close(self) -> None:
+        """Nothing to release (part of the compositor's Part protocol)."""
+
     def draw(self, frame: Planes, bg: Planes, bg_version: int, index: int, t: float) -> bool:
         """Bring the frame's bar box up to date for frame `index`; False when nothing moved."""
         if bg_version != self._version:

@@ -8,10 +8,15 @@ Per frame this is copies and at most one integer lerp over the lyric box:
     between two pictures (the timeline guarantees complementary opacities).
 Nothing is redrawn when the frame's state (blocks, fade steps, wipe positions, backdrop
 version) equals the previous frame's, which is most frames.
+
+Drawing a card takes tens of milliseconds, longer than the encoder's input buffer lasts,
+so the next block's card is drawn ahead of time on a worker thread while the current one
+is on screen (Pillow and numpy release the GIL for the heavy parts).
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tasks.render.layers import Layer
@@ -39,7 +44,8 @@ class Captions:
 
     def __init__(self, timeline: Timeline, painter: CardPainter, box: Box, cache_size: int = 8):
         self.timeline, self.painter, self.box = timeline, painter, box
-        self._cards: LRU[tuple[str, str | None, bool], _Card] = LRU(cache_size)
+        self._cards: LRU[tuple[str, str | None, bool], Future[_Card]] = LRU(cache_size)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lyric-cards")
         self._pictures: LRU[tuple, _Pictures] = LRU(4)
         self._scratch = [Planes.allocate(box.width, box.height) for _ in range(2)]
         self._last_state: object = None
@@ -51,9 +57,21 @@ class Captions:
         return normalise_text(self.timeline.lines[line].text), normalise_text(upcoming) if upcoming else None
 
     def _card(self, line: int) -> _Card:
+        return self._card_future(line).result()
+
+    def _card_future(self, line: int) -> Future[_Card]:
         key = self._key(line)
         karaoke = self.timeline.has_karaoke(line)
-        return self._cards.get((*key, karaoke), lambda: self._make_card(key, karaoke))
+        return self._cards.get((*key, karaoke), lambda: self._pool.submit(self._make_card, key, karaoke))
+
+    def prefetch(self, t: float) -> None:
+        """Start drawing the card of the next block to appear after time t."""
+        upcoming = self.timeline.next_block(t)
+        if upcoming is not None:
+            self._card_future(upcoming.line)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _make_card(self, key: tuple[str, str | None], karaoke: bool) -> _Card:
         card = self.painter.lyric_card(*key)
@@ -78,6 +96,7 @@ class Captions:
 
     def draw(self, frame: Planes, backdrop: Planes, bg_version: int, index: int, t: float) -> bool:
         """Bring the frame's lyric box up to date for time t; False when nothing changed."""
+        self.prefetch(t)
         state = self.state(t, bg_version)
         if state == self._last_state:
             return False

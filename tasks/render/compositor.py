@@ -27,6 +27,9 @@ class Part(Protocol):
         into them while bg_version is unchanged (the frame buffer never moves).
         """
 
+    def close(self) -> None:
+        """Release helpers (threads) the part started."""
+
 
 class Compositor:
     def __init__(self, width: int, height: int, fps: int, backdrop: Backdrop, parts: list[Part]):
@@ -39,6 +42,16 @@ class Compositor:
         self.backdrop = backdrop
         self.parts = parts
         self._version: int | None = None
+
+    def close(self) -> None:
+        for part in self.parts:
+            part.close()
+
+    def __enter__(self) -> Compositor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def render(self, index: int) -> Planes:
         """The frame at `index` (the same buffer every call: copy it to keep it)."""

@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 
 import font_source_sans_pro
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 from tasks.render.layout import Layout
 from tasks.render.style import Color, Style
@@ -173,6 +173,42 @@ class _Text:
         return max((self.font.getlength(r) for r in self.rows), default=0.0)
 
 
+@dataclass
+class _Placed:
+    """Rows of text at their top-left pixel positions on a canvas."""
+
+    text: _Text
+    positions: list[tuple[int, int]]
+
+    def mask(self, size: tuple[int, int], stroke: int = 0, shift: tuple[int, int] = (0, 0)) -> Image.Image:
+        """Coverage (L) of the rows, thickened by `stroke` pixels: one FreeType pass."""
+        mask = Image.new("L", size, 0)
+        draw = ImageDraw.Draw(mask)
+        for row, (x, y) in zip(self.text.rows, self.positions, strict=True):
+            draw.text((x + shift[0], y + shift[1]), row, font=self.text.font, fill=255, stroke_width=stroke)
+        return mask
+
+
+def _char_edges(row: str, font: ImageFont.FreeTypeFont) -> np.ndarray:
+    """x of each character boundary in `row` (len+1 values).
+
+    Measured exactly at word boundaries and interpolated inside words: a wipe does not
+    need per-glyph kerning precision, and measuring every prefix costs O(n^2).
+    """
+    anchors = sorted({0, len(row)} | {i for i, c in enumerate(row) if c == " "} | {i + 1 for i, c in enumerate(row) if c == " "})
+    xs = [font.getlength(row[:i]) for i in anchors]
+    return np.interp(np.arange(len(row) + 1), anchors, xs).astype(np.float32)
+
+
+def _paint(image: Image.Image, mask: Image.Image, colour: Color, opacity: float = 1.0) -> None:
+    """Composite a solid colour over `image` through `mask` scaled by `opacity`."""
+    if opacity < 1.0:
+        mask = mask.point([round(v * opacity) for v in range(256)])
+    layer = Image.new("RGBA", image.size, (*colour, 255))
+    layer.putalpha(mask)
+    image.alpha_composite(layer)
+
+
 class CardPainter:
     """Draws lyric cards and the title card for one layout and style."""
 
@@ -216,17 +252,16 @@ class CardPainter:
         centre_x, top = self.size[0] / 2 - ox, top - oy
         base = Image.new("RGBA", canvas, (0, 0, 0, 0))
         self._draw_box(base, centre_x, width, top, block_h)
-        main_pos = self._row_positions(main, centre_x, top)
-        layers = [(main, main_pos, None)]
+        main_at = _Placed(main, self._row_positions(main, centre_x, top))
+        items = [(main_at, None, 1.0)]
         if nxt:
-            next_pos = self._row_positions(nxt, centre_x, top + main.height + gap)
-            layers.append((nxt, next_pos, (*st.text_color, round(255 * st.next_opacity))))
-        self._draw_shadow(base, layers)
-        for text, positions, fill in layers:
-            self._draw_rows(base, text, positions, fill, outline_only=fill is None)
+            items.append((_Placed(nxt, self._row_positions(nxt, centre_x, top + main.height + gap)),
+                          st.text_color, st.next_opacity))
+        main_fill = self._draw_text(base, items)[0]
         unsung, sung = base.copy(), base
-        self._draw_rows(unsung, main, main_pos, (*st.text_color, 255), with_outline=False)
-        self._draw_rows(sung, main, main_pos, (*self.accent, 255), with_outline=False)
+        _paint(unsung, main_fill, st.text_color)
+        _paint(sung, main_fill, self.accent)
+        main_pos = main_at.positions
         in_box = [(x + ox, y + oy) for x, y in main_pos]
         return LyricCard(unsung, sung, (ox, oy), self._karaoke_rows(main, in_box),
                          even_floor(min(x for x, _ in in_box) - self.stroke - 2))
@@ -243,35 +278,25 @@ class CardPainter:
         draw = ImageDraw.Draw(image)
         draw.rounded_rectangle(rect, radius=self.layout.px(0.02, 2), fill=(6, 6, 10, round(255 * self.style.box_opacity)))
 
-    def _draw_shadow(self, image: Image.Image, layers: list) -> None:
-        """Soft drop shadow: the text's silhouette, blurred and offset, under everything."""
-        mask = Image.new("L", image.size, 0)
-        draw = ImageDraw.Draw(mask)
+    def _draw_text(self, image: Image.Image, items: list[tuple[_Placed, Color | None, float]]) -> list[Image.Image]:
+        """Shadow under everything, then each item's outline and fill (colour None: fill left
+        to the caller). Returns each item's fill mask."""
+        strokes = [placed.mask(image.size, self.stroke) for placed, _, _ in items]
+        shadow = strokes[0]
+        for extra in strokes[1:]:
+            shadow = ImageChops.lighter(shadow, extra)
         off = self.shadow_offset
-        for text, positions, _ in layers:
-            for row, (x, y) in zip(text.rows, positions, strict=True):
-                draw.text((x + off, y + off * 1.5), row, font=text.font, fill=170,
-                          stroke_width=self.stroke)
-        mask = mask.filter(ImageFilter.GaussianBlur(self.shadow_blur))
-        shadow = Image.new("RGBA", image.size, (*_SHADOW, 255))
-        shadow.putalpha(mask)
-        image.alpha_composite(shadow)
-
-    def _draw_rows(self, image: Image.Image, text: _Text, positions: list[tuple[int, int]],
-                   fill: tuple | None, outline_only: bool = False, with_outline: bool = True) -> None:
-        """Draw rows: outline only (fill=None), fill only, or both."""
-        layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
-        draw = ImageDraw.Draw(layer)
-        for row, (x, y) in zip(text.rows, positions, strict=True):
-            if outline_only:
-                draw.text((x, y), row, font=text.font, fill=(*_OUTLINE, 235),
-                          stroke_width=self.stroke, stroke_fill=(*_OUTLINE, 235))
-            elif with_outline:
-                draw.text((x, y), row, font=text.font, fill=fill,
-                          stroke_width=self.stroke, stroke_fill=(*_OUTLINE, fill[3] * 235 // 255))
-            else:
-                draw.text((x, y), row, font=text.font, fill=fill)
-        image.alpha_composite(layer)
+        shifted = Image.new("L", image.size, 0)
+        shifted.paste(shadow, (off, round(off * 1.5)))
+        _paint(image, shifted.filter(ImageFilter.GaussianBlur(self.shadow_blur)), _SHADOW, 0.67)
+        fills = []
+        for (placed, colour, opacity), stroke in zip(items, strokes, strict=True):
+            _paint(image, stroke, _OUTLINE, 0.92 * opacity)
+            fill = placed.mask(image.size)
+            if colour is not None:
+                _paint(image, fill, colour, opacity)
+            fills.append(fill)
+        return fills
 
     def _karaoke_rows(self, text: _Text, positions: list[tuple[int, int]]) -> list[Row]:
         """Row geometry for the wipe: each row's ink band, split where neighbours meet."""
@@ -285,7 +310,7 @@ class CardPainter:
                 upper[1] = lower[0] = even_round((upper[1] + lower[0]) / 2)
         rows, offset = [], 0
         for row, (x, _), (y0, y1) in zip(text.rows, positions, bands, strict=True):
-            edges = np.array([x + text.font.getlength(row[:j]) for j in range(len(row) + 1)], dtype=np.float32)
+            edges = x + _char_edges(row, text.font)
             edges[-1] += margin  # a finished row is highlighted through its outline
             rows.append(Row(y0, y1, offset, edges))
             offset += len(row) + 1  # rows were split on single spaces
@@ -312,13 +337,11 @@ class CardPainter:
             sfont = load_font(st.subtitle_weight, lay.px(0.03, 7))
             lines.append(_Text(sfont, [ellipsize(normalise_text(subtitle), sfont, max_w)], round(sfont.size * 1.2)))
         y = bleed + max(0, (box.height - sum(t.height for t in lines)) // 2 - round(tfont.size * 0.08))
-        placed = []
-        for text, alpha in zip(lines, (255, 200), strict=False):
-            placed.append((text, [(x, y)], (*st.text_color, alpha)))
+        items = []
+        for text, opacity in zip(lines, (1.0, 0.8), strict=False):
+            items.append((_Placed(text, [(x, y)]), st.text_color, opacity))
             y += text.height
-        self._draw_shadow(image, placed)
-        for text, positions, colour in placed:
-            self._draw_rows(image, text, positions, colour)
+        self._draw_text(image, items)
         return image
 
     def _paste_thumbnail(self, image: Image.Image, cover: Image.Image, at: int, side: int) -> int:

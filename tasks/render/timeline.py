@@ -105,6 +105,11 @@ class Timeline:
                 found.append((block, opacity))
         return found
 
+    def next_block(self, t: float) -> Block | None:
+        """The first block that starts fading in after t."""
+        i = bisect.bisect_right(self._begins, t)
+        return self.blocks[i] if i < len(self.blocks) else None
+
     def upcoming_text(self, line: int) -> str | None:
         return self.lines[line + 1].text if line + 1 < len(self.lines) else None
 

@@ -62,7 +62,7 @@ def render_music_video(audio_path: Path, lines: list[LyricLine], cover_path: Pat
     """
     scene = build_scene(audio_path, lines, cover_path, title, options, subtitle)
     width, height = options.width, options.height
-    with atomic_path(out_path) as tmp:
+    with scene.compositor, atomic_path(out_path) as tmp:
         cmd = encode_command(tmp, width, height, scene.fps, Path(audio_path), encoder or EncoderSettings())
         with FrameSink(cmd, width * height * 3 // 2) as sink:
             for k in range(scene.n_frames):
@@ -78,7 +78,8 @@ def render_still(audio_path: Path, lines: list[LyricLine], cover_path: Path | No
     """The frame at time t as an RGB image (previews, thumbnails, visual checks)."""
     scene = build_scene(audio_path, lines, cover_path, title, options, subtitle)
     index = min(max(int(round(t * scene.fps)), 0), scene.n_frames - 1)
-    return Image.fromarray(scene.compositor.render(index).to_rgb())
+    with scene.compositor as compositor:
+        return Image.fromarray(compositor.render(index).to_rgb())
 
 
 def build_scene(audio_path: Path, lines: list[LyricLine], cover_path: Path | None, title: str,

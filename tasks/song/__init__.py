@@ -1,23 +1,49 @@
-"""Step 1 — generate the song with the engine the request names (built-in `local` by default)."""
+"""Step 1 — generate the song with the engine the request names (built-in `local` by default).
+
+ACE-Step in native mode is two tasks: `submit_song` (cached: a crash or restart re-uses the
+server's task id instead of generating again) and `poll_song` (its own deadline). Every other
+engine — the built-in one, ACE-Step's completion mode — is the single task `generate_song`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from prefect import task
+from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy
 from prefect.logging import get_run_logger
 
 from tasks.artifacts import STEP_CACHE_POLICY, STEP_RETRY_OPTIONS, retry_only_transient, step_dir
 from tasks.models import Song, SongRequest
 from tasks.registry import Registry
+from tasks.song.acestep_options import AceStepOptions, submission_request
 
-ENGINES = Registry("song engine", {"local": "tasks.song.local_engine:generate_local_song"})
+ENGINES = Registry("song engine", {
+    "local": "tasks.song.local_engine:generate_local_song",
+    "acestep": "tasks.song.acestep_engine:generate_acestep_song",
+})
+
+
+def song_dir(request: SongRequest, out_dir: Path | str) -> Path:
+    """The song's folder, named by what changes the audio (not by timeouts or poll settings)."""
+    return step_dir(out_dir, "song", submission_request(request))
+
+
+def uses_submit_and_poll(request: SongRequest) -> bool:
+    """True for ACE-Step's native API, which the flow runs as submit_song + poll_song."""
+    if request.engine != "acestep":
+        return False
+    return AceStepOptions.from_request(request).api_mode == "native"
 
 
 def make_song(request: SongRequest, out_dir: Path | str) -> Song:
-    """Run the requested engine into a folder named by the request's hash."""
+    """Run the requested engine, whole, into the song's folder."""
     engine = ENGINES.get(request.engine)
-    return engine(request, step_dir(out_dir, "song", request))
+    if request.engine == "acestep":
+        from tasks.song.acestep_engine import step_progress_callback
+
+        return engine(request, song_dir(request, out_dir), step_progress_callback())
+    return engine(request, song_dir(request, out_dir))
 
 
 @task(
@@ -32,4 +58,43 @@ def generate_song(request: SongRequest, out_dir: str) -> Song:
     logger.info("generating a %.0f s song with engine %r", request.duration, request.engine)
     song = make_song(request, out_dir)
     logger.info("song ready: %s (%.2f s)", song.audio.path, song.duration)
+    return song
+
+
+def _submit_cache_key(context, parameters) -> str:  # noqa: ANN001 - Prefect's cache_key_fn signature
+    from tasks.song.acestep_engine import submit_cache_key
+
+    return submit_cache_key(context, parameters)
+
+
+@task(
+    name="submit_song",
+    task_run_name="submit_song [acestep]",
+    cache_policy=CacheKeyFnPolicy(cache_key_fn=_submit_cache_key) + TASK_SOURCE,
+    retry_condition_fn=retry_only_transient,
+    **STEP_RETRY_OPTIONS,
+)
+def submit_song(request: SongRequest, out_dir: str):  # noqa: ANN201 - AceStepJob
+    """Submit to ACE-Step's /release_task; the returned job (task id) is cached."""
+    from tasks.song.acestep_engine import submit_song as submit
+
+    job = submit(request, song_dir(request, out_dir))
+    get_run_logger().info("ACE-Step task %s submitted", job.task_id)
+    return job
+
+
+@task(
+    name="poll_song",
+    task_run_name="poll_song [acestep]",
+    cache_policy=STEP_CACHE_POLICY,
+    retry_condition_fn=retry_only_transient,
+    **STEP_RETRY_OPTIONS,
+)
+def poll_song(job, request: SongRequest, out_dir: str) -> Song:  # noqa: ANN001 - AceStepJob
+    """Poll /query_result until the job ends (or its deadline), then download the audio."""
+    from tasks.song.acestep_engine import poll_song as poll
+    from tasks.song.acestep_engine import step_progress_callback
+
+    song = poll(job, request, song_dir(request, out_dir), step_progress_callback())
+    get_run_logger().info("song ready: %s (%.2f s)", song.audio.path, song.duration)
     return song

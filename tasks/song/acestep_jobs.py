@@ -120,6 +120,7 @@ class Job:
     started: float | None = None
     finished: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
     def reported_status(self) -> int:
         stale = self.status == 0 and time.time() - self.create_time > STALE_AFTER_S
@@ -170,11 +171,11 @@ class JobStore:
         return self.get(job.task_id) is job
 
     def forget_unfinished(self) -> int:
-        """As after a restart: every job not finished is gone (its id now looks unknown)."""
+        """As after a restart: every job not finished is gone (its id now looks unknown) and stops."""
         with self._lock:
             lost = [tid for tid, job in self._jobs.items() if job.status == 0]
             for tid in lost:
-                del self._jobs[tid]
+                self._jobs.pop(tid).cancelled.set()
         return len(lost)
 
     def finished(self, job: Job) -> None:
@@ -310,6 +311,9 @@ class SongMaker:
             job.done.set()
 
     def _stage(self, job: Job, stage: str, progress: float) -> None:
+        """Record the job's stage; a forgotten (restarted-away) job stops here."""
+        if job.cancelled.is_set():
+            raise JobRejected("the job was forgotten (simulated restart)")
         job.stage, job.progress = stage, progress
         self.store.log(f"[job {job.task_id}] {stage}")
 
@@ -318,7 +322,7 @@ class SongMaker:
         self._stage(job, "running", 0.01)
         end = time.monotonic() + delay
         while (left := end - time.monotonic()) > 0:
-            job.progress = max(job.progress, min(0.3, 0.3 * (1 - left / delay)))
+            self._stage(job, "running", max(job.progress, min(0.3, 0.3 * (1 - left / delay))))
             time.sleep(min(0.05, left))
 
     def _make(self, job: Job, plan: SongPlan, scratch: Path) -> list[dict]:

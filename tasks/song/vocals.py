@@ -19,7 +19,16 @@ from tasks.song.melody import Register, line_melody, register_for
 from tasks.song.params import rng_for
 from tasks.song.structure import words_of
 from tasks.song.theory import Grid, midi_to_hz
-from tasks.song.voice import RELAXED, TIGHT, bars_needed, fit_words, sing_word, voice_range_midi, word_durations
+from tasks.song.voice import (
+    RELAXED,
+    TIGHT,
+    bars_needed,
+    fit_words,
+    sing_word,
+    sustain,
+    voice_range_midi,
+    word_durations,
+)
 
 #: RMS of a normal sung line over its span (first word start to last word end).
 LINE_RMS = 0.1
@@ -27,6 +36,14 @@ LINE_RMS = 0.1
 LOUD_DB = 5.0
 #: Minimum silence kept between two words (a word never runs into the next one).
 MIN_WORD_GAP_S = 0.01
+#: Held words stop this long before the next word starts (a sung legato still articulates).
+HOLD_GAP_S = 0.05
+#: A line's last word is held until this long before the line's bars end: the singer breathes.
+BREATH_S = 0.35
+#: Longest a word is stretched beyond its spoken length, seconds.
+MAX_HOLD_S = 1.2
+#: Which words are held when they have room: "last" (line endings) or "all" (legato).
+HOLD_WORDS = "last"
 
 
 @dataclass(frozen=True)
@@ -99,10 +116,15 @@ def _sing_line(singer: Singer, block: Block, line: LinePlan, harmony: Harmony, r
     sung: list[SungWord] = []
     pieces: list[tuple[int, np.ndarray]] = []
     for i, (word, start, degree) in enumerate(zip(words, starts, degrees)):
-        audio = sing_word(word, midi_to_hz(harmony.key.degree_midi(degree, register.tonic_midi)), singer.voice, SR)
-        limit = (starts[i + 1] - start - MIN_WORD_GAP_S) if i + 1 < len(starts) else None
-        if limit is not None and len(audio) > int(limit * SR):
+        hz = midi_to_hz(harmony.key.degree_midi(degree, register.tonic_midi))
+        audio = sing_word(word, hz, singer.voice, SR)
+        last = i + 1 == len(starts)
+        limit = (line.bars * grid.bar_s if last else starts[i + 1]) - start - MIN_WORD_GAP_S
+        if len(audio) > int(limit * SR):
             audio = _shorten(audio, int(limit * SR))
+        elif last or HOLD_WORDS == "all":
+            room = limit + MIN_WORD_GAP_S - (BREATH_S if last else HOLD_GAP_S)
+            audio = sustain(audio, SR, hz, int(min(room, len(audio) / SR + MAX_HOLD_S) * SR))
         at = int(round((line_t + start) * SR))
         pieces.append((at, audio))
         sung.append(SungWord(word, at / SR, (at + len(audio)) / SR))
