@@ -139,6 +139,7 @@ class LyricsOptions(BaseModel):
     whisper_model: str | None = Field(None, description="faster-whisper model name or folder; None = bundled tiny.en")
     language: str = "en"
     offset: float = Field(0.0, description="Seconds added to every time stamp: positive = lyrics later")
+    lrc: FileArtifact | None = Field(None, description="The user's own LRC: used as is, no transcription")
 
 
 class CoverOptions(BaseModel):

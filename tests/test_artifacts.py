@@ -2,7 +2,13 @@ import httpx
 import pytest
 
 from tasks.artifacts import (
-    PermanentError, atomic_path, inputs_hash, is_transient, slugify, step_dir, write_text_atomic,
+    PermanentError,
+    atomic_path,
+    inputs_hash,
+    is_transient,
+    slugify,
+    step_dir,
+    write_text_atomic,
 )
 from tasks.models import FileArtifact, SongRequest
 

@@ -19,15 +19,19 @@ def resolve_options(options: LyricsOptions, lyrics: str) -> LyricsOptions:
     Resolved before the task is called, so the cache key names the transcriber that really
     runs: setting a key later re-times the lyrics instead of reusing the local result.
     """
+    if options.lrc is not None:
+        return options.model_copy(update={"transcriber": "lrc-file"})
     chosen = choose_transcriber(options.transcriber, has_lyrics=bool(known_lyric_lines(lyrics)))
     return options.model_copy(update={"transcriber": chosen})
 
 
 def make_lyrics(song: Song, out_dir: Path | str, options: LyricsOptions, title: str | None = None) -> SyncedLyrics:
     """Time `song.lyrics` (what was sung) against `song.audio`, writing LRC/SRT/JSON files."""
-    from tasks.lyrics.sync import sync_lyrics
+    from tasks.lyrics.sync import sync_lyrics, synced_from_lrc
 
     folder = step_dir(out_dir, "lyrics", song.audio.sha256, song.lyrics, options, title)
+    if options.lrc is not None:
+        return synced_from_lrc(Path(options.lrc.path), folder, title=title, offset=options.offset)
     return sync_lyrics(
         Path(song.audio.path), song.lyrics, folder, transcriber=options.transcriber,
         title=title, model=options.whisper_model, language=options.language, offset=options.offset,

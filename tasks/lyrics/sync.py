@@ -13,6 +13,7 @@ from tasks.lyrics.align import align_lines, known_lyric_lines, lines_from_transc
 from tasks.lyrics.formats import to_enhanced_lrc, to_json, to_lrc, to_srt
 from tasks.models import LyricLine, LyricWord, SyncedLyrics
 
+
 def _shifted(lines: list[LyricLine], offset: float) -> list[LyricLine]:
     """Lines with `offset` seconds added to every time (positive = later), clamped at 0."""
     if not offset:
@@ -119,3 +120,13 @@ def sync_lyrics(
         words, known_lyrics, out_dir,
         end_time=audio_duration(audio_path), title=title, offset=offset, provider=provider,
     )
+
+
+def synced_from_lrc(lrc_path: Path, out_dir: Path, *, title: str | None = None, offset: float = 0.0) -> SyncedLyrics:
+    """The user's own LRC, used as is ("keep my lyrics and my timing"): parsed, shifted by
+    `offset`, and written out in every format. No audio is transcribed."""
+    from tasks.lyrics.formats import parse_lrc
+
+    lines = _shifted(parse_lrc(Path(lrc_path).read_text(encoding="utf-8-sig")), offset)
+    return SyncedLyrics(lines=lines, provider="lrc-file", source="user-lrc",
+                        files=write_lyric_files(lines, out_dir, title=title))

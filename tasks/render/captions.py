@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from tasks.render.layers import Layer
 from tasks.render.text import LRU, CardPainter, Row, normalise_text
-from tasks.render.timeline import Block, Timeline
+from tasks.render.timeline import Timeline
 from tasks.render.yuv import FADE_ONE, Box, Planes, fade_steps, lerp_into
 
 
@@ -46,7 +46,7 @@ class Captions:
         self.timeline, self.painter, self.box = timeline, painter, box
         self._cards: LRU[tuple[str, str | None, bool], Future[_Card]] = LRU(cache_size)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lyric-cards")
-        self._pictures: LRU[tuple, _Pictures] = LRU(4)
+        self._pictures: LRU[tuple, Future[_Pictures]] = LRU(4)
         self._scratch = [Planes.allocate(box.width, box.height) for _ in range(2)]
         self._last_state: object = None
 
@@ -64,11 +64,11 @@ class Captions:
         karaoke = self.timeline.has_karaoke(line)
         return self._cards.get((*key, karaoke), lambda: self._pool.submit(self._make_card, key, karaoke))
 
-    def prefetch(self, t: float) -> None:
-        """Start drawing the card of the next block to appear after time t."""
+    def prefetch(self, t: float, bg: Planes, bg_version: int) -> None:
+        """Start drawing the next block to appear after time t (card, then its pictures)."""
         upcoming = self.timeline.next_block(t)
         if upcoming is not None:
-            self._card_future(upcoming.line)
+            self._pictures_future(upcoming.line, bg, bg_version)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -96,12 +96,13 @@ class Captions:
 
     def draw(self, frame: Planes, backdrop: Planes, bg_version: int, index: int, t: float) -> bool:
         """Bring the frame's lyric box up to date for time t; False when nothing changed."""
-        self.prefetch(t)
+        bg = backdrop.crop(self.box)
+        self.prefetch(t, bg, bg_version)
         state = self.state(t, bg_version)
         if state == self._last_state:
             return False
         self._last_state = state
-        dst, bg = frame.crop(self.box), backdrop.crop(self.box)
+        dst = frame.crop(self.box)
         shown = state[1]
         if not shown:
             dst.assign(bg)
@@ -129,12 +130,19 @@ class Captions:
         return target
 
     def _pictures_for(self, line: int, bg: Planes, bg_version: int) -> _Pictures:
-        key = self._key(line)
-        return self._pictures.get((key, self.timeline.has_karaoke(line), bg_version),
-                                  lambda: self._make_pictures(line, bg))
+        return self._pictures_future(line, bg, bg_version).result()
 
-    def _make_pictures(self, line: int, bg: Planes) -> _Pictures:
-        card = self._card(line)
+    def _pictures_future(self, line: int, bg: Planes, bg_version: int) -> Future[_Pictures]:
+        # The worker gets its own copy of the backdrop (a drifting one changes in place)
+        # and the card's future itself: it was queued first on the one worker, so waiting
+        # for it there cannot deadlock even if the LRU has dropped it meanwhile.
+        key = (*self._key(line), self.timeline.has_karaoke(line), bg_version)
+        return self._pictures.get(
+            key, lambda: self._pool.submit(self._make_pictures, self._card_future(line), bg.copy())
+        )
+
+    def _make_pictures(self, card_future: Future[_Card], bg: Planes) -> _Pictures:
+        card = card_future.result()
         unsung = self._over(bg, card.unsung)
         sung = unsung if card.sung is card.unsung else self._over(bg, card.sung)
         return _Pictures(unsung, sung)

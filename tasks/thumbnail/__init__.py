@@ -9,7 +9,12 @@ from prefect import task
 from prefect.logging import get_run_logger
 
 from tasks.artifacts import (
-    STEP_CACHE_POLICY, STEP_RETRY_OPTIONS, PermanentError, atomic_path, retry_only_transient, step_dir,
+    STEP_CACHE_POLICY,
+    STEP_RETRY_OPTIONS,
+    PermanentError,
+    atomic_path,
+    retry_only_transient,
+    step_dir,
 )
 from tasks.models import Cover, CoverOptions, FileArtifact
 from tasks.registry import Registry

@@ -1,0 +1,207 @@
+"""What a user asks for — every field `mvflow make` accepts — and how it becomes the flow's inputs.
+
+`mvflow make` flags, a batch file's entries and the demo request all become a `VideoSpec`;
+`flow_params(spec)` applies the settings precedence (spec > environment > config file >
+defaults) and builds the pydantic inputs of the `music_video` flow. Validation errors name
+the field, so a batch file's error can name its entry and field too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tasks.artifacts import PermanentError
+from tasks.config import Settings, load_settings
+from tasks.models import CoverOptions, FileArtifact, LyricsOptions, RenderOptions, SongRequest
+
+
+class SpecError(PermanentError):
+    """A request that cannot be run as given; the message names the field."""
+
+
+class VideoSpec(BaseModel):
+    """One music video request. None means 'not given': settings and defaults decide."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # the song
+    caption: str | None = None
+    lyrics: str | None = Field(None, description="Lyrics text with [Verse]/[Chorus] tags")
+    lyrics_file: Path | None = Field(None, description="Lyrics from a file (instead of `lyrics`)")
+    title: str | None = None
+    duration: float | None = None
+    bpm: int | None = None
+    key: str | None = None
+    time_signature: str | None = None
+    language: str | None = None
+    seed: int | None = None
+    engine: str | None = None
+    # ACE-Step
+    api_url: str | None = None
+    api_mode: Literal["native", "completion"] | None = None
+    thinking: bool | None = None
+    use_format: bool | None = None
+    description: str | None = None
+    random_sample: bool | None = None
+    model: str | None = None
+    batch_size: int | None = None
+    pick: int | None = None
+    audio_format: Literal["mp3", "wav", "flac"] | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    task_type: Literal["text2music", "cover", "repaint"] | None = None
+    src_audio: Path | None = None
+    reference_audio: Path | None = None
+    repaint_start: float | None = None
+    repaint_end: float | None = None
+    cover_strength: float | None = None
+    timeout: float | None = None
+    # lyrics timing
+    transcriber: str | None = None
+    whisper_model: str | None = None
+    lyrics_offset: float | None = None
+    lrc: Path | None = Field(None, description="Use this LRC file and skip transcription")
+    # cover
+    cover_provider: str | None = None
+    cover: Path | None = Field(None, description="Your own cover image")
+    cover_fit: Literal["crop", "fit"] | None = None
+    cover_prompt: str | None = None
+    cover_model: str | None = None
+    cover_fallback: Literal["local"] | None = None
+    # video
+    resolution: str | None = None
+    fps: int | None = None
+    style: str | None = None
+    output_dir: Path | None = None
+
+def spec_from(fields: dict[str, Any], base: dict[str, Any] | None = None) -> VideoSpec:
+    """A VideoSpec from plain fields over `base`; a bad or unknown field is a SpecError naming it."""
+    try:
+        return VideoSpec.model_validate({**(base or {}), **{k: v for k, v in fields.items() if v is not None}})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "request"
+        message = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
+        raise SpecError(f"{where}: {message}") from None
+
+
+def demo_spec() -> dict[str, Any]:
+    """The example request shipped in templates/demo.toml."""
+    return tomllib.loads(resources.files("templates").joinpath("demo.toml").read_text(encoding="utf-8"))
+
+
+def stable_seed(*parts: str) -> int:
+    """Default seed derived from the request, so the same request always gives the same song."""
+    return int(hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:8], 16) % (2**31)
+
+
+def parse_resolution(value: str) -> tuple[int, int]:
+    try:
+        w, h = value.lower().split("x")
+        width, height = int(w), int(h)
+    except ValueError:
+        raise SpecError(f"resolution must look like 1920x1080, not {value!r}") from None
+    if width < 64 or height < 64 or width % 2 or height % 2:
+        raise SpecError(f"resolution {value} must be at least 64x64 with even sides (H.264 needs them)")
+    return width, height
+
+
+def lyrics_text(spec: VideoSpec, base_dir: Path | None = None) -> str:
+    """The lyrics: inline text, or read from lyrics_file (relative to base_dir); '' = instrumental."""
+    if spec.lyrics is not None:
+        return spec.lyrics
+    if spec.lyrics_file is None:
+        return ""
+    path = spec.lyrics_file if spec.lyrics_file.is_absolute() else (base_dir or Path.cwd()) / spec.lyrics_file
+    if not path.is_file():
+        raise SpecError(f"lyrics file not found: {spec.lyrics_file}")
+    return path.read_text(encoding="utf-8-sig")
+
+
+def _existing(path: Path | None, what: str) -> FileArtifact | None:
+    if path is None:
+        return None
+    if not Path(path).expanduser().is_file():
+        raise SpecError(f"{what} not found: {path}")
+    return FileArtifact.from_path(Path(path).expanduser())
+
+
+def _settings_for(spec: VideoSpec) -> Settings:
+    flags = {"output_dir": spec.output_dir, "engine": spec.engine, "transcriber": spec.transcriber,
+             "whisper_model": spec.whisper_model, "cover_provider": spec.cover_provider, "fps": spec.fps,
+             "style": spec.style, "acestep_api_url": spec.api_url, "acestep_api_mode": spec.api_mode}
+    if spec.resolution:
+        flags["width"], flags["height"] = parse_resolution(spec.resolution)
+    return load_settings(flags)
+
+
+def _engine_options(spec: VideoSpec, settings: Settings) -> dict[str, Any]:
+    """SongRequest.engine_options for the chosen engine (the built-in engine takes none)."""
+    if settings.engine != "acestep":
+        return {}
+    from tasks.song.acestep_options import AceStepOptions
+
+    fields = {
+        "thinking": spec.thinking, "use_format": spec.use_format, "description": spec.description,
+        "random_sample": spec.random_sample, "model": spec.model, "batch_size": spec.batch_size,
+        "pick": spec.pick, "audio_format": spec.audio_format, "inference_steps": spec.steps,
+        "guidance_scale": spec.guidance, "task_type": spec.task_type,
+        "src_audio": str(spec.src_audio) if spec.src_audio else None,
+        "reference_audio": str(spec.reference_audio) if spec.reference_audio else None,
+        "repainting_start": spec.repaint_start, "repainting_end": spec.repaint_end,
+        "audio_cover_strength": spec.cover_strength, "timeout": spec.timeout,
+    }
+    given = {k: v for k, v in fields.items() if v is not None}
+    options = AceStepOptions(api_url=settings.acestep_api_url, api_mode=settings.acestep_api_mode, **given)
+    return options.pinned().model_dump(mode="json", exclude_none=True)
+
+
+def _cover_options(spec: VideoSpec, settings: Settings) -> CoverOptions:
+    image = _existing(spec.cover, "cover image")
+    return CoverOptions(
+        provider="image" if image is not None else settings.cover_provider,
+        width=settings.width, height=settings.height, image=image, fit=spec.cover_fit or "crop",
+        prompt=spec.cover_prompt, model=spec.cover_model, fallback=spec.cover_fallback,
+    )
+
+
+def default_title(caption: str) -> str:
+    return caption.split(",")[0].strip().title() or "Untitled"
+
+
+def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]:
+    """The `music_video` flow's keyword arguments for `spec`. Raises SpecError naming the field."""
+    try:
+        settings = _settings_for(spec)
+        caption = spec.caption or spec.description or ("" if spec.random_sample else None)
+        if caption is None:
+            raise SpecError("caption is required: the style of the song, e.g. 'dreamy synthwave, female vocal'")
+        lyrics = lyrics_text(spec, base_dir)
+        request = SongRequest(
+            caption=caption, lyrics=lyrics, duration=spec.duration or 30.0, bpm=spec.bpm, key_scale=spec.key,
+            time_signature=spec.time_signature or "4", language=spec.language or "en",
+            seed=spec.seed if spec.seed is not None else stable_seed(caption, lyrics),
+            engine=settings.engine, engine_options=_engine_options(spec, settings),
+        )
+        return {
+            "request": request,
+            "title": spec.title or (default_title(caption) if caption else "Random Song"),
+            "output_root": str(settings.output_dir.resolve()),
+            "lyrics_options": LyricsOptions(
+                transcriber=settings.transcriber, whisper_model=settings.whisper_model,
+                language=request.language, offset=spec.lyrics_offset or 0.0, lrc=_existing(spec.lrc, "LRC file"),
+            ),
+            "cover_options": _cover_options(spec, settings),
+            "render_options": RenderOptions(width=settings.width, height=settings.height, fps=settings.fps,
+                                            style=settings.style),
+        }
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "request"
+        raise SpecError(f"bad value for {where}: {first['msg']}") from exc
