@@ -44,6 +44,8 @@ BREATH_S = 0.35
 MAX_HOLD_S = 1.2
 #: Which words are held when they have room: "last" (line endings) or "all" (legato).
 HOLD_WORDS = "last"
+#: A line's first word lasts at least this long (held). See Singer.layout_durations for why.
+FIRST_WORD_S = 0.0
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,11 @@ class Singer:
         self.grid = grid
 
     def durations(self, words: list[str]) -> list[float]:
-        return word_durations(words, self.voice)
+        """How long each word lasts on the grid: spoken length, the first word held to FIRST_WORD_S."""
+        spoken = word_durations(words, self.voice)
+        if spoken:
+            spoken[0] = max(spoken[0], FIRST_WORD_S)
+        return spoken
 
     def line_needs(self, text: str) -> tuple[int, int]:
         """(relaxed, tight) bar counts for a line: what the arranger fits the song with."""
@@ -125,6 +131,8 @@ def _sing_line(singer: Singer, block: Block, line: LinePlan, harmony: Harmony, r
         elif last or HOLD_WORDS == "all":
             room = limit + MIN_WORD_GAP_S - (BREATH_S if last else HOLD_GAP_S)
             audio = sustain(audio, SR, hz, int(min(room, len(audio) / SR + MAX_HOLD_S) * SR))
+        elif i == 0 and FIRST_WORD_S:
+            audio = sustain(audio, SR, hz, int(min(limit, FIRST_WORD_S) * SR))
         at = int(round((line_t + start) * SR))
         pieces.append((at, audio))
         sung.append(SungWord(word, at / SR, (at + len(audio)) / SR))
