@@ -104,7 +104,7 @@ def make(
     whisper_model: Annotated[Optional[str], typer.Option(help="faster-whisper model name or folder (default: bundled tiny.en).")] = None,
     lyrics_offset: Annotated[Optional[float], typer.Option(help="Shift all lyric times by SECONDS; positive = lyrics later.")] = None,
     lrc: Annotated[Optional[Path], typer.Option("--lrc", help="Use your own LRC file for the lyrics and skip transcription.")] = None,
-    cover_provider: Annotated[Optional[str], typer.Option(help="Cover art provider: local (procedural) or gemini (needs GEMINI_API_KEY).")] = None,
+    cover_provider: Annotated[Optional[str], typer.Option(help="Cover art: auto (gemini when GEMINI_API_KEY is set, else local), local (procedural) or gemini.")] = None,
     cover: Annotated[Optional[Path], typer.Option("--cover", help="Use your own image as the cover (cropped or fitted, never stretched).")] = None,
     cover_fit: Annotated[Optional[str], typer.Option(help="How --cover fills the frame: crop (default) or fit (letterbox over a blurred copy).")] = None,
     cover_prompt: Annotated[Optional[str], typer.Option(help="Gemini: use this prompt instead of the one built from caption and title.")] = None,
@@ -188,9 +188,12 @@ def doctor(
 
 
 def _mount_subcommands() -> None:
+    from flows import cli_batch, cli_cover
     from flows.cli_engine import engine_app
 
     app.add_typer(engine_app, name="engine", help="The built-in ACE-Step-compatible server (mvflow engine serve).")
+    cli_batch.register(app)
+    cli_cover.register(app)
 
 
 _mount_subcommands()

@@ -163,9 +163,11 @@ def _engine_options(spec: VideoSpec, settings: Settings) -> dict[str, Any]:
 
 
 def _cover_options(spec: VideoSpec, settings: Settings) -> CoverOptions:
+    from tasks.thumbnail import choose_cover_provider
+
     image = _existing(spec.cover, "cover image")
     return CoverOptions(
-        provider="image" if image is not None else settings.cover_provider,
+        provider="image" if image is not None else choose_cover_provider(settings.cover_provider),
         width=settings.width, height=settings.height, image=image, fit=spec.cover_fit or "crop",
         prompt=spec.cover_prompt, model=spec.cover_model, fallback=spec.cover_fallback,
     )

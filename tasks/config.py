@@ -25,7 +25,7 @@ class Settings(BaseModel):
     acestep_api_mode: str = "native"
     transcriber: str = "auto"
     whisper_model: str | None = None
-    cover_provider: str = "local"
+    cover_provider: str = "auto"
     width: int = 1920
     height: int = 1080
     fps: int = 30

@@ -86,14 +86,35 @@ def publish_alias(src: Path, alias: Path) -> Path:
     return alias
 
 
+def cover_data_uri(image_path: Path, size: int = 192) -> str:
+    """A small JPEG of the cover as a data: URI. The dashboard's browser cannot read the worker's
+    files, so the picture travels inside the artifact (~10 KB); '' if the image cannot be read."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(image_path) as image:
+            thumb = image.convert("RGB")
+            thumb.thumbnail((size, size))
+    except OSError:
+        return ""
+    buffer = io.BytesIO()
+    thumb.save(buffer, format="JPEG", quality=70)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path) -> str:
-    """The run summary shown as a Prefect markdown artifact."""
+    """The run summary shown as a Prefect markdown artifact: cover, paths, step timings."""
     song, lyrics = video.song, video.lyrics
+    picture = cover_data_uri(Path(video.cover.square.path))
+    cover_line = f"![cover of {video.title}]({picture})\n\n" if picture else ""
     rows = "\n".join(f"| {s.name} | {s.provider} | {s.status} | {s.seconds:.1f} s |" for s in steps)
     unplaced = "".join(f"\n- unplaced lyric line: `{line}`" for line in lyrics.unplaced)
     return f"""# {video.title}
 
-**Video:** `{video.video.path}`
+{cover_line}**Video:** `{video.video.path}`
 **Manifest:** `{manifest}`
 
 | step | engine/provider | status | wall time |

@@ -15,7 +15,7 @@ How it works
    optimum instead of a greedy search latching onto the wrong repeat.
 3. Paired known words take the transcript's times.  Unpaired words inside a line are
    interpolated between their timed neighbours by character length.
-4. Placement rule (documented in ``align_lines``): a line is *anchored* when at least one
+4. Placement rule (documented in ``place_lines``): a line is *anchored* when at least one
    of its words paired with similarity >= ``ANCHOR_SIMILARITY``.  A run of consecutive
    un-anchored lines is placed only between two anchored lines, and only when the gap
    between them is a plausible length for that much text; otherwise those lines are
@@ -370,6 +370,20 @@ def align_lines(
 ) -> tuple[list[LyricLine], list[str]]:
     """Time the known `lines` with the transcript `words`; return (timed lines, unplaced lines).
 
+    The split form of `place_lines` (see there for the placement rule).
+    """
+    placed = place_lines(lines, words, end_time=end_time)
+    return [p for p in placed if p is not None], [text for text, p in zip(lines, placed) if p is None]
+
+
+def place_lines(
+    lines: list[str], words: list[LyricWord], *, end_time: float | None = None
+) -> list[LyricLine | None]:
+    """One entry per known line, in order: its timing, or None when it stays unplaced.
+
+    Kept per line (not split) so a caller can tell *which* copy of a repeated chorus line
+    was placed, e.g. the sync-accuracy benchmark comparing against the engine's placement.
+
     Placement rule: a line is anchored when one of its words paired with a heard word at
     similarity >= ANCHOR_SIMILARITY; its other words get the times of whatever they
     paired with (misheard words sit between anchors, so their times are right) or are
@@ -395,13 +409,9 @@ def align_lines(
     _trim_line_openers(slots, heard)
     by_line = [[s for s in slots if s.line == k] for k in range(len(lines))]
     placed = _place_lines(by_line, end_time)
-    timed, unplaced = [], []
-    for k, line in enumerate(lines):
-        if placed[k]:
-            timed.append(_to_line(line, by_line[k]))
-        else:
-            unplaced.append(line)
-    return _non_decreasing(timed), unplaced
+    timed = [_to_line(line, by_line[k]) if placed[k] else None for k, line in enumerate(lines)]
+    _non_decreasing([t for t in timed if t is not None])
+    return timed
 
 
 def _place_lines(by_line: list[list[_Slot]], end_time: float | None) -> list[bool]:

@@ -81,11 +81,8 @@ class Bars:
         self._views = []
         for x0, x1 in self.columns:
             column = Box(x0, 0, x1, box.height)
-            self._views.append([
-                (d, b, li, c)
-                for d, b, li, c in zip(dst.crop(column).planes(), backdrop.crop(column).planes(),
-                                       lit.crop(column).planes(), capped.crop(column).planes(), strict=True)
-            ])
+            self._views.append(list(zip(dst.crop(column).planes(), backdrop.crop(column).planes(),
+                                        lit.crop(column).planes(), capped.crop(column).planes(), strict=True)))
         self._version = bg_version
         self._shown = None
 
@@ -107,12 +104,13 @@ class Bars:
         for i in changed.tolist():
             top, cap_bottom = bottom - int(heights[i]), int(caps[i])
             show_cap = cap_bottom >= self.cap_h
-            for scale, (dst, backdrop, lit, capped) in zip((1, 2, 2), self._views[i], strict=True):
-                dst[:] = backdrop
-                dst[top // scale :] = lit[top // scale :]
+            # Rows are the second-to-last axis of both luma (rows, cols) and chroma (2, rows, cols).
+            for scale, (dst, backdrop, lit, capped) in zip((1, 2), self._views[i], strict=True):
+                dst[...] = backdrop
+                dst[..., top // scale :, :] = lit[..., top // scale :, :]
                 if show_cap:
-                    rows = slice((cap_bottom - self.cap_h) // scale, cap_bottom // scale)
-                    dst[rows] = capped[rows]
+                    c0, c1 = (cap_bottom - self.cap_h) // scale, cap_bottom // scale
+                    dst[..., c0:c1, :] = capped[..., c0:c1, :]
         self._shown = (heights, caps)
         return len(changed) > 0
 

@@ -93,20 +93,28 @@ def release(levels: np.ndarray, fps: float, seconds: float) -> np.ndarray:
     return out
 
 
-def peak_caps(levels: np.ndarray, fps: float, fall_per_second: float) -> np.ndarray:
-    """Caps that sit on the highest recent level and fall at a constant speed."""
-    fall = fall_per_second / fps
+def peak_caps(levels: np.ndarray, fps: float, hold_seconds: float) -> np.ndarray:
+    """Peak-hold markers: each sits on its band's highest level for `hold_seconds`, then
+    drops onto the bar and holds again.
+
+    Holding (instead of letting caps glide down) also keeps the caps still for most
+    frames, and still pixels are what the encoder handles almost for free.
+    """
+    hold = max(1, int(round(hold_seconds * fps)))
     out = np.empty_like(levels)
     current = np.zeros(levels.shape[1], dtype=levels.dtype)
+    age = np.zeros(levels.shape[1], dtype=np.int32)
     for k, level in enumerate(levels):
-        current = np.maximum(level, current - fall)
+        reset = (level >= current) | (age >= hold)
+        current = np.where(reset, level, current)
+        age = np.where(reset, 0, age + 1)
         out[k] = current
     return out
 
 
 def bar_levels(samples: np.ndarray, n_frames: int, fps: float, n_bands: int, release_s: float,
-               peak_fall: float, sample_rate: int = FEATURE_RATE) -> tuple[np.ndarray, np.ndarray]:
+               peak_hold: float, sample_rate: int = FEATURE_RATE) -> tuple[np.ndarray, np.ndarray]:
     """(levels, peaks), both (n_frames, n_bands) in [0, 1]: what the bars draw, frame by frame."""
     raw = spread(normalise_db(band_power_db(samples, n_frames, fps, n_bands, sample_rate)))
     levels = release(raw, fps, release_s)
-    return levels, peak_caps(levels, fps, peak_fall)
+    return levels, peak_caps(levels, fps, peak_hold)

@@ -28,10 +28,9 @@ class Layer:
 
     box: Box
     y_pm: np.ndarray
-    u_pm: np.ndarray
-    v_pm: np.ndarray
+    uv_pm: np.ndarray  # (2, h/2, w/2)
     inv_alpha: np.ndarray  # uint16, full resolution: 256 - a'
-    inv_alpha_half: np.ndarray  # uint16, half resolution (mean of each 2x2 block)
+    inv_alpha_half: np.ndarray  # uint16, (1, h/2, w/2): mean of each 2x2 block, shared by U and V
 
     @classmethod
     def from_rgba(cls, image: Image.Image, x: int, y: int) -> Layer | None:
@@ -68,10 +67,9 @@ class Layer:
         return cls(
             box=box,
             y_pm=_premultiply(yuv[..., 0], a_full),
-            u_pm=_premultiply(u_half, a_half),
-            v_pm=_premultiply(v_half, a_half),
+            uv_pm=_premultiply(np.stack([u_half, v_half]), a_half[None]),
             inv_alpha=(_ALPHA_ONE - a_full).astype(np.uint16),
-            inv_alpha_half=(_ALPHA_ONE - a_half).astype(np.uint16),
+            inv_alpha_half=(_ALPHA_ONE - a_half).astype(np.uint16)[None],
         )
 
     def blend_into(self, target: Planes, target_box: Box) -> None:
@@ -84,10 +82,9 @@ class Layer:
         dst = target.crop(overlap.relative_to(target_box))
         src = overlap.relative_to(self.box)
         full = (slice(src.y0, src.y1), slice(src.x0, src.x1))
-        half = (slice(src.y0 // 2, src.y1 // 2), slice(src.x0 // 2, src.x1 // 2))
+        half = (slice(None), slice(src.y0 // 2, src.y1 // 2), slice(src.x0 // 2, src.x1 // 2))
         _blend_plane(dst.y, self.y_pm[full], self.inv_alpha[full])
-        _blend_plane(dst.u, self.u_pm[half], self.inv_alpha_half[half])
-        _blend_plane(dst.v, self.v_pm[half], self.inv_alpha_half[half])
+        _blend_plane(dst.uv, self.uv_pm[half], self.inv_alpha_half[half])
 
 
 def _premultiply(value: np.ndarray, alpha_q: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ class Style:
     bar_gap: float = 0.32  # fraction of each bar's pitch left empty
     bar_opacity: float = 0.9
     bar_release: float = 0.16  # seconds for a bar to fall ~63% of the way back
-    peak_fall: float = 0.55  # peak caps fall this fraction of full height per second
+    peak_hold: float = 0.6  # seconds a peak cap stays up before dropping onto its bar
     # Lyrics timing (seconds).
     fade: float = 0.3
     lead: float = 0.35  # a line appears this long before it is sung

@@ -100,7 +100,7 @@ def build_scene(audio_path: Path, lines: list[LyricLine], cover_path: Path | Non
     overlays = [layer for layer in [_title_layer(painter, layout, title, subtitle, cover)] if layer]
     backdrop = _backdrop(layout, style, fps, cover, accent, overlays)
     n_bars = fitting_bar_count(layout.bars_box.width, style.bar_count)
-    levels, peaks = bar_levels(samples, n_frames, fps, n_bars, style.bar_release, style.peak_fall)
+    levels, peaks = bar_levels(samples, n_frames, fps, n_bars, style.bar_release, style.peak_hold)
     bars = Bars(levels, peaks, layout, style, (accent, shifted_hue(accent, 50)))
     captions = Captions(Timeline(lines, style), painter, layout.lyric_box)
     compositor = Compositor(layout.width, layout.height, fps, backdrop, [bars, captions])

@@ -3,11 +3,17 @@
 ACE-Step in native mode is two tasks: `submit_song` (cached: a crash or restart re-uses the
 server's task id instead of generating again) and `poll_song` (its own deadline). Every other
 engine — the built-in one, ACE-Step's completion mode — is the single task `generate_song`.
+
+`song_slot` is the gate in front of a song server: a Prefect global concurrency limit per
+server (`songs-local`, `songs-<host:port>`), so batches and parallel runs never flood a GPU.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from prefect import task
 from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy
@@ -34,6 +40,58 @@ def uses_submit_and_poll(request: SongRequest) -> bool:
     if request.engine != "acestep":
         return False
     return AceStepOptions.from_request(request).api_mode == "native"
+
+
+#: A crashed holder's slot is handed back this long after its last lease renewal.
+SLOT_LEASE_SECONDS = 60
+
+
+def song_server(request: SongRequest) -> str:
+    """Who generates the song: 'local' for the built-in engine, 'host:port' for an ACE-Step server."""
+    if request.engine != "acestep":
+        return request.engine
+    url = urlsplit(AceStepOptions.from_request(request).api_url)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return f"{url.hostname}:{port}"
+
+
+def song_limit_name(request: SongRequest) -> str:
+    """The Prefect global concurrency limit guarding the request's song server, e.g. songs-127.0.0.1:8001."""
+    return f"songs-{song_server(request)}"
+
+
+def ensure_song_limit(name: str, limit: int | None = None) -> None:
+    """Make the limit exist: with `limit`, set it to that; without, create it at 1 only if it is missing.
+
+    Needed because `concurrency(..., strict=True)` refuses a missing limit (and without
+    strict a missing limit limits nothing at all).
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        if limit is not None:
+            client.upsert_global_concurrency_limit_by_name(name, limit)
+            return
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            client.upsert_global_concurrency_limit_by_name(name, 1)
+
+
+@contextmanager
+def song_slot(request: SongRequest) -> Iterator[None]:
+    """Hold one slot of the song server's limit while its song is generated (submit to download).
+
+    Held by the flow around the whole song step rather than inside a task, so a song waiting
+    for the GPU occupies no task-runner worker and ACE-Step's submit + poll share one slot.
+    """
+    from prefect.concurrency.sync import concurrency
+
+    name = song_limit_name(request)
+    ensure_song_limit(name)
+    with concurrency(name, occupy=1, strict=True, lease_duration=SLOT_LEASE_SECONDS):
+        yield
 
 
 def make_song(request: SongRequest, out_dir: Path | str) -> Song:

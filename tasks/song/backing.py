@@ -65,8 +65,9 @@ LEVELS = {"kick": 0.9, "snare": 0.55, "hat": 0.16, "open": 0.14, "crash": 0.18, 
 PANS = {"kick": 0.0, "snare": 0.05, "hat": 0.35, "open": 0.35, "crash": -0.3, "bass": 0.0, "arp": -0.3}
 
 
-def steps_per_beat(grid: Grid) -> int:
-    return 1 if grid.meter.beats == 6 else 2
+def pattern_step_s(grid: Grid) -> float:
+    """One character of a groove or bass string: an eighth note in every meter."""
+    return grid.beat_s / 2
 
 
 def _filtered_noise(n: int, low_hz: float, high_hz: float, rng: np.random.Generator) -> np.ndarray:
@@ -189,7 +190,7 @@ def render_drums(track: Track, arrangement: Arrangement, grid: Grid, kit: dict[s
                  rng: np.random.Generator) -> None:
     """Groove per section kind, a crash on chorus downbeats, a snare fill into each new block."""
     grooves = _GROOVES[grid.meter.beats]
-    step_s = grid.beat_s / steps_per_beat(grid)
+    step_s = pattern_step_s(grid)
     blocks = _block_at_bar(arrangement)
     for bar, block in enumerate(blocks):
         groove = grooves[_GROOVE_OF_KIND.get(block.kind, "verse")]
@@ -203,7 +204,7 @@ def render_drums(track: Track, arrangement: Arrangement, grid: Grid, kit: dict[s
             track.add(kit["crash"], bar_t, LEVELS["crash"], PANS["crash"])
         next_block = blocks[bar + 1] if bar + 1 < len(blocks) else None
         if next_block is not None and next_block is not block and block.kind != "intro":
-            _fill(track, kit, bar_t + (grid.meter.beats - 1) * grid.beat_s, grid.beat_s)
+            _fill(track, kit, bar_t + grid.bar_s - grid.beat_s, grid.beat_s)
 
 
 def _fill(track: Track, kit: dict[str, np.ndarray], at_s: float, beat_s: float) -> None:
@@ -221,7 +222,7 @@ def bass_midi(key: Key, degree: int) -> int:
 def render_bass(track: Track, arrangement: Arrangement, grid: Grid, harmony: Harmony) -> None:
     """Bass notes from the line string of each section kind; fifths and octaves of the bar's chord root."""
     lines = _BASS_LINES[grid.meter.beats]
-    step_s = grid.beat_s / steps_per_beat(grid)
+    step_s = pattern_step_s(grid)
     table = _wavetable(6, 1.6)
     for bar, block in enumerate(_block_at_bar(arrangement)):
         pattern = lines[_GROOVE_OF_KIND.get(block.kind, "verse")] if block.kind != "instrumental" else lines["chorus"]
@@ -261,7 +262,7 @@ def chord_voicing(key: Key, degree: int, previous: list[int] | None) -> list[int
 def render_chords(track: Track, arrangement: Arrangement, grid: Grid, harmony: Harmony) -> None:
     """A wide pad holding each bar's triad; choruses and instrumentals add an eighth-note arpeggio."""
     pad_table, pluck_table = _wavetable(8, 1.8), _wavetable(5, 2.2)
-    step_s = grid.beat_s / steps_per_beat(grid)
+    step_s = pattern_step_s(grid)
     previous: list[int] | None = None
     for bar, block in enumerate(_block_at_bar(arrangement)):
         notes = chord_voicing(harmony.key, harmony.root_at_bar(bar), previous)
@@ -273,7 +274,7 @@ def render_chords(track: Track, arrangement: Arrangement, grid: Grid, harmony: H
                 sound = tone(hz, grid.bar_s + 0.08, pad_table, 0.06, 0.12)
                 track.add(sound, bar_t, LEVELS["pad"] / len(notes) * 1.5, side * 0.7)
         if block.kind in ("chorus", "hook", "instrumental"):
-            steps = grid.meter.beats * steps_per_beat(grid)
+            steps = int(round(grid.bar_s / step_s))
             arp = notes + [notes[0] + 12]
             for step in range(steps):
                 sound = tone(midi_to_hz(arp[step % len(arp)] + 12), step_s * 0.9, pluck_table, 0.003, 0.02,

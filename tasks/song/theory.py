@@ -127,18 +127,13 @@ def hz_to_midi(hz: float) -> float:
 
 @dataclass(frozen=True)
 class Meter:
-    """Beats per bar. 6 is compound 6/8: six counted beats felt as two groups of three."""
+    """Counted units per bar. 6 is compound 6/8: six eighths felt as two groups of three."""
 
     beats: int
 
     @property
     def label(self) -> str:
         return {2: "2/4", 3: "3/4", 4: "4/4", 6: "6/8"}[self.beats]
-
-    @property
-    def group(self) -> int:
-        """Beats per pulse group (3 in 6/8, else 1): where the accents fall."""
-        return 3 if self.beats == 6 else 1
 
 
 def parse_time_signature(text: str | int | None) -> Meter:
@@ -150,31 +145,49 @@ def parse_time_signature(text: str | int | None) -> Meter:
     return Meter(allowed[raw])
 
 
+#: Longest grid step a word may be snapped to, seconds.
+WORD_STEP_MAX_S = 0.16
+
+
 @dataclass(frozen=True)
 class Grid:
-    """Where beats and bars fall in seconds: the single clock every part of the song follows."""
+    """Where beats and bars fall in seconds: the single clock every part of the song follows.
+
+    bpm counts quarter notes, as in a DAW. A bar has `meter.beats` counted units: quarters
+    in 2/4, 3/4 and 4/4, eighths in 6/8 (so a 6/8 bar lasts three quarter-note beats).
+    """
 
     bpm: int
     meter: Meter
 
     @property
     def beat_s(self) -> float:
+        """One quarter note."""
         return 60.0 / self.bpm
 
     @property
+    def unit_s(self) -> float:
+        """One counted unit of the meter: a quarter, or an eighth in 6/8."""
+        return self.beat_s / 2 if self.meter.beats == 6 else self.beat_s
+
+    @property
     def bar_s(self) -> float:
-        return self.beat_s * self.meter.beats
+        return self.unit_s * self.meter.beats
 
     @property
     def step_s(self) -> float:
-        """The finest subdivision words may start on (a sixteenth; a sixteenth too in 6/8's eighth beats)."""
-        return self.beat_s / (2 if self.meter.beats == 6 else 4)
+        """The subdivision words start on: the longest unit/2**k of at most WORD_STEP_MAX_S.
+
+        Fine enough that snapping words to it keeps speech flowing (coarse steps open gaps
+        between words, which both sounds stilted and blurs whisper's word timing).
+        """
+        step = self.unit_s
+        while step > WORD_STEP_MAX_S:
+            step /= 2
+        return step
 
     def bar_time(self, bar: float) -> float:
         return bar * self.bar_s
-
-    def beat_time(self, bar: int, beat: float) -> float:
-        return (bar * self.meter.beats + beat) * self.beat_s
 
 
 #: Chord progressions (scale degrees, one chord per bar) by section kind, a few per kind so seeds differ.

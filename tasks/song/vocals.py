@@ -44,7 +44,7 @@ BREATH_S = 0.35
 MAX_HOLD_S = 1.2
 #: Which words are held when they have room: "last" (line endings) or "all" (legato).
 HOLD_WORDS = "last"
-#: A line's first word lasts at least this long (held). See Singer.layout_durations for why.
+#: A line's first word is held to at least this long.
 FIRST_WORD_S = 0.0
 
 
@@ -88,7 +88,7 @@ class Singer:
         self.grid = grid
 
     def durations(self, words: list[str]) -> list[float]:
-        """How long each word lasts on the grid: spoken length, the first word held to FIRST_WORD_S."""
+        """How long each word lasts on the grid: its spoken length, the first word held to FIRST_WORD_S."""
         spoken = word_durations(words, self.voice)
         if spoken:
             spoken[0] = max(spoken[0], FIRST_WORD_S)

@@ -185,8 +185,8 @@ class Phrasing:
 
 
 #: Comfortable phrasing, used when the song has room; TIGHT when the lyrics must be squeezed in.
-RELAXED = Phrasing(word_gap_s=0.06, end_gap_s=0.45)
-TIGHT = Phrasing(word_gap_s=0.02, end_gap_s=0.15)
+RELAXED = Phrasing(word_gap_s=0.02, end_gap_s=0.45)
+TIGHT = Phrasing(word_gap_s=0.0, end_gap_s=0.2)
 
 
 def layout_words(durations: list[float], step_s: float, phrasing: Phrasing) -> tuple[list[float], float]:
@@ -212,17 +212,13 @@ def bars_needed(durations: list[float], grid: Grid, phrasing: Phrasing) -> int:
 
 
 def fit_words(durations: list[float], grid: Grid, bars: int) -> list[float]:
-    """Word starts for a line given `bars`: the most relaxed layout that fits, on eighths when possible.
+    """Word starts for a line given `bars`: relaxed phrasing when it fits, tight otherwise.
 
-    Eighth-note starts sound more sung than sixteenths, so they are preferred when the line has
-    room; the tight sixteenth layout always fits because the arranger never gives a line fewer bars.
+    The tight layout always fits because the arranger never gives a line fewer bars than it needs.
     """
-    span = bars * grid.bar_s
-    options = [(grid.step_s * 2, RELAXED), (grid.step_s, RELAXED), (grid.step_s * 2, TIGHT), (grid.step_s, TIGHT)]
-    for step, phrasing in options:
-        starts, needed = layout_words(durations, step, phrasing)
-        if needed <= span + 1e-9:
-            return starts
+    starts, needed = layout_words(durations, grid.step_s, RELAXED)
+    if needed <= bars * grid.bar_s + 1e-9:
+        return starts
     return layout_words(durations, grid.step_s, TIGHT)[0]
 
 

@@ -27,6 +27,16 @@ PROVIDERS = Registry("cover provider", {
 })
 
 
+def choose_cover_provider(name: str) -> str:
+    """'auto' -> 'gemini' when a Gemini key is configured, else the offline 'local' covers."""
+    from tasks.config import api_key
+
+    if name != "auto":
+        PROVIDERS.get(name)  # an unknown name fails here, before any work, naming the choices
+        return name
+    return "gemini" if api_key("gemini") else "local"
+
+
 def save_png(image, path: Path) -> FileArtifact:  # noqa: ANN001 - PIL.Image
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG", optimize=False)

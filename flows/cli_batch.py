@@ -1,0 +1,130 @@
+"""`mvflow batch` and `mvflow serve`: a channel's list of songs, now or on a schedule.
+
+Both validate the whole batch file first and print every problem (entry/row and field),
+so nothing runs on a file with a typo. `batch` prints a summary table and exits non-zero
+when any song failed; `serve` registers a scheduled deployment of the batch flow and runs
+its runs until Ctrl-C / SIGTERM (which pauses the schedule).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from flows.cli import DEBUG, console
+
+
+def _load(batch_file: Path, output_dir: Path | None):  # noqa: ANN202 - flows.batch.Batch
+    """The validated batch, or every problem printed and exit status 1."""
+    from flows.batch import BatchError, load_batch
+
+    try:
+        return load_batch(batch_file, output_dir=output_dir)
+    except BatchError as exc:
+        for problem in exc.problems:
+            console.print(f"[bold red]error:[/] {problem}")
+        raise typer.Exit(code=1) from None
+
+
+def _plan_table(batch) -> Table:  # noqa: ANN001 - flows.batch.Batch
+    from tasks.artifacts import slugify
+
+    table = Table(title=f"batch {batch.name}: {len(batch.songs)} songs (validated)")
+    for column in ("#", "title", "engine", "length", "video", "output folder"):
+        table.add_column(column)
+    for song in batch.songs:
+        p = song.params
+        render = p["render_options"]
+        table.add_row(str(song.number), song.title, p["request"].engine, f"{p['request'].duration:.0f} s",
+                      f"{render.width}x{render.height}@{render.fps}", str(Path(p["output_root"]) / slugify(song.title)))
+    return table
+
+
+def _summary_table(report) -> Table:  # noqa: ANN001 - flows.batch.BatchReport
+    colours = {"done": "green", "cached": "cyan", "failed": "bold red"}
+    table = Table(title=report.headline())
+    for column in ("song", "status", "length", "wall", "time per step", "video / reason"):
+        table.add_column(column, overflow="fold")
+    for song in report.songs:
+        table.add_row(song.title, f"[{colours[song.status]}]{song.status}[/]",
+                      f"{song.length:.1f} s" if song.length else "-", f"{song.seconds:.1f} s", song.step_times(),
+                      song.reason if song.status == "failed" else (song.video or ""))
+    return table
+
+
+def batch(
+    batch_file: Annotated[Path, typer.Argument(help="Batch file: YAML, JSON or CSV (see templates/batch_example.yaml).")],
+    max_concurrent_songs: Annotated[int, typer.Option(min=1, help="Songs generated at once per song server (a Prefect concurrency limit).")] = 1,
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Put every song's outputs here (overrides the file).")] = None,
+    cpu_slots: Annotated[Optional[int], typer.Option(min=1, help="CPU-heavy steps (lyrics, covers, renders) at once (default: the number of cores).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate the file and show the plan; run nothing.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+) -> None:
+    """Make every song of a batch file; one failing song never stops the others. Exit 1 if any failed."""
+    DEBUG["on"] = debug
+    plan = _load(batch_file, output_dir)
+    if dry_run:
+        console.print(_plan_table(plan))
+        return
+    from prefect import tags
+
+    from flows.batch import BatchReport, music_video_batch
+
+    console.print(f"[bold]mvflow[/] batch [cyan]{plan.name}[/]: {len(plan.songs)} songs, "
+                  f"{max_concurrent_songs} at a time per song server")
+    with tags("mvflow", f"batch:{plan.name}"):
+        state = music_video_batch(batch_file=str(plan.source), max_concurrent_songs=max_concurrent_songs,
+                                  output_dir=str(output_dir.resolve()) if output_dir else None,
+                                  cpu_slots=cpu_slots, return_state=True)
+    report = state.result(raise_on_failure=False)
+    if not isinstance(report, BatchReport):  # the flow itself broke before making a report
+        if debug and isinstance(report, BaseException):
+            raise report
+        console.print(f"[bold red]error:[/] batch run {state.name}: {state.message}")
+        raise typer.Exit(code=1)
+    console.print(_summary_table(report))
+    for song in report.failed:  # unwrapped, so the reason can be read and copied whole
+        console.print(f"[bold red]failed:[/] {song.title} — {song.reason}")
+    console.print(report.headline())
+    raise typer.Exit(code=1 if report.failed else 0)
+
+
+def serve(
+    batch_file: Annotated[Path, typer.Argument(help="Batch file: YAML, JSON or CSV.")],
+    cron: Annotated[str, typer.Option("--cron", help="When to run, as cron: '0 9 * * *' = every day at 09:00.")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone of the cron schedule, e.g. Europe/Berlin.")] = "UTC",
+    name: Annotated[Optional[str], typer.Option("--name", help="Deployment name (default: the batch's name).")] = None,
+    max_concurrent_songs: Annotated[int, typer.Option(min=1, help="Songs generated at once per song server.")] = 1,
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Put every song's outputs here (overrides the file).")] = None,
+) -> None:
+    """Run a batch on a schedule: registers a deployment and serves its runs until Ctrl-C (pauses the schedule)."""
+    plan = _load(batch_file, output_dir)
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
+
+    try:
+        CronSchedule(cron=cron, timezone=timezone)
+    except (ValidationError, ValueError) as exc:
+        console.print(f"[bold red]error:[/] --cron {cron!r} / --timezone {timezone!r}: "
+                      f"{' '.join(str(exc).split())[:200]}")
+        raise typer.Exit(code=1) from None
+    from prefect.schedules import Cron
+
+    from flows.batch import music_video_batch
+
+    parameters = {"batch_file": str(plan.source), "max_concurrent_songs": max_concurrent_songs,
+                  "output_dir": str(output_dir.resolve()) if output_dir else None}
+    console.print(f"[bold]mvflow[/] serving batch [cyan]{plan.name}[/] ({len(plan.songs)} songs) on "
+                  f"'{cron}' ({timezone}); the file is re-read at every run. Ctrl-C stops.")
+    music_video_batch.serve(name=name or plan.name, schedule=Cron(cron, timezone=timezone), parameters=parameters,
+                            tags=["mvflow", f"batch:{plan.name}"],
+                            description=f"mvflow batch {plan.source} on '{cron}' ({timezone})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `batch` and `serve` to the mvflow command."""
+    app.command()(batch)
+    app.command()(serve)
