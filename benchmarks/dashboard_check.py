@@ -32,13 +32,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from local_prefect import client_env, prefect_server  # noqa: E402
 from prefect.client.schemas.filters import (  # noqa: E402
-    ArtifactFilter,
-    ArtifactFilterFlowRunId,
     FlowRunFilter,
     FlowRunFilterId,
     LogFilter,
     LogFilterFlowRunId,
 )
+from prefect.client.schemas.sorting import FlowRunSort, LogSort, TaskRunSort  # noqa: E402
 
 from tasks.artifacts import slugify  # noqa: E402
 
@@ -90,21 +89,43 @@ async def read_back(api_url: str, name: str) -> ReadBack | None:
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 
     async with PrefectClient(api_url) as client:
-        runs = await client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=["music_video_batch"])), limit=50)
+        # prefect 3.8's server refuses the client's default sort=None: always give a sort
+        runs = await client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["music_video_batch"])),
+                                           sort=FlowRunSort.START_TIME_DESC, limit=50)
         run = next((r for r in runs if r.name == f"batch: {name}"), None)
         if run is None:
             return None
         by_run = FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
         return ReadBack(
             run=run,
-            tasks=await client.read_task_runs(flow_run_filter=by_run, limit=200),
-            artifacts=await client.read_artifacts(
-                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])), limit=200),
-            logs=await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])),
-                                        limit=200),
+            tasks=await client.read_task_runs(flow_run_filter=by_run, sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+                                              limit=200),
+            artifacts=await _artifacts_of(client, run.id),
+            logs=await _logs_of(client, run.id),
             limit=(await client.read_global_concurrency_limit_by_name("songs-local")).limit,
         )
+
+
+async def _artifacts_of(client, flow_run_id) -> list:  # noqa: ANN001 - PrefectClient, UUID
+    """Every artifact of a flow run. The client's read_artifacts sends null flow/task-run filters, which
+    3.8's server refuses, and empty ones, which drop artifacts made outside a task: so post the body raw."""
+    from prefect.client.schemas.objects import Artifact
+
+    body = {"artifacts": {"flow_run_id": {"any_": [str(flow_run_id)]}}, "sort": "ID_DESC", "limit": 200, "offset": 0}
+    response = await client._client.post("/artifacts/filter", json=body)
+    response.raise_for_status()
+    return [Artifact.model_validate(item) for item in response.json()]
+
+
+async def _logs_of(client, flow_run_id) -> list:  # noqa: ANN001 - PrefectClient, UUID
+    """Every log line of a flow run and its tasks, page by page (the API gives at most 200 at a time)."""
+    logs: list = []
+    while True:
+        page = await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
+                                      sort=LogSort.TIMESTAMP_ASC, limit=200, offset=len(logs))
+        logs += page
+        if len(page) < 200:
+            return logs
 
 
 def check_api(api_url: str, checks: Checks, batch: dict, statuses: dict[str, str]) -> None:
@@ -168,7 +189,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mvflow-dashboard-") as tmp, prefect_server() as api_url:
         print(f"prefect server up at {api_url.removesuffix('/api')}")
         result = run_batch(api_url, Path(tmp))
-        checks.check("mvflow batch exits 1 (one song failed)", result.returncode == 1, result.stderr[-500:])
+        checks.check("mvflow batch exits 1 (one song failed)", result.returncode == 1,
+                     "" if result.returncode == 1 else result.stderr[-800:])
         checks.check("summary names the failed song and why", "failed: Broken — lyrics:" in result.stderr)
         checks.check("dashboard UI answers", httpx.get(api_url.removesuffix("/api") + "/", timeout=10).status_code
                      == 200)

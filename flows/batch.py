@@ -32,7 +32,7 @@ from prefect.logging import get_run_logger
 from prefect.states import Completed, Failed, State
 from pydantic import BaseModel, Field
 
-from flows.music_video import StepRunner, make_video, results_folder, run_tags
+from flows.music_video import StepRunner, make_video, results_folder, run_tags, tag_flow_run
 from flows.spec import SpecError, VideoSpec, flow_params, spec_from
 from tasks.artifacts import PermanentError, slugify
 from tasks.manifest import StepRun
@@ -310,8 +310,7 @@ def _log_outcome(outcome: SongOutcome, done: int, total: int) -> None:
 
 
 def song_threads(songs: int, max_concurrent_songs: int, cpu_slots: int) -> int:
-    """Pipelines run at once: enough to keep every song slot and CPU slot busy, not one thread per song
-    (a waiting pipeline only polls the concurrency limit)."""
+    """Pipelines run at once: enough to keep every song slot and CPU slot busy; more would only wait."""
     return max(1, min(songs, max_concurrent_songs + cpu_slots + 2))
 
 
@@ -354,6 +353,7 @@ def music_video_batch(
     """
     started = time.perf_counter()
     batch = load_batch(batch_file, output_dir=output_dir)
+    tag_flow_run(["mvflow", f"batch:{batch.name}"])
     limits = prepare_song_limits(batch, max_concurrent_songs)
     cpu_slots = cpu_slots or os.cpu_count() or 1
     get_run_logger().info("batch %r: %d songs from %s; limits %s at %d; %d CPU slots", batch.name,

@@ -194,6 +194,8 @@ def _mount_subcommands() -> None:
     app.add_typer(engine_app, name="engine", help="The built-in ACE-Step-compatible server (mvflow engine serve).")
     cli_batch.register(app)
     cli_cover.register(app)
+    from flows import cli_lyrics  # mvflow transcribe
+    cli_lyrics.register(app)
 
 
 _mount_subcommands()

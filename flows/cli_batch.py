@@ -8,6 +8,8 @@ its runs until Ctrl-C / SIGTERM (which pauses the schedule).
 
 from __future__ import annotations
 
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -69,16 +71,13 @@ def batch(
     if dry_run:
         console.print(_plan_table(plan))
         return
-    from prefect import tags
-
     from flows.batch import BatchReport, music_video_batch
 
     console.print(f"[bold]mvflow[/] batch [cyan]{plan.name}[/]: {len(plan.songs)} songs, "
                   f"{max_concurrent_songs} at a time per song server")
-    with tags("mvflow", f"batch:{plan.name}"):
-        state = music_video_batch(batch_file=str(plan.source), max_concurrent_songs=max_concurrent_songs,
-                                  output_dir=str(output_dir.resolve()) if output_dir else None,
-                                  cpu_slots=cpu_slots, return_state=True)
+    state = music_video_batch(batch_file=str(plan.source), max_concurrent_songs=max_concurrent_songs,
+                              output_dir=str(output_dir.resolve()) if output_dir else None,
+                              cpu_slots=cpu_slots, return_state=True)
     report = state.result(raise_on_failure=False)
     if not isinstance(report, BatchReport):  # the flow itself broke before making a report
         if debug and isinstance(report, BaseException):
@@ -119,9 +118,34 @@ def serve(
                   "output_dir": str(output_dir.resolve()) if output_dir else None}
     console.print(f"[bold]mvflow[/] serving batch [cyan]{plan.name}[/] ({len(plan.songs)} songs) on "
                   f"'{cron}' ({timezone}); the file is re-read at every run. Ctrl-C stops.")
-    music_video_batch.serve(name=name or plan.name, schedule=Cron(cron, timezone=timezone), parameters=parameters,
-                            tags=["mvflow", f"batch:{plan.name}"],
-                            description=f"mvflow batch {plan.source} on '{cron}' ({timezone})")
+    deployment = name or plan.name
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # until Prefect's runner installs its own
+    try:
+        music_video_batch.serve(name=deployment, schedule=Cron(cron, timezone=timezone), parameters=parameters,
+                                tags=["mvflow", f"batch:{plan.name}"],
+                                description=f"mvflow batch {plan.source} on '{cron}' ({timezone})")
+    finally:
+        _pause(f"{music_video_batch.name}/{deployment}")
+
+
+def _exit_on_sigterm(*_args: object) -> None:
+    """SIGTERM before the runner is up still ends in `finally` (and so pauses the schedule)."""
+    sys.exit(0)
+
+
+def _pause(deployment: str) -> None:
+    """Pause the served schedule on the way out. Prefect 3.8's own pause-on-SIGTERM never runs
+    (its handler drops the coroutine that would pause), and a schedule nobody serves would
+    pile up late runs."""
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            client.pause_deployment(client.read_deployment_by_name(deployment).id)
+    except Exception as exc:  # noqa: BLE001 - shutting down: report, never mask the original exit
+        console.print(f"[yellow]warning:[/] could not pause {deployment}: {exc}")
+        return
+    console.print(f"stopped; the schedule of {deployment} is paused")
 
 
 def register(app: typer.Typer) -> None:

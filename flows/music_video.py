@@ -93,13 +93,9 @@ class StepRunner:
             options["refresh_cache"] = True
         return task.with_options(**options)
 
-    @contextmanager
-    def _slot(self, uses_cpu: bool) -> Iterator[None]:
-        if self.cpu_slots is None or not uses_cpu:
-            yield
-            return
-        with self.cpu_slots:
-            yield
+    def _slot(self, uses_cpu: bool) -> threading.Semaphore | nullcontext:
+        """A CPU slot for a step that needs one (as a context manager)."""
+        return self.cpu_slots if self.cpu_slots is not None and uses_cpu else nullcontext()
 
     @contextmanager
     def song_turn(self, request: SongRequest) -> Iterator[None]:
@@ -111,7 +107,7 @@ class StepRunner:
     def submit(self, name: str, provider: str, task: Task, refresh: bool = False, uses_cpu: bool = True,
                **kwargs: Any) -> _Pending:
         if self.cpu_slots is not None and uses_cpu:
-            self.cpu_slots.acquire()
+            self.cpu_slots.acquire()  # given back by _release when the step ends, not when submit returns
         pending = _Pending(name, provider, task, kwargs, None, time.perf_counter(), uses_cpu)  # type: ignore[arg-type]
         try:
             pending.future = self._configured(task, provider, refresh).submit(**kwargs)
@@ -188,6 +184,19 @@ def run_tags(request: SongRequest, render_options: RenderOptions | None, *extra:
     return [f"engine:{request.engine}", f"style:{Path(style).stem}", *extra]
 
 
+def tag_flow_run(extra: list[str]) -> None:
+    """Add tags to the running flow run itself: a `tags()` context only reaches runs created inside it,
+    and a dashboard filter on engine or style should find the flow runs, not just their tasks."""
+    from prefect.client.orchestration import get_client
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(context.flow_run.id, tags=sorted({*context.flow_run.tags, *extra}))
+
+
 def make_video(
     runner: StepRunner,
     request: SongRequest,
@@ -256,5 +265,6 @@ def music_video(
 ) -> VideoRun:
     """Make one music video. Outputs go to <output_root>/<slug of title>/."""
     runner = StepRunner(result_storage=results_folder(output_root), label=title)
+    tag_flow_run(run_tags(request, render_options))
     with tags(*run_tags(request, render_options)):
         return make_video(runner, request, title, output_root, lyrics_options, cover_options, render_options)

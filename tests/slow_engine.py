@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tasks.models import Song, SongRequest
 
+#: How long each generation sleeps first (MVFLOW_TEST_SLOW_SECONDS overrides).
 SECONDS = 1.5
 
 
@@ -20,7 +21,7 @@ def slow_song(request: SongRequest, out_dir: Path) -> Song:
     from tasks.song.local_engine import generate_local_song
 
     start = time.time()
-    time.sleep(SECONDS)
+    time.sleep(float(os.environ.get("MVFLOW_TEST_SLOW_SECONDS", SECONDS)))
     song = generate_local_song(request.model_copy(update={"engine": "local"}), out_dir)
     record = os.environ.get("MVFLOW_TEST_INTERVALS")
     if record:

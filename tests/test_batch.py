@@ -3,6 +3,7 @@ server's concurrency limit holding, the cache skipping finished songs, and `mvfl
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -105,6 +106,13 @@ def test_relative_paths_are_read_from_the_batch_folder_and_csv_defaults_from_a_s
     assert overridden.songs[0].params["output_root"] == str(no_config / "elsewhere")
 
 
+def test_json_batches_read_like_yaml(no_config):
+    path = no_config / "songs.json"
+    path.write_text(json.dumps({"defaults": {"duration": 9}, "songs": [{"title": "A", "caption": "pop"}]}))
+    batch = load_batch(path)
+    assert batch.name == "songs" and batch.songs[0].params["request"].duration == 9
+
+
 def test_the_shipped_example_is_valid(no_config):
     example = Path(__file__).resolve().parents[1] / "templates" / "batch_example.yaml"
     assert len(load_batch(example).songs) >= 3
@@ -150,10 +158,12 @@ def test_one_failing_song_does_not_stop_the_others(batch_run):
 @pytest.mark.e2e
 def test_dashboard_gets_run_names_tags_and_artifacts(batch_run, capsys):
     """The same read-back as benchmarks/dashboard_check.py, against the session's server."""
+    from prefect.logging.handlers import APILogHandler
     from prefect.settings import PREFECT_API_URL
 
     from benchmarks.dashboard_check import Checks, check_api
 
+    APILogHandler().flush()  # the run's last log lines are still queued in this process
     path, _ = batch_run
     checks = Checks()
     statuses = {song["title"]: "failed" if "whisper_model" in song else "done" for song in SONGS}
@@ -190,12 +200,14 @@ def run_slow_batch(folder: Path, titles: list[str], limit: int) -> list[tuple[fl
 
 
 @pytest.mark.e2e
-def test_song_generation_waits_for_the_prefect_limit(prefect_harness, no_config, monkeypatch):
+def test_song_generation_waits_for_the_prefect_limit(prefect_harness, no_config, monkeypatch, caplog):
     """Limit 1: never two songs generating at once — and none while another process holds the slot."""
     from prefect.concurrency.sync import concurrency
 
+    import tasks.song
     from tasks.song import ensure_song_limit
 
+    monkeypatch.setattr(tasks.song, "SLOT_WAIT_NOTICE_SECONDS", 1)
     slow_engine.register()
     ensure_song_limit("songs-slow", 1)
     spans: list[tuple[float, float]] = []
@@ -208,10 +220,13 @@ def test_song_generation_waits_for_the_prefect_limit(prefect_harness, no_config,
     assert len(spans) == 3
     assert min(start for start, _ in spans) >= released
     assert slow_engine.overlaps(spans) == 0
+    assert "`prefect gcl update songs-slow --active-slots 0`" in caplog.text  # said what it waits for
 
 
 @pytest.mark.e2e
-def test_a_higher_limit_lets_songs_generate_together(prefect_harness, no_config):
+def test_a_higher_limit_lets_songs_generate_together(prefect_harness, no_config, monkeypatch):
+    # long generations: under load a slot request can wait a few seconds on the server's SQLite
+    monkeypatch.setenv("MVFLOW_TEST_SLOW_SECONDS", "6")
     slow_engine.register()
     spans = run_slow_batch(no_config, ["x", "y"], 2)
     assert slow_engine.overlaps(spans) == 1
@@ -231,18 +246,29 @@ def test_serve_registers_the_cron_schedule_and_stops(prefect_harness, no_config)
         [str(Path(sys.executable).parent / "mvflow"), "serve", str(path), "--cron", "0 9 * * *",
          "--timezone", "Europe/Berlin", "--name", "nightly-test"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(serve.stdout), daemon=True).start()
     try:
         deployment = wait_for_deployment("music_video_batch/nightly-test", serve)
         schedule = deployment.schedules[0].schedule
         assert (schedule.cron, schedule.timezone) == ("0 9 * * *", "Europe/Berlin")
         assert deployment.parameters["batch_file"] == str(path) and "batch:nightly" in deployment.tags
         assert deployment.schedules[0].active and not deployment.paused
+        wait_for(lambda: any("being served" in line for line in lines), "the runner to start")
     finally:
         serve.send_signal(signal.SIGTERM)
-        output = serve.communicate(timeout=60)[0]
-    assert serve.returncode is not None, output
+        serve.wait(timeout=60)
+    output = "".join(lines)
+    assert "schedule of music_video_batch/nightly-test is paused" in output, output
     with get_client(sync_client=True) as client:
         assert client.read_deployment_by_name("music_video_batch/nightly-test").paused, output
+
+
+def wait_for(condition, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
 
 
 def wait_for_deployment(name: str, process: subprocess.Popen, timeout: float = 120):
@@ -252,7 +278,7 @@ def wait_for_deployment(name: str, process: subprocess.Popen, timeout: float = 1
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
-            assert process.poll() is None, process.stdout.read()
+            assert process.poll() is None, "mvflow serve exited early"
             try:
                 return client.read_deployment_by_name(name)
             except ObjectNotFound:

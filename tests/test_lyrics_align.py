@@ -9,6 +9,7 @@ import pytest
 from tasks.lyrics.align import (
     FIRST_WORD_MAX_MEDIANS,
     align_lines,
+    instrumental_flags,
     known_lyric_lines,
     lines_from_transcript,
     normalise,
@@ -68,6 +69,21 @@ def test_known_lines_drop_tags_and_blanks_but_keep_the_users_words():
     ]
     assert known_lyric_lines("[inst]") == []
     assert known_lyric_lines("") == []
+
+
+def test_lines_under_instrumental_tags_are_flagged():
+    lyrics = (
+        "[Verse]\nsung one\n[Instrumental]\n(guitar solo)\n[Female vocal]\nstill the solo\n"
+        "[Chorus] sung two\n[inst]\n[Solo] sax here\n[Bridge]\nsung three\n"
+    )
+    assert list(zip(known_lyric_lines(lyrics), instrumental_flags(lyrics))) == [
+        ("sung one", False),
+        ("(guitar solo)", True),
+        ("still the solo", True),  # a performance hint is not a new section
+        ("sung two", False),
+        ("sax here", True),
+        ("sung three", False),
+    ]
 
 
 def test_normalise_folds_case_punctuation_apostrophes_and_small_numbers():
@@ -177,6 +193,19 @@ def test_line_missing_in_a_gap_of_its_size_is_placed_inside_the_gap():
     assert_monotone(lines)
 
 
+def test_unheard_line_under_an_instrumental_tag_is_not_guessed_into_a_gap():
+    """The gap fits, but the sheet says nobody sings there: the line is unplaced."""
+    spec = "@1 the city lights are calling me tonight @9 nothing can stop us now"
+    lines, unplaced = align_lines(SONG, heard(spec), maybe_unsung=[False, True, False])
+    assert unplaced == [SONG[1]]
+    assert starts(lines) == [1.0, 9.0]
+
+
+def test_heard_line_under_an_instrumental_tag_is_placed():
+    lines, unplaced = align_lines(SONG, heard(SUNG), maybe_unsung=[False, True, False])
+    assert unplaced == [] and starts(lines) == [1.0, 5.0, 9.0]
+
+
 def test_line_missing_in_a_too_short_gap_is_unplaced():
     spec = "@1 the city lights are calling me tonight @4.5 nothing can stop us now"
     _, unplaced = align_lines(SONG, heard(spec))
@@ -208,6 +237,49 @@ def test_first_word_that_swallowed_a_pause_is_trimmed():
     words[7] = LyricWord(text="nothing", start=5.0, end=9.4)  # whisper: pause + word
     lines, _ = align_lines([SONG[0], SONG[2]], words)
     assert lines[1].start == pytest.approx(9.4 - FIRST_WORD_MAX_MEDIANS * 0.4)
+
+
+def test_first_word_collapsed_onto_its_end_gets_a_median_length():
+    words = heard("@1 the city lights are calling me tonight @9 nothing can stop us now")
+    words[7] = LyricWord(text="nothing", start=9.39, end=9.4)  # whisper: zero-length line opener
+    lines, _ = align_lines([SONG[0], SONG[2]], words)
+    assert lines[1].start == pytest.approx(9.4 - 0.4)  # one median word before its end
+
+
+def test_collapsed_first_word_never_starts_before_the_previous_word_ends():
+    words = heard("@1 the city lights are calling me tonight nothing can stop us now")  # no pause
+    words[7] = LyricWord(text="nothing", start=4.58, end=4.6)
+    lines, _ = align_lines([SONG[0], SONG[2]], words)
+    assert lines[1].start == pytest.approx(words[6].end)
+
+
+def test_stretched_first_heard_word_is_trimmed_even_when_the_line_opener_was_unheard():
+    words = heard("@1 the city lights are calling me tonight @9 can stop us now")  # "nothing" unheard
+    words[7] = LyricWord(text="can", start=5.0, end=9.4)
+    lines, _ = align_lines([SONG[0], SONG[2]], words)
+    can = lines[1].words[1]
+    assert can.start == pytest.approx(9.4 - FIRST_WORD_MAX_MEDIANS * 0.4)
+    assert lines[1].start == pytest.approx(can.start - 0.7)  # "nothing" packed before it
+
+
+def test_song_shorter_than_its_lyrics_sings_the_earlier_chorus_copy():
+    """Lines run out at the end; the heard chorus is the first copy, the last one is unsung."""
+    chorus = ["Hey hey we are the runners", "Running through the neon rain"]
+    song = ["Verse words go here", *chorus, "Bridge words right here", *chorus]
+    spec = "@0 verse words go here @3 hey hey we are the runners @6 running through the neon rain"
+    lines, unplaced = align_lines(song, heard(spec), end_time=9.0)
+    assert [line.text for line in lines] == song[:3]
+    assert starts(lines) == [0.0, 3.0, 6.0]
+    assert unplaced == song[3:]
+
+
+def test_one_short_word_in_common_does_not_anchor_a_line():
+    """An unsung line must not be placed on a misheard "the" or an outro's hallucination."""
+    song = [SONG[0], "(guitar solo over the last chords)", SONG[2], "Hold me till the morning light"]
+    spec = "@1 the city lights are calling me tonight @4.5 the @5 nothing can stop us now @12 all right"
+    lines, unplaced = align_lines(song, heard(spec), end_time=15.0)
+    assert [line.text for line in lines] == [SONG[0], SONG[2]]
+    assert unplaced == [song[1], song[3]]
 
 
 def test_overlapping_transcript_times_still_give_non_decreasing_lines():

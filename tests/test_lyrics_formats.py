@@ -12,6 +12,7 @@ from tasks.lyrics.formats import (
     LrcError,
     lrc_stamp,
     parse_lrc,
+    to_ass,
     to_enhanced_lrc,
     to_json,
     to_lrc,
@@ -94,6 +95,83 @@ def test_srt_parses_with_a_small_regex():
     assert [b[0] for b in blocks] == ["1", "2", "3"]
     assert blocks[2][1:5] == ("00", "01", "05", "500") and blocks[2][5:9] == ("00", "01", "08", "250")
     assert [b[9] for b in blocks] == [ln.text for ln in LINES]
+
+
+_ASS_TIME = r"(\d+):(\d\d):(\d\d)\.(\d\d)"
+_ASS_EVENT = re.compile(rf"^Dialogue: 0,{_ASS_TIME},{_ASS_TIME},Default,,0,0,0,,(.*)$", re.M)
+
+
+def ass_events(text: str) -> list[tuple[int, int, str]]:
+    """[(start cs, end cs, text)] of every Dialogue line, read with a small regex."""
+
+    def centis(h: str, m: str, s: str, c: str) -> int:
+        return ((int(h) * 60 + int(m)) * 60 + int(s)) * 100 + int(c)
+
+    return [(centis(*m.groups()[0:4]), centis(*m.groups()[4:8]), m.group(9)) for m in _ASS_EVENT.finditer(text)]
+
+
+def karaoke(text: str) -> list[tuple[str, int, str]]:
+    """[(tag, centiseconds, word)] of a karaoke event: '{\\kf50}The ' -> ('kf', 50, 'The')."""
+    return [(tag, int(cs), word.strip()) for tag, cs, word in re.findall(r"\{\\(kf?)(\d+)\}([^{]*)", text)]
+
+
+def test_ass_has_script_info_styles_and_events():
+    text = to_ass(LINES, title="Night Drive")
+    sections = [ln for ln in text.splitlines() if ln.startswith("[")]
+    assert sections == ["[Script Info]", "[V4+ Styles]", "[Events]"]
+    for field in ("Title: Night Drive", "ScriptType: v4.00+", "PlayResX: 1920", "PlayResY: 1080"):
+        assert field in text.splitlines()
+    styles = [ln for ln in text.splitlines() if ln.startswith(("Format:", "Style:"))]
+    assert len(styles[0].split(",")) == len(styles[1].split(",")) == 23  # V4+ style fields
+    assert len(ass_events(text)) == len(LINES)
+
+
+def test_ass_karaoke_sweeps_add_up_to_each_line_and_times_match():
+    events = ass_events(to_ass(LINES))
+    for (start, end, text), want in zip(events, LINES):
+        assert (start, end) == (round(want.start * 100), round(want.end * 100))
+        sweeps = karaoke(text)
+        assert [word for _, _, word in sweeps] == [w.text for w in want.words]
+        assert {tag for tag, _, _ in sweeps} == {"kf"}
+        assert sum(cs for _, cs, _ in sweeps) == end - start
+    assert karaoke(events[0][2])[0] == ("kf", 50, "The")
+    assert events[2][:2] == (6550, 6825)  # 0:01:05.50 -> 0:01:08.25
+
+
+def test_ass_time_stamps_are_h_mm_ss_cc():
+    text = to_ass([line("Late", 3725.5, 3727.0)])
+    assert "Dialogue: 0,1:02:05.50,1:02:07.00,Default,,0,0,0,,{\\kf150}Late" in text
+
+
+def test_ass_pause_before_first_word_is_an_empty_k_and_rounding_keeps_the_sum():
+    words = [LyricWord(text="Oh", start=1.004, end=1.333), LyricWord(text="yes", start=1.337, end=2.0)]
+    start, end, text = ass_events(to_ass([LyricLine(text="Oh yes", start=0.5, end=2.0, words=words)]))[0]
+    sweeps = karaoke(text)
+    assert sweeps[0] == ("k", 50, "")
+    assert [(tag, word) for tag, _, word in sweeps[1:]] == [("kf", "Oh"), ("kf", "yes")]
+    assert sum(cs for _, cs, _ in sweeps) == end - start == 150
+
+
+def test_ass_without_word_times_is_one_plain_event_per_line():
+    lines = [line("Just text", 2, 4, word_times=False), line("{odd} back\\slash", 5, 6, word_times=False)]
+    events = ass_events(to_ass(lines))
+    assert [(s, e) for s, e, _ in events] == [(200, 400), (500, 600)]
+    assert events[0][2] == "Just text"
+    assert "{" not in events[1][2] and "\\" not in events[1][2]  # no accidental override tags
+
+
+def test_ass_offset_shifts_events_and_sweeps_and_clamps_at_zero():
+    later = ass_events(to_ass(LINES, offset=0.5))
+    assert later[0][:2] == (150, 350)
+    assert sum(cs for _, cs, _ in karaoke(later[0][2])) == 200
+    clamped = ass_events(to_ass(LINES, offset=-2.0))
+    assert clamped[0][:2] == (0, 100)
+    assert sum(cs for _, cs, _ in karaoke(clamped[0][2])) == 100
+
+
+def test_ass_with_no_lines_is_a_valid_empty_script():
+    text = to_ass([])
+    assert "[Events]" in text and ass_events(text) == []
 
 
 def test_json_loads_with_lines_and_words():

@@ -93,7 +93,9 @@ def test_sync_aligns_the_users_exact_words_to_the_speech(speech, tmp_path):
     assert [line.text for line in parse_lrc(lrc)] == LINES  # "Zorblax", "!" and case intact
     assert "Zorblax" in Path(result.files["elrc"].path).read_text()
     assert json.loads(Path(result.files["json"].path).read_text())[1]["text"] == LINES[1]
-    assert set(result.files) == {"lrc", "elrc", "srt", "json"}
+    assert set(result.files) == {"lrc", "elrc", "srt", "ass", "json"}
+    ass = Path(result.files["ass"].path).read_text()
+    assert "Title: Night Ride" in ass and ass.count("Dialogue:") == len(LINES) and "{\\kf" in ass
     assert all(art.is_intact() for art in result.files.values())
 
 
@@ -119,6 +121,18 @@ def test_offset_is_applied_to_lines_and_files(fake_transcript, speech, tmp_path)
     assert Path(later.files["lrc"].path).read_text().startswith("[00:01.50]")
 
 
+def test_line_under_an_instrumental_tag_is_never_guessed(fake_transcript, speech, tmp_path):
+    """A gap that would fit it is no evidence: the sheet says the band plays there."""
+    verse, chorus = "the city lights are calling me tonight", "nothing can stop us now"
+    heard = [LyricWord(text=t, start=1 + 0.5 * k, end=1.4 + 0.5 * k) for k, t in enumerate(verse.split())]
+    heard += [LyricWord(text=t, start=9 + 0.5 * k, end=9.4 + 0.5 * k) for k, t in enumerate(chorus.split())]
+    fake_transcript(heard)
+    lyrics = f"[Verse]\n{verse}\n[Instrumental]\n(guitar solo here)\n[Chorus]\n{chorus}\n"
+    result = sync_lyrics(speech[0], lyrics, tmp_path)
+    assert [line.text for line in result.lines] == [verse, chorus]
+    assert result.unplaced == ["(guitar solo here)"]
+
+
 def test_no_known_lyrics_uses_the_transcript(fake_transcript, speech, tmp_path):
     fake_transcript(_words("hello there. general kenobi"))
     result = sync_lyrics(speech[0], "", tmp_path)
@@ -133,6 +147,7 @@ def test_explicit_instrumental_skips_whisper_and_writes_empty_files(fake_transcr
     assert (result.source, result.lines, result.unplaced) == ("instrumental", [], [])
     assert Path(result.files["lrc"].path).read_text() == "[ti:Calm]\n"
     assert Path(result.files["srt"].path).read_text() == ""
+    assert "Dialogue:" not in Path(result.files["ass"].path).read_text()
     assert json.loads(Path(result.files["json"].path).read_text()) == []
 
 

@@ -26,7 +26,7 @@ def resolve_options(options: LyricsOptions, lyrics: str) -> LyricsOptions:
 
 
 def make_lyrics(song: Song, out_dir: Path | str, options: LyricsOptions, title: str | None = None) -> SyncedLyrics:
-    """Time `song.lyrics` (what was sung) against `song.audio`, writing LRC/SRT/JSON files."""
+    """Time `song.lyrics` (what was sung) against `song.audio`, writing LRC/SRT/ASS/JSON files."""
     from tasks.lyrics.sync import sync_lyrics, synced_from_lrc
 
     folder = step_dir(out_dir, "lyrics", song.audio.sha256, song.lyrics, options, title)

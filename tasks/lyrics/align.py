@@ -15,11 +15,11 @@ How it works
    optimum instead of a greedy search latching onto the wrong repeat.
 3. Paired known words take the transcript's times.  Unpaired words inside a line are
    interpolated between their timed neighbours by character length.
-4. Placement rule (documented in ``place_lines``): a line is *anchored* when at least one
-   of its words paired with similarity >= ``ANCHOR_SIMILARITY``.  A run of consecutive
-   un-anchored lines is placed only between two anchored lines, and only when the gap
-   between them is a plausible length for that much text; otherwise those lines are
-   returned as unplaced, never invented.
+4. Placement rule (documented in ``place_lines``): a line is *anchored* when its words
+   that paired with similarity >= ``ANCHOR_SIMILARITY`` hold at least ``ANCHOR_MIN_SHARE``
+   of its letters.  A run of consecutive un-anchored lines is placed only between two
+   anchored lines, and only when the gap between them is a plausible length for that much
+   text; otherwise those lines are returned as unplaced, never invented.
 """
 
 from __future__ import annotations
@@ -33,8 +33,14 @@ from dataclasses import dataclass
 
 from tasks.models import LyricLine, LyricWord
 
-#: A pair at least this similar makes its line "anchored" (trusted timing evidence).
+#: A pair at least this similar is trusted timing evidence for its word.
 ANCHOR_SIMILARITY = 0.5
+#: ...and a line is "anchored" when such words hold at least this share of its letters.
+#: One short word is no evidence for a whole line: an unsung "(guitar solo over the last
+#: chords)" caught a misheard "They" as its "the", and an outro's hallucinated "All right."
+#: caught an unsung "...morning light". Measured on built-in-engine songs: sung lines score
+#: 0.62 or more, such false anchors 0.20 or less.
+ANCHOR_MIN_SHARE = 0.34
 #: Scores of leaving known words unheard or heard words unused (affine gaps: a run of
 #: n skipped words costs GAP_OPEN + n * GAP_EXTEND). A lone skip (-0.8) costs more than
 #: half an unrelated pair (-1), so a substitution between two anchors stays a pair.
@@ -52,6 +58,11 @@ MERGE_PENALTY = 0.2
 #: Measured on built-in-engine songs: 1.0 gives median/p90 line-start error 0.07/0.24 s,
 #: 2.0 (faster-whisper's own cap) 0.19/0.36 s.
 FIRST_WORD_MAX_MEDIANS = 1.0
+#: A line's first word shorter than this many median word durations was collapsed onto its
+#: end (whisper's other habit after a pause); its start is moved back to one median.
+#: Measured with benchmarks/sync_accuracy.py (14 songs, 167 lines, same transcripts):
+#: median/p90 line-start error 0.13/0.48 s without, 0.09/0.23 s with it.
+FIRST_WORD_MIN_MEDIANS = 0.5
 #: Rough singing pace, seconds per character, used for plausibility and packing.
 SECONDS_PER_CHAR = 0.1
 #: An un-anchored run fits its gap when gap / natural length lies within these factors.
@@ -77,11 +88,29 @@ _STEPS = {_PAIR: (1, 1), _SKIP_KNOWN: (1, 0), _SKIP_HEARD: (0, 1), _MERGE: (2, 1
 def known_lyric_lines(lyrics: str) -> list[str]:
     """The lines a viewer should see: structure tags ([Verse 1], [Chorus], [inst]...) and
     blank lines removed, everything else exactly as the user wrote it."""
-    lines = []
+    return [text for text, _ in _sheet_lines(lyrics)]
+
+
+def instrumental_flags(lyrics: str) -> list[bool]:
+    """One flag per `known_lyric_lines` entry: True when the line sits under an instrumental
+    tag ([Instrumental], [inst], [Solo], [Break]...), where engines play and nobody sings
+    (the built-in engine never sings such lines; it lists them as unsung)."""
+    return [flag for _, flag in _sheet_lines(lyrics)]
+
+
+def _sheet_lines(lyrics: str) -> list[tuple[str, bool]]:
+    """(display text, under an instrumental tag) for every line that has words."""
+    # The tag grammar is the song engine's (ACE-Step style sheets); imported here so the
+    # song package loads only when lyrics are actually read.
+    from tasks.song.structure import section_kind
+
+    lines, section = [], None
     for raw in lyrics.splitlines():
+        for tag in _TAG.findall(raw):
+            section = section_kind(tag[1:-1]) or section  # unknown tags are hints, not sections
         text = re.sub(r"\s+", " ", _TAG.sub(" ", raw)).strip()
         if normalise(text):
-            lines.append(text)
+            lines.append((text, section == "instrumental"))
     return lines
 
 
@@ -178,6 +207,9 @@ def _align(known: list[str], heard: list[str], line_of: list[int]) -> list[_Link
     Affine gaps matter for repeated text: when a chorus is sung twice but heard once,
     linear gaps score every way of sharing the heard words between the two copies the
     same; an opening cost per gap makes one copy whole and the other one clean gap.
+    Known words after the last heard word are skipped for free (semi-global alignment): a
+    song too short for its lyric sheet drops lines from the end, so when the heard words
+    fit two copies of a chorus equally well, the earlier copy is the one that was sung.
     `line_of[i]` is the line of known word i (for LINE_GAP_BONUS).
     """
     n, m = len(known), len(heard)
@@ -195,12 +227,14 @@ def _align(known: list[str], heard: list[str], line_of: list[int]) -> list[_Link
         for j in range(m + 1):
             if i == j == 0:
                 continue
-            if i:
+            if i and j == m:  # the unheard tail of the lyric sheet
+                gap_k[i][j], extends_k[i][j] = max((total[i - 1][j], False), (gap_k[i - 1][j], True))
+            elif i:
                 opening = total[i - 1][j] + (LINE_GAP_BONUS if starts_line[i - 1] else 0.0)
                 gap_k[i][j], extends_k[i][j] = _gap(opening, gap_k[i - 1][j])
             if j:
                 gap_h[i][j], extends_h[i][j] = _gap(total[i][j - 1], gap_h[i][j - 1])
-            closing = LINE_GAP_BONUS if i and ends_line[i - 1] else 0.0
+            closing = LINE_GAP_BONUS if i and ends_line[i - 1] and j < m else 0.0
             best, move = gap_k[i][j] + closing, _SKIP_KNOWN
             if gap_h[i][j] > best:
                 best, move = gap_h[i][j], _SKIP_HEARD
@@ -299,20 +333,29 @@ def _apply_links(
             _time(slots[i + 1], cut, heard[j].end, sr)
 
 
-def _trim_line_openers(slots: list[_Slot], heard: list[LyricWord]) -> None:
-    """Pull in the start of each line's first word when it is implausibly long.
+def _fix_line_openers(slots: list[_Slot], heard: list[LyricWord]) -> None:
+    """Re-estimate the start of each line's first heard word when its length is implausible.
 
-    Whisper stretches the first word after a pause back over the pause; we know where
-    lines begin, so each line opener is capped at FIRST_WORD_MAX_MEDIANS times the
-    median heard word duration (a sung word held longer keeps its end, loses its start).
+    Whisper's word times are least reliable right after a pause, and it errs both ways:
+    it stretches the first word back over the pause, or it collapses it to (almost) zero
+    length at its end. We know where lines begin, so a line opener longer than
+    FIRST_WORD_MAX_MEDIANS median heard-word durations loses its start to that cap (a held
+    note keeps its end), and one shorter than FIRST_WORD_MIN_MEDIANS medians is given one
+    median before its end, though never before the timed word before it ends.
     """
     durations = sorted(w.end - w.start for w in heard if w.end > w.start)
     if not durations:
         return
-    cap = FIRST_WORD_MAX_MEDIANS * durations[len(durations) // 2]
-    for prev, slot in zip([None] + slots[:-1], slots):
-        if slot.timed and (prev is None or prev.line != slot.line) and slot.end - slot.start > cap:
-            slot.start = slot.end - cap
+    median = durations[len(durations) // 2]
+    longest, shortest = FIRST_WORD_MAX_MEDIANS * median, FIRST_WORD_MIN_MEDIANS * median
+    previous_end, line = 0.0, None
+    for slot in (s for s in slots if s.timed):
+        length = slot.end - slot.start
+        if slot.line != line and length > longest:
+            slot.start = slot.end - longest
+        elif slot.line != line and length < shortest:
+            slot.start = max(previous_end, min(slot.start, slot.end - median))
+        previous_end, line = slot.end, slot.line
 
 
 def _time(slot: _Slot, start: float, end: float, sim: float) -> None:
@@ -366,34 +409,44 @@ def _place_run(slots: list[_Slot], lo: float, hi: float) -> None:
 
 
 def align_lines(
-    lines: list[str], words: list[LyricWord], *, end_time: float | None = None
+    lines: list[str],
+    words: list[LyricWord],
+    *,
+    end_time: float | None = None,
+    maybe_unsung: list[bool] | None = None,
 ) -> tuple[list[LyricLine], list[str]]:
     """Time the known `lines` with the transcript `words`; return (timed lines, unplaced lines).
 
     The split form of `place_lines` (see there for the placement rule).
     """
-    placed = place_lines(lines, words, end_time=end_time)
+    placed = place_lines(lines, words, end_time=end_time, maybe_unsung=maybe_unsung)
     return [p for p in placed if p is not None], [text for text, p in zip(lines, placed) if p is None]
 
 
 def place_lines(
-    lines: list[str], words: list[LyricWord], *, end_time: float | None = None
+    lines: list[str],
+    words: list[LyricWord],
+    *,
+    end_time: float | None = None,
+    maybe_unsung: list[bool] | None = None,
 ) -> list[LyricLine | None]:
     """One entry per known line, in order: its timing, or None when it stays unplaced.
 
     Kept per line (not split) so a caller can tell *which* copy of a repeated chorus line
     was placed, e.g. the sync-accuracy benchmark comparing against the engine's placement.
 
-    Placement rule: a line is anchored when one of its words paired with a heard word at
-    similarity >= ANCHOR_SIMILARITY; its other words get the times of whatever they
-    paired with (misheard words sit between anchors, so their times are right) or are
-    interpolated.  Consecutive un-anchored lines are placed only if they lie between two
-    anchored lines and the gap from the previous line's end to the next anchored line's
-    start is between MIN_STRETCH and MAX_STRETCH (+slack) times their natural sung length.
-    Otherwise they are unplaced: a line we cannot bound is not shown at an invented time.
-    The song's start and `end_time` are no such bound (intros and outros are long and
-    whisper likes to hallucinate there); `end_time` only limits how far the missing last
-    words of a heard line may be packed.
+    Placement rule: a line is anchored when its words that paired with a heard word at
+    similarity >= ANCHOR_SIMILARITY hold at least ANCHOR_MIN_SHARE of its letters; its other
+    words get the times of whatever they paired with (misheard words sit between anchors, so
+    their times are right) or are interpolated. Consecutive un-anchored lines are placed
+    only if they lie between two anchored lines and the gap from the previous line's end to
+    the next anchored line's start is between MIN_STRETCH and MAX_STRETCH (+slack) times
+    their natural sung length. Otherwise they are unplaced: a line we cannot bound is not
+    shown at an invented time. The song's start and `end_time` are no such bound (intros and
+    outros are long and whisper likes to hallucinate there); `end_time` only limits how far
+    the missing last words of a heard line may be packed. Lines flagged in `maybe_unsung`
+    (see `instrumental_flags`) are placed only when anchored: a gap is evidence that a line
+    was sung and missed only if the line was meant to be sung.
 
     Returned times are non-decreasing across all words and lines.
     """
@@ -406,17 +459,19 @@ def place_lines(
     known_n, heard_n = [normalise(s.text) for s in slots], [normalise(w.text) for w in heard]
     links = _align(known_n, heard_n, [s.line for s in slots])
     _apply_links(slots, heard, links, known_n, heard_n)
-    _trim_line_openers(slots, heard)
+    _fix_line_openers(slots, heard)
     by_line = [[s for s in slots if s.line == k] for k in range(len(lines))]
-    placed = _place_lines(by_line, end_time)
+    guessable = [not flag for flag in maybe_unsung] if maybe_unsung else [True] * len(lines)
+    placed = _place_lines(by_line, end_time, guessable)
     timed = [_to_line(line, by_line[k]) if placed[k] else None for k, line in enumerate(lines)]
     _non_decreasing([t for t in timed if t is not None])
     return timed
 
 
-def _place_lines(by_line: list[list[_Slot]], end_time: float | None) -> list[bool]:
-    """Fill every line's times per the placement rule; True for each line that got placed."""
-    anchored = [any(s.sim >= ANCHOR_SIMILARITY for s in line) for line in by_line]
+def _place_lines(by_line: list[list[_Slot]], end_time: float | None, guessable: list[bool]) -> list[bool]:
+    """Fill every line's times per the placement rule; True for each line that got placed.
+    Un-anchored lines that are not `guessable` are left out of the runs laid into gaps."""
+    anchored = [_is_anchored(line) for line in by_line]
     for line, ok in zip(by_line, anchored):
         if not ok:  # weak pairs alone are not evidence; forget them
             for s in line:
@@ -432,14 +487,22 @@ def _place_lines(by_line: list[list[_Slot]], end_time: float | None) -> list[boo
         run_end = k
         while run_end < len(by_line) and not anchored[run_end]:
             run_end += 1
-        run = [s for line in by_line[k:run_end] for s in line]
+        members = [r for r in range(k, run_end) if guessable[r]]
+        run = [s for r in members for s in by_line[r]]
         hi = _next_start(by_line, anchored, run_end, None)
-        if k > 0 and hi is not None and _fits(run, clock, hi):
+        if run and k > 0 and hi is not None and _fits(run, clock, hi):
             _place_run(run, clock, hi)
-            placed[k:run_end] = [True] * (run_end - k)
+            for r in members:
+                placed[r] = True
             clock = run[-1].end
         k = run_end
     return placed
+
+
+def _is_anchored(line: list[_Slot]) -> bool:
+    """True when the line's well-heard words hold ANCHOR_MIN_SHARE of its letters."""
+    heard = sum(s.chars for s in line if s.sim >= ANCHOR_SIMILARITY)
+    return heard >= ANCHOR_MIN_SHARE * sum(s.chars for s in line)
 
 
 def _next_start(by_line: list[list[_Slot]], anchored: list[bool], k: int, end_time: float | None):

@@ -1,4 +1,4 @@
-"""Lyric file formats: LRC, enhanced (word) LRC, SRT and JSON writers, and an LRC reader.
+"""Lyric file formats: LRC, enhanced (word) LRC, SRT, ASS (karaoke) and JSON writers, and an LRC reader.
 
 Offsets: every writer takes `offset` in seconds, *positive = lyrics appear later*
 (the intuitive "my lyrics are early, push them back" knob); times are clamped at 0.
@@ -8,6 +8,7 @@ value makes lyrics appear EARLIER (real time = stamp - offset). ``parse_lrc`` ap
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -94,6 +95,71 @@ def to_srt(lines: list[LyricLine], offset: float = 0.0) -> str:
         for k, line in enumerate(lines, start=1)
     ]
     return "\n".join(blocks)
+
+
+# ASS (Advanced SubStation Alpha): what players and ffmpeg's `ass`/`subtitles` filters read for
+# karaoke. Karaoke colours: a {\kf} sweep fills each word from SecondaryColour (not yet sung,
+# white) to PrimaryColour (sung, yellow). Colours are &HAABBGGRR.
+ASS_PLAY_RES = (1920, 1080)
+_ASS_STYLE_FIELDS = (
+    "Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, "
+    "Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, "
+    "MarginL, MarginR, MarginV, Encoding"
+)
+_ASS_STYLE = "Default,Arial,64,&H0000D7FF,&H00FFFFFF,&H00000000,&H80000000,-1,0,0,0,100,100,0,0,1,3,1,2,60,60,80,1"
+_ASS_EVENT_FIELDS = "Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text"
+
+
+def _ass_stamp(centis: int) -> str:
+    """h:mm:ss.cc from whole centiseconds (ASS has no finer unit)."""
+    return f"{centis // 360000}:{centis // 6000 % 60:02d}:{centis // 100 % 60:02d}.{centis % 100:02d}"
+
+
+def _ass_text(text: str) -> str:
+    """Text safe inside a Dialogue line: braces open override blocks and a backslash starts
+    a tag (\\N, \\h), so they are replaced by look-alikes rather than silently eaten."""
+    return text.replace("\\", "\u29f5").replace("{", "(").replace("}", ")")
+
+
+def _karaoke(line: LyricLine, start: int, end: int, offset: float) -> str:
+    """'{\\kf50}The {\\kf30}City ...': each word sweeps from its start to the next word's start
+    (the last to the line's end), in centiseconds that sum exactly to end - start; a pause
+    before the first word is an empty {\\k} so the sweep still starts on the sung word."""
+    starts = [min(max(round(_shift(w.start, offset) * 100), start), end) for w in line.words]
+    cuts = [start, *itertools.accumulate(starts, max), end]
+    lead = f"{{\\k{cuts[1] - cuts[0]}}}" if cuts[1] > cuts[0] else ""
+    sweeps = (f"{{\\kf{b - a}}}{_ass_text(w.text)}" for w, a, b in zip(line.words, cuts[1:], cuts[2:]))
+    return lead + " ".join(sweeps)
+
+
+def _ass_event(line: LyricLine, offset: float) -> str:
+    start = round(_shift(line.start, offset) * 100)
+    end = max(start, round(_shift(line.end, offset) * 100))
+    text = _karaoke(line, start, end, offset) if line.words else _ass_text(line.text)
+    return f"Dialogue: 0,{_ass_stamp(start)},{_ass_stamp(end)},Default,,0,0,0,,{text}"
+
+
+def to_ass(lines: list[LyricLine], offset: float = 0.0, title: str | None = None) -> str:
+    """ASS subtitles, 1920x1080: one Dialogue event per line, as karaoke ({\\kf} per word) when
+    the line has word times, else the plain line."""
+    width, height = ASS_PLAY_RES
+    head = [
+        "[Script Info]",
+        f"Title: {title or 'mvflow lyrics'}",
+        "ScriptType: v4.00+",
+        "WrapStyle: 0",
+        "ScaledBorderAndShadow: yes",
+        f"PlayResX: {width}",
+        f"PlayResY: {height}",
+        "",
+        "[V4+ Styles]",
+        f"Format: {_ASS_STYLE_FIELDS}",
+        f"Style: {_ASS_STYLE}",
+        "",
+        "[Events]",
+        f"Format: {_ASS_EVENT_FIELDS}",
+    ]
+    return "\n".join(head + [_ass_event(line, offset) for line in lines]) + "\n"
 
 
 def to_json(lines: list[LyricLine], offset: float = 0.0) -> str:

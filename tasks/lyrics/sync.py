@@ -9,8 +9,8 @@ from pathlib import Path
 
 from tasks.artifacts import write_text_atomic
 from tasks.audio import audio_duration
-from tasks.lyrics.align import align_lines, known_lyric_lines, lines_from_transcript
-from tasks.lyrics.formats import to_enhanced_lrc, to_json, to_lrc, to_srt
+from tasks.lyrics.align import align_lines, instrumental_flags, known_lyric_lines, lines_from_transcript
+from tasks.lyrics.formats import to_ass, to_enhanced_lrc, to_json, to_lrc, to_srt
 from tasks.models import LyricLine, LyricWord, SyncedLyrics
 
 
@@ -35,12 +35,13 @@ def _shifted(lines: list[LyricLine], offset: float) -> list[LyricLine]:
 
 
 def write_lyric_files(lines: list[LyricLine], out_dir: Path, title: str | None = None) -> dict:
-    """Write lyrics.lrc / .words.lrc / .srt / .json atomically; times are used as given."""
+    """Write lyrics.lrc / .words.lrc / .srt / .ass / .json atomically; times are used as given."""
     out_dir = Path(out_dir)
     return {
         "lrc": write_text_atomic(out_dir / "lyrics.lrc", to_lrc(lines, title=title)),
         "elrc": write_text_atomic(out_dir / "lyrics.words.lrc", to_enhanced_lrc(lines)),
         "srt": write_text_atomic(out_dir / "lyrics.srt", to_srt(lines)),
+        "ass": write_text_atomic(out_dir / "lyrics.ass", to_ass(lines, title=title)),
         "json": write_text_atomic(out_dir / "lyrics.json", to_json(lines)),
     }
 
@@ -63,7 +64,7 @@ def synced_from_words(
     provider: str = "local",
 ) -> SyncedLyrics:
     """Everything after transcription, for any transcriber: align `words` onto the known
-    lyrics (or build lines from them), apply `offset`, write the four files.
+    lyrics (or build lines from them), apply `offset`, write the files (write_lyric_files).
     `end_time` (the audio's length) keeps the unheard last words of the last line inside
     the song."""
     known = known_lyric_lines(known_lyrics)
@@ -71,7 +72,7 @@ def synced_from_words(
     if is_marked_instrumental(known_lyrics):
         lines, source = [], "instrumental"
     elif known:
-        lines, unplaced = align_lines(known, words, end_time=end_time)
+        lines, unplaced = align_lines(known, words, end_time=end_time, maybe_unsung=instrumental_flags(known_lyrics))
         source = "aligned"
     else:
         lines = lines_from_transcript(words)
@@ -98,7 +99,7 @@ def sync_lyrics(
     offset: float = 0.0,
 ) -> SyncedLyrics:
     """Time the lyrics of `audio_path` with `transcriber` (see tasks.lyrics.providers) and write
-    them as LRC, word LRC, SRT and JSON into `out_dir`.
+    them as LRC, word LRC, SRT, ASS and JSON into `out_dir`.
 
     With known lyrics (tags like [Verse] are ignored) the user's exact words are aligned
     to the transcript (source "aligned"; lines that cannot be timed go to `unplaced`).

@@ -2,9 +2,10 @@
 
 Two pictures of the bar box are made per backdrop: the backdrop itself and the backdrop
 with the bars' colour wash blended over the whole box ("lit"), plus one with the peak
-caps' colour. A bar of height h is then the lit picture's bottom h rows copied into the
-bar's columns; per frame only the bars whose height or cap moved are touched. Heights
-are whole even pixels, precomputed for every frame as integers.
+caps' colour. A bar of height h is the lit picture's bottom h rows in the bar's columns,
+so a bar that moved from h to h' only needs the rows between them copied from the lit
+picture (growing) or the backdrop (shrinking). Heights are whole even pixels,
+precomputed for every frame as integers.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def wash_rgba(width: int, height: int, left: Color, right: Color, opacity: float
     t = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :, None]
     rows = np.linspace(1.0, 0.0, height, dtype=np.float32)[:, None, None]  # 1 at the top
     colour = np.array(left, np.float32) * (1 - t) + np.array(right, np.float32) * t
-    colour = colour * (0.78 + 0.22 * (1 - rows)) + (255 - colour) * 0.35 * rows**2
+    colour = colour * (0.8 + 0.2 * (1 - rows)) + (255 - colour) * 0.15 * rows**2
     alpha = np.full((height, width, 1), 255 * opacity, np.float32)
     return Image.fromarray(np.clip(np.concatenate([colour, alpha], axis=-1), 0, 255).astype(np.uint8))
 
@@ -62,29 +63,38 @@ class Bars:
         self._cap = Layer.from_rgba(
             Image.new("RGBA", (box.width, box.height), (255, 255, 255, 225)), box.x0, box.y0
         )
+        # The bar box's backdrop, lit and capped pictures live in fixed buffers, so the
+        # per-bar views below stay valid when a drifting backdrop refreshes them.
+        self._backdrop, self._lit, self._capped = (Planes.allocate(box.width, box.height) for _ in range(3))
+        self._frame: Planes | None = None
         self._version = -1
         self._views: list[list[tuple[np.ndarray, ...]]] = []
         self._shown: tuple[np.ndarray, np.ndarray] | None = None
 
     def _prepare(self, frame: Planes, bg: Planes, bg_version: int) -> None:
-        """For a new backdrop: build the lit/capped pictures and per-bar array views.
-
-        Views are made once so that drawing a bar is nine numpy slice copies and no
-        Python objects: with ~60 bars moving every frame, object overhead would dominate.
-        """
-        box = self.box
-        backdrop = bg.crop(box)
-        lit, capped = backdrop.copy(), backdrop.copy()
-        self._wash.blend_into(lit, box)
-        self._cap.blend_into(capped, box)
-        dst = frame.crop(box)
-        self._views = []
-        for x0, x1 in self.columns:
-            column = Box(x0, 0, x1, box.height)
-            self._views.append(list(zip(dst.crop(column).planes(), backdrop.crop(column).planes(),
-                                        lit.crop(column).planes(), capped.crop(column).planes(), strict=True)))
+        """For a new backdrop: refresh the three pictures (and make the views, once)."""
+        self._backdrop.assign(bg.crop(self.box))
+        for layer, picture in ((self._wash, self._lit), (self._cap, self._capped)):
+            picture.assign(self._backdrop)
+            layer.blend_into(picture, self.box)
+        if frame is not self._frame:
+            self._frame, self._views = frame, self._column_views(frame)
         self._version = bg_version
         self._shown = None
+
+    def _column_views(self, frame: Planes) -> list[list[tuple[np.ndarray, ...]]]:
+        """Per bar and plane: (frame, backdrop, lit, capped) views of the bar's columns.
+
+        Made once so that moving a bar is a few numpy slice copies and no Python objects:
+        with ~60 bars moving every frame, object overhead would dominate.
+        """
+        dst = frame.crop(self.box)
+        views = []
+        for x0, x1 in self.columns:
+            column = Box(x0, 0, x1, self.box.height)
+            sources = [p.crop(column).planes() for p in (dst, self._backdrop, self._lit, self._capped)]
+            views.append(list(zip(*sources, strict=True)))
+        return views
 
     def close(self) -> None:
         """Nothing to release (part of the compositor's Part protocol)."""
@@ -95,24 +105,36 @@ class Bars:
             self._prepare(frame, bg, bg_version)
         index = min(index, len(self.heights) - 1)
         heights, caps = self.heights[index], self.cap_bottoms[index]
-        if self._shown is None:
+        if self._shown is None:  # start from an empty box: no bars, no caps
             frame.crop(self.box).assign(bg.crop(self.box))
-            changed = np.arange(len(self.columns))
-        else:
-            changed = np.flatnonzero((heights != self._shown[0]) | (caps != self._shown[1]))
+            self._shown = (np.zeros_like(heights), np.full_like(caps, -1))
+        old_heights, old_caps = self._shown
+        changed = np.flatnonzero((heights != old_heights) | (caps != old_caps))
         bottom = self.box.height
         for i in changed.tolist():
-            top, cap_bottom = bottom - int(heights[i]), int(caps[i])
-            show_cap = cap_bottom >= self.cap_h
-            # Rows are the second-to-last axis of both luma (rows, cols) and chroma (2, rows, cols).
-            for scale, (dst, backdrop, lit, capped) in zip((1, 2), self._views[i], strict=True):
-                dst[...] = backdrop
-                dst[..., top // scale :, :] = lit[..., top // scale :, :]
-                if show_cap:
-                    c0, c1 = (cap_bottom - self.cap_h) // scale, cap_bottom // scale
-                    dst[..., c0:c1, :] = capped[..., c0:c1, :]
+            self._move_bar(i, bottom - int(old_heights[i]), bottom - int(heights[i]), int(old_caps[i]), int(caps[i]))
         self._shown = (heights, caps)
         return len(changed) > 0
+
+    def _move_bar(self, i: int, old_top: int, top: int, old_cap: int, cap: int) -> None:
+        """Repaint only the rows of bar i that changed (usually one band; caps mostly hold)."""
+        if old_cap != cap and old_cap >= self.cap_h:
+            self._copy_rows(i, _BACKDROP, old_cap - self.cap_h, old_cap)
+        if top < old_top:
+            self._copy_rows(i, _LIT, top, old_top)
+        elif top > old_top:
+            self._copy_rows(i, _BACKDROP, old_top, top)
+        if old_cap != cap and cap >= self.cap_h:
+            self._copy_rows(i, _CAPPED, cap - self.cap_h, cap)
+
+    def _copy_rows(self, i: int, source: int, start: int, stop: int) -> None:
+        # Rows are the second-to-last axis of both luma (rows, cols) and chroma (2, rows, cols).
+        for scale, views in zip((1, 2), self._views[i], strict=True):
+            a, b = start // scale, stop // scale
+            views[0][..., a:b, :] = views[source][..., a:b, :]
+
+
+_BACKDROP, _LIT, _CAPPED = 1, 2, 3  # positions in each bar's (frame, backdrop, lit, capped) views
 
 
 def _even_px(levels: np.ndarray, reach: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from tasks.render.layers import Layer
 from tasks.render.text import LRU, CardPainter, Row, normalise_text
@@ -39,11 +40,21 @@ class _Pictures:
     sung: Planes
 
 
+class _Shown(NamedTuple):
+    """One visible block in a frame's state."""
+
+    line: int
+    fade: int  # 0..FADE_ONE
+    wipes: tuple[int, ...]  # highlight edge per row (lyric-box x), () when nothing is sung
+
+
 class Captions:
     """Draws the lyric box of each frame from a Timeline."""
 
-    def __init__(self, timeline: Timeline, painter: CardPainter, box: Box, cache_size: int = 8):
+    def __init__(self, timeline: Timeline, painter: CardPainter, box: Box, wipe_step: int = 2,
+                 cache_size: int = 8):
         self.timeline, self.painter, self.box = timeline, painter, box
+        self.wipe_step = wipe_step
         self._cards: LRU[tuple[str, str | None, bool], Future[_Card]] = LRU(cache_size)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lyric-cards")
         self._pictures: LRU[tuple, Future[_Pictures]] = LRU(4)
@@ -81,15 +92,23 @@ class Captions:
         return _Card(unsung, sung, card.rows, card.strip_x0)
 
     def _wipes(self, line: int, t: float) -> tuple[int, ...]:
+        """Each row's highlight edge, snapped to the frame's `wipe_step` grid (see Layout)."""
         sung = self.timeline.sung_chars(line, t)
         if sung <= 0:
             return ()
-        return tuple(row.wipe_x(sung) for row in self._card(line).rows)
+        wipes = []
+        for row in self._card(line).rows:
+            x = row.wipe_x(sung)
+            if sung < row.last_char:  # a row still being sung: snap; a finished one ends exactly
+                x = (self.box.x0 + x) // self.wipe_step * self.wipe_step - self.box.x0
+            wipes.append(x)
+        return tuple(wipes)
 
-    def state(self, t: float, bg_version: int) -> tuple:
+    def state(self, t: float, bg_version: int) -> tuple[int, tuple[_Shown, ...]]:
         """Everything the lyric box's pixels depend on at time t (equal state, equal pixels)."""
         return bg_version, tuple(
-            (block.line, fade_steps(opacity), self._wipes(block.line, t)) for block, opacity in self.timeline.visible(t)
+            _Shown(block.line, fade_steps(opacity), self._wipes(block.line, t))
+            for block, opacity in self.timeline.visible(t)
         )
 
     # -- drawing
@@ -106,24 +125,23 @@ class Captions:
         shown = state[1]
         if not shown:
             dst.assign(bg)
-        elif len(shown) == 1 and shown[0][1] >= FADE_ONE:
+        elif len(shown) == 1 and shown[0].fade >= FADE_ONE:
             self._compose(shown[0], bg, bg_version, dst)
         elif len(shown) == 1:
             picture = self._compose(shown[0], bg, bg_version, self._scratch[0])
-            lerp_into(dst, bg, picture, shown[0][1])
-        else:
+            lerp_into(dst, bg, picture, shown[0].fade)
+        else:  # a cross-fade: the timeline makes the two fades sum to one
             first = self._compose(shown[0], bg, bg_version, self._scratch[0])
             second = self._compose(shown[-1], bg, bg_version, self._scratch[1])
-            lerp_into(dst, first, second, shown[-1][1])
+            lerp_into(dst, first, second, shown[-1].fade)
         return True
 
-    def _compose(self, shown: tuple[int, int, tuple[int, ...]], bg: Planes, bg_version: int, target: Planes) -> Planes:
-        """Write block `line` at full opacity, highlighted up to `wipes`, into target."""
-        line, _, wipes = shown
-        pictures = self._pictures_for(line, bg, bg_version)
+    def _compose(self, shown: _Shown, bg: Planes, bg_version: int, target: Planes) -> Planes:
+        """Write a block at full opacity, highlighted up to its wipes, into target."""
+        pictures = self._pictures_for(shown.line, bg, bg_version)
         target.assign(pictures.unsung)
-        card = self._card(line)
-        for row, wipe in zip(card.rows, wipes, strict=False):
+        card = self._card(shown.line)
+        for row, wipe in zip(card.rows, shown.wipes, strict=False):
             if wipe > card.strip_x0:
                 strip = Box(card.strip_x0, row.y0, min(wipe, self.box.width), row.y1)
                 target.crop(strip).assign(pictures.sung.crop(strip))

@@ -32,6 +32,8 @@ class Part(Protocol):
 
 
 class Compositor:
+    """Renders frame k into one reused buffer (parts must not overlap: each owns its box)."""
+
     def __init__(self, width: int, height: int, fps: int, backdrop: Backdrop, parts: list[Part]):
         for i, a in enumerate(parts):
             for b in parts[i + 1 :]:

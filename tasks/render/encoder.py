@@ -114,17 +114,17 @@ class FrameSink:
         self._thread.join()
         with contextlib.suppress(BrokenPipeError, OSError):
             self._proc.stdin.close()
-        if exc_type is not None:
-            self._proc.kill()
-            self._proc.wait()
+        try:
+            if exc_type is not None:  # the caller failed: do not leave a half-written encode running
+                self._proc.kill()
+                self._proc.wait()
+            elif self._proc.wait() != 0 or self._error is not None:
+                self._fail()
+        finally:
             self._stderr.close()
-            return
-        code = self._proc.wait()
-        if code != 0 or self._error is not None:
-            self._fail()
-        self._stderr.close()
 
     def _fail(self) -> None:
+        """Raise ffmpeg's last words (it has exited, or is about to after a broken pipe)."""
         self._proc.wait()
         self._stderr.seek(0)
         message = self._stderr.read().decode(errors="replace").strip().splitlines()[-5:]

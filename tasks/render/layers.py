@@ -7,7 +7,6 @@ and the per-frame code only copies or blends those arrays.
 
 from __future__ import annotations
 
-import colorsys
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +14,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
-from tasks.render.yuv import Box, Planes, downsample2, even_floor, rgb_to_yuv_float
+from tasks.render.yuv import CHROMA, LUMA, Box, Planes, even_floor, rgb_to_yuv_float
 
-# Alpha is stored as a' in [0, 256] so a blend is `pm + (bg * (256 - a') >> 8)`: exact for
-# a'=0 and a'=256, and never above 255 because pm is floored at the same scale.
-_ALPHA_ONE = 256
+# Alpha is stored as a' in [0, 256] so a blend is `pm + (bg * (256 - a') >> 8)` in uint16,
+# exact for a'=0 (bg untouched) and a'=256 (bg replaced).
+_ALPHA_SHIFT = 8
+_ALPHA_ONE = 1 << _ALPHA_SHIFT
 
 
 @dataclass
@@ -41,35 +41,35 @@ class Layer:
         """
         if x % 2 or y % 2:
             raise ValueError("layers must be placed at even coordinates")
-        image = image.convert("RGBA")
+        if image.mode != "RGBA":
+            image = image.convert("RGBA")
         bbox = image.getchannel("A").getbbox()
         if bbox is None:
             return None
         left, top = even_floor(bbox[0]), even_floor(bbox[1])
         right, bottom = bbox[2] + bbox[2] % 2, bbox[3] + bbox[3] % 2
-        padded = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))
-        padded.paste(image.crop((left, top, min(right, image.width), min(bottom, image.height))), (0, 0))
-        rgba = np.asarray(padded, dtype=np.float32)
-        return cls._from_array(rgba, Box(x + left, y + top, x + right, y + bottom))
+        trimmed = image.crop((left, top, right, bottom))  # Pillow pads past the edge with transparency
+        return cls._from_premultiplied(trimmed.convert("RGBa"), Box(x + left, y + top, x + right, y + bottom))
 
     @classmethod
-    def _from_array(cls, rgba: np.ndarray, box: Box) -> Layer:
-        alpha = rgba[..., 3] / 255.0
-        yuv = rgb_to_yuv_float(rgba[..., :3])
-        alpha_half = downsample2(alpha)
-        # Chroma is averaged weighted by alpha (premultiplied, then un-premultiplied), which
-        # keeps antialiased edges from picking up the colour of invisible pixels.
-        weight = np.maximum(alpha_half, 1e-6)
-        u_half = downsample2(yuv[..., 1] * alpha) / weight
-        v_half = downsample2(yuv[..., 2] * alpha) / weight
-        a_full = np.rint(alpha * _ALPHA_ONE)
-        a_half = np.rint(alpha_half * _ALPHA_ONE)
+    def _from_premultiplied(cls, image: Image.Image, box: Box) -> Layer:
+        """From a premultiplied RGBA image (Pillow's "RGBa").
+
+        The colour transform is affine, so premultiplied YUV comes straight out of it; and
+        chroma is converted from the 2x2 averages of premultiplied RGB (Pillow's reduce),
+        which weights each edge pixel by its coverage.
+        """
+        rgba = np.asarray(image, dtype=np.float32)
+        rgba_half = np.asarray(image.reduce(2), dtype=np.float32)
+        alpha, alpha_half = rgba[..., 3] / 255.0, rgba_half[..., 3] / 255.0
+        y_pm = rgb_to_yuv_float(rgba[..., :3], LUMA, alpha)[..., 0]
+        uv_pm = np.moveaxis(rgb_to_yuv_float(rgba_half[..., :3], CHROMA, alpha_half), -1, 0)
         return cls(
             box=box,
-            y_pm=_premultiply(yuv[..., 0], a_full),
-            uv_pm=_premultiply(np.stack([u_half, v_half]), a_half[None]),
-            inv_alpha=(_ALPHA_ONE - a_full).astype(np.uint16),
-            inv_alpha_half=(_ALPHA_ONE - a_half).astype(np.uint16)[None],
+            y_pm=_floor_u8(y_pm),
+            uv_pm=_floor_u8(uv_pm),
+            inv_alpha=(_ALPHA_ONE - np.rint(alpha * _ALPHA_ONE)).astype(np.uint16),
+            inv_alpha_half=(_ALPHA_ONE - np.rint(alpha_half * _ALPHA_ONE)).astype(np.uint16)[None],
         )
 
     def blend_into(self, target: Planes, target_box: Box) -> None:
@@ -87,42 +87,17 @@ class Layer:
         _blend_plane(dst.uv, self.uv_pm[half], self.inv_alpha_half[half])
 
 
-def _premultiply(value: np.ndarray, alpha_q: np.ndarray) -> np.ndarray:
-    """floor(value * a' / 256): flooring is what keeps `pm + bg * (256 - a') >> 8` <= 255."""
-    return np.clip(np.floor(value * alpha_q / _ALPHA_ONE), 0, 255).astype(np.uint8)
+def _floor_u8(value: np.ndarray) -> np.ndarray:
+    return np.clip(np.floor(value), 0, 255).astype(np.uint8)
 
 
 def _blend_plane(dst: np.ndarray, pm: np.ndarray, inv_alpha: np.ndarray) -> None:
     acc = dst.astype(np.uint16)
     acc *= inv_alpha
-    acc >>= 8
+    acc >>= _ALPHA_SHIFT
     acc += pm
+    np.minimum(acc, 255, out=acc)  # rounding of a' can overshoot by one at faint edges
     np.copyto(dst, acc, casting="unsafe")
-
-
-# ---------------------------------------------------------------- colours
-
-
-def accent_from_image(image: Image.Image, default: tuple[int, int, int]) -> tuple[int, int, int]:
-    """The cover's most vivid colour, brightened: ties bars and highlights to the artwork."""
-    small = np.asarray(image.convert("RGB").resize((48, 48), Image.Resampling.BILINEAR), dtype=np.float32) / 255
-    mx, mn = small.max(axis=-1), small.min(axis=-1)
-    saturation = np.where(mx > 0, (mx - mn) / np.maximum(mx, 1e-6), 0)
-    score = (saturation * mx).ravel()
-    if score.max() < 0.12:  # greyscale art: nothing to pick, keep the style's colour
-        return default
-    top = small.reshape(-1, 3)[score >= np.quantile(score, 0.9)].mean(axis=0)
-    h, _, s = colorsys.rgb_to_hls(*top)
-    return _hls(h, 0.64, max(s, 0.85))
-
-
-def shifted_hue(color: tuple[int, int, int], degrees: float, lightness: float = 0.7) -> tuple[int, int, int]:
-    h, _, s = colorsys.rgb_to_hls(*(c / 255 for c in color))
-    return _hls((h + degrees / 360.0) % 1.0, lightness, max(s, 0.6))
-
-
-def _hls(h: float, l: float, s: float) -> tuple[int, int, int]:  # noqa: E741 - colour-science name
-    return tuple(int(round(c * 255)) for c in colorsys.hls_to_rgb(h, l, min(s, 1.0)))  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------- backgrounds
@@ -162,10 +137,16 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
 
 
 def cover_background(cover: Image.Image, width: int, height: int, dim: float, blur: float) -> np.ndarray:
-    """The frame's backdrop from a cover: filled, optionally blurred, shaded. (H, W, 3) float."""
-    filled = cover_fill(cover, width, height)
+    """The frame's backdrop from a cover: filled, optionally blurred, shaded. (H, W, 3) float.
+
+    A blurred backdrop is made at half size and scaled up: the blur hides the difference
+    and it costs a quarter of the work.
+    """
     if blur > 0:
-        filled = filled.filter(ImageFilter.GaussianBlur(blur))
+        half = cover_fill(cover, max(2, width // 2), max(2, height // 2)).filter(ImageFilter.GaussianBlur(blur / 2))
+        filled = half.resize((width, height), Image.Resampling.BICUBIC)
+    else:
+        filled = cover_fill(cover, width, height)
     return np.asarray(filled, dtype=np.float32) * shade_map(width, height, dim)
 
 
@@ -222,9 +203,11 @@ class DriftingBackground:
         self._version = -1
 
     def offset_at(self, index: int) -> tuple[int, int]:
+        """Texture offset for a frame: a slow Lissajous path (a few px per second), so the
+        backdrop (and everything cached over it) is refreshed only a few times a second."""
         t = index / self._fps
-        dx = self._margin_x * (1 + math.sin(2 * math.pi * t / 37.0))
-        dy = self._margin_y * (1 + math.sin(2 * math.pi * t / 23.0 + 1.3))
+        dx = self._margin_x * (1 + math.sin(2 * math.pi * t / 45.0))
+        dy = self._margin_y * (1 + math.sin(2 * math.pi * t / 31.0 + 1.3))
         return even_floor(dx), even_floor(dy)
 
     def at(self, index: int) -> tuple[Planes, int]:

@@ -195,7 +195,8 @@ def _char_edges(row: str, font: ImageFont.FreeTypeFont) -> np.ndarray:
     Measured exactly at word boundaries and interpolated inside words: a wipe does not
     need per-glyph kerning precision, and measuring every prefix costs O(n^2).
     """
-    anchors = sorted({0, len(row)} | {i for i, c in enumerate(row) if c == " "} | {i + 1 for i, c in enumerate(row) if c == " "})
+    spaces = [i for i, c in enumerate(row) if c == " "]
+    anchors = sorted({0, len(row), *spaces, *(i + 1 for i in spaces)})
     xs = [font.getlength(row[:i]) for i in anchors]
     return np.interp(np.arange(len(row) + 1), anchors, xs).astype(np.float32)
 
@@ -274,9 +275,10 @@ class CardPainter:
         if self.style.box_opacity <= 0:
             return
         half_w = text_width / 2 + self.pad
-        rect = (round(cx - half_w), round(top - self.pad * 0.8), round(cx + half_w), round(top + height + self.pad * 0.8))
-        draw = ImageDraw.Draw(image)
-        draw.rounded_rectangle(rect, radius=self.layout.px(0.02, 2), fill=(6, 6, 10, round(255 * self.style.box_opacity)))
+        pad_y = self.pad * 0.8
+        rect = (round(cx - half_w), round(top - pad_y), round(cx + half_w), round(top + height + pad_y))
+        fill = (6, 6, 10, round(255 * self.style.box_opacity))
+        ImageDraw.Draw(image).rounded_rectangle(rect, radius=self.layout.px(0.02, 2), fill=fill)
 
     def _draw_text(self, image: Image.Image, items: list[tuple[_Placed, Color | None, float]]) -> list[Image.Image]:
         """Shadow under everything, then each item's outline and fill (colour None: fill left
@@ -347,8 +349,8 @@ class CardPainter:
     def _paste_thumbnail(self, image: Image.Image, cover: Image.Image, at: int, side: int) -> int:
         thumb = cover.convert("RGB")
         s = min(thumb.size)
-        thumb = thumb.crop(((thumb.width - s) // 2, (thumb.height - s) // 2,
-                            (thumb.width + s) // 2, (thumb.height + s) // 2)).resize((side, side), Image.Resampling.LANCZOS)
+        square = ((thumb.width - s) // 2, (thumb.height - s) // 2, (thumb.width + s) // 2, (thumb.height + s) // 2)
+        thumb = thumb.crop(square).resize((side, side), Image.Resampling.LANCZOS)
         mask = Image.new("L", (side, side), 0)
         ImageDraw.Draw(mask).rounded_rectangle((0, 0, side - 1, side - 1), radius=max(1, side // 10), fill=255)
         thumb = thumb.convert("RGBA")

@@ -56,34 +56,38 @@ def usable_lines(lines: list[LyricLine]) -> list[LyricLine]:
     return sorted(kept, key=lambda ln: (ln.start, ln.end))
 
 
-def _boundary(prev: LyricLine, nxt: LyricLine, style: Style) -> tuple[float, float] | None:
-    """Shared cross-fade time between two neighbouring lines, or None if they fade separately."""
+def _boundary(prev: LyricLine, nxt: LyricLine, style: Style) -> float | None:
+    """Shared cross-fade time between two neighbouring lines, or None if they fade separately.
+
+    Lines closer than a fade apart cross-fade when the second would appear (`lead` before
+    it is sung) or, if the first is still being sung then, when the first ends; but never
+    after the second has started.
+    """
     natural_out, natural_in = prev.end + style.hold, nxt.start - style.lead
     if natural_in - natural_out >= style.fade:
         return None
-    at = max(natural_in, min(prev.end, nxt.start))
-    return at, at
+    return max(natural_in, min(prev.end, nxt.start))
 
 
 def schedule(lines: list[LyricLine], style: Style) -> list[Block]:
     """One block per line (lines as returned by usable_lines), with their fade ramps."""
-    if not lines:
-        return []
     ins = [ln.start - style.lead for ln in lines]
     outs = [ln.end + style.hold for ln in lines]
+    shared = [False] * len(lines)  # shared[i]: block i's fade-out is block i+1's fade-in
     for i in range(len(lines) - 1):
-        shared = _boundary(lines[i], lines[i + 1], style)
-        if shared:
-            outs[i], ins[i + 1] = shared
-    lengths = [max(o - s, 0.0) for s, o in zip(ins, outs, strict=True)]
-    blocks = []
-    for i in range(len(lines)):
-        half_in = min(style.fade / 2, lengths[i] / 2, lengths[i - 1] / 2 if i and ins[i] == outs[i - 1] else 1e9)
-        nxt_len = lengths[i + 1] if i + 1 < len(lines) and outs[i] == ins[i + 1] else 1e9
-        half_out = min(style.fade / 2, lengths[i] / 2, nxt_len / 2)
-        if lengths[i] > 0:
-            blocks.append(Block(i, Ramp(ins[i], half_in), Ramp(outs[i], half_out)))
-    return blocks
+        boundary = _boundary(lines[i], lines[i + 1], style)
+        if boundary is not None:
+            outs[i] = ins[i + 1] = boundary
+            shared[i] = True
+    # A ramp may take at most half of its block, and a shared ramp must be the same on
+    # both sides for the two opacities to sum to one.
+    half_in = [min(style.fade, o - s) / 2 for s, o in zip(ins, outs, strict=True)]
+    half_out = list(half_in)
+    for i in range(len(lines) - 1):
+        if shared[i]:
+            half_out[i] = half_in[i + 1] = min(half_out[i], half_in[i + 1])
+    return [Block(i, Ramp(ins[i], half_in[i]), Ramp(outs[i], half_out[i]))
+            for i in range(len(lines)) if outs[i] > ins[i]]
 
 
 class Timeline:

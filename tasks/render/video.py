@@ -25,15 +25,13 @@ from tasks.render.layers import (
     DriftingBackground,
     Layer,
     StaticBackground,
-    accent_from_image,
     cover_background,
     gradient_texture,
     load_cover,
     shade_map,
-    shifted_hue,
 )
 from tasks.render.layout import Layout
-from tasks.render.style import Color, Style, resolve_style
+from tasks.render.style import Color, Style, accent_from_image, resolve_style, shifted_hue
 from tasks.render.text import CardPainter
 from tasks.render.timeline import Timeline
 from tasks.render.yuv import even_round
@@ -102,7 +100,7 @@ def build_scene(audio_path: Path, lines: list[LyricLine], cover_path: Path | Non
     n_bars = fitting_bar_count(layout.bars_box.width, style.bar_count)
     levels, peaks = bar_levels(samples, n_frames, fps, n_bars, style.bar_release, style.peak_hold)
     bars = Bars(levels, peaks, layout, style, (accent, shifted_hue(accent, 50)))
-    captions = Captions(Timeline(lines, style), painter, layout.lyric_box)
+    captions = Captions(Timeline(lines, style), painter, layout.lyric_box, layout.wipe_step)
     compositor = Compositor(layout.width, layout.height, fps, backdrop, [bars, captions])
     return Scene(compositor, n_frames, duration, fps)
 
@@ -128,7 +126,7 @@ def _backdrop(layout: Layout, style: Style, fps: int, cover: Image.Image | None,
     if cover is not None:
         rgb = cover_background(cover, width, height, style.dim, style.blur * layout.unit)
         return StaticBackground(rgb, overlays)
-    margin_x, margin_y = even_round(0.04 * width), even_round(0.04 * height)
+    margin_x, margin_y = even_round(0.025 * width), even_round(0.025 * height)
     tex_w, tex_h = width + 2 * margin_x, height + 2 * margin_y
     palette = [accent, shifted_hue(accent, 70, 0.45), shifted_hue(accent, -60, 0.35), (18, 16, 34)]
     texture = gradient_texture(tex_w, tex_h, palette) * shade_map(tex_w, tex_h, min(1.0, style.dim * 1.6))

@@ -33,6 +33,8 @@ _SCALE = np.array([219.0, 224.0, 224.0], dtype=np.float32) / 255.0
 _OFFSET = np.array([16.0, 128.0, 128.0], dtype=np.float32)
 _YUV_TO_RGB = np.linalg.inv(_RGB_TO_YUV * _SCALE[:, None]).astype(np.float32)
 
+LUMA, CHROMA = slice(0, 1), slice(1, 3)  # channel selections for rgb_to_yuv_float
+
 #: Fade factors are integers in [0, FADE_ONE]; 128 steps are invisible as banding and keep
 #: the blend's products inside uint16.
 _FADE_SHIFT = 7
@@ -110,11 +112,11 @@ class Planes:
     @classmethod
     def from_rgb(cls, rgb: np.ndarray) -> Planes:
         """Convert an (H, W, 3) uint8/float RGB image (H, W even)."""
-        yuv = rgb_to_yuv_float(rgb)
-        out = cls.allocate(yuv.shape[1], yuv.shape[0])
-        out.y[:] = _to_u8(yuv[..., 0])
-        out.uv[0] = _to_u8(downsample2(yuv[..., 1]))
-        out.uv[1] = _to_u8(downsample2(yuv[..., 2]))
+        rgb = np.asarray(rgb, dtype=np.float32)
+        out = cls.allocate(rgb.shape[1], rgb.shape[0])
+        out.y[:] = _to_u8(rgb_to_yuv_float(rgb, LUMA)[..., 0])
+        # Chroma is linear in RGB: average 2x2 blocks first, convert a quarter of the pixels.
+        out.uv[:] = _to_u8(np.moveaxis(rgb_to_yuv_float(downsample2(rgb), CHROMA), -1, 0))
         return out
 
     @property
@@ -158,18 +160,24 @@ class Planes:
         return yuv_to_rgb(yuv)
 
 
-def rgb_to_yuv_float(rgb: np.ndarray) -> np.ndarray:
-    """(..., 3) RGB in 0..255 -> (..., 3) float32 Y, Cb, Cr in their limited-range code values."""
+def rgb_to_yuv_float(rgb: np.ndarray, channels: slice = slice(0, 3), alpha: np.ndarray | None = None) -> np.ndarray:
+    """(..., 3) RGB in 0..255 -> (..., k) float32 code values of the chosen Y/Cb/Cr channels.
+
+    With `alpha` (0..1) the RGB is taken as premultiplied and so is the result: the
+    offsets (16, 128) are scaled by alpha too, the transform being affine.
+    """
     rgb = np.asarray(rgb, dtype=np.float32)
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    out = np.empty(rgb.shape, dtype=np.float32)
+    matrix = (_RGB_TO_YUV * _SCALE[:, None])[channels]
+    offsets = _OFFSET[channels]
+    out = np.empty((*rgb.shape[:-1], len(offsets)), dtype=np.float32)
     # Channel by channel: ~4x faster than `rgb @ matrix` with its inner dimension of 3.
-    for i, (kr, kg, kb) in enumerate(_RGB_TO_YUV * _SCALE[:, None]):
+    for i, ((kr, kg, kb), offset) in enumerate(zip(matrix, offsets, strict=True)):
         channel = out[..., i]
         np.multiply(r, kr, out=channel)
         channel += g * kg
         channel += b * kb
-        channel += _OFFSET[i]
+        channel += offset if alpha is None else offset * alpha
     return out
 
 
@@ -179,7 +187,7 @@ def yuv_to_rgb(yuv: np.ndarray) -> np.ndarray:
 
 
 def downsample2(a: np.ndarray) -> np.ndarray:
-    """Mean of each 2x2 block of a 2-D array (H, W even)."""
+    """Mean of each 2x2 block over the first two axes (H, W even)."""
     a = np.asarray(a, dtype=np.float32)
     return (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]) * 0.25
 

@@ -10,8 +10,10 @@ server (`songs-local`, `songs-<host:port>`), so batches and parallel runs never 
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -44,6 +46,8 @@ def uses_submit_and_poll(request: SongRequest) -> bool:
 
 #: A crashed holder's slot is handed back this long after its last lease renewal.
 SLOT_LEASE_SECONDS = 60
+#: How often a song waiting for its server's slot says so in the log.
+SLOT_WAIT_NOTICE_SECONDS = 300
 
 
 def song_server(request: SongRequest) -> str:
@@ -90,8 +94,38 @@ def song_slot(request: SongRequest) -> Iterator[None]:
 
     name = song_limit_name(request)
     ensure_song_limit(name)
-    with concurrency(name, occupy=1, strict=True, lease_duration=SLOT_LEASE_SECONDS):
+    with ExitStack() as held:
+        with _noticed_wait(name):
+            held.enter_context(concurrency(name, occupy=1, strict=True, lease_duration=SLOT_LEASE_SECONDS))
         yield
+
+
+@contextmanager
+def _noticed_wait(name: str) -> Iterator[None]:
+    """While the block waits for a slot, say every few minutes what it waits for and how to free a stuck one.
+
+    A run killed while generating (SIGKILL, a temporary server that died with it) can leave
+    its slot counted as taken with no lease left to expire, and then every later song waits.
+    (A watcher thread rather than an acquire timeout: a timeout firing as the slot is granted
+    can lose the lease and hold the slot until it expires.)
+    """
+    logger = get_run_logger()
+    acquired = threading.Event()
+
+    def notice() -> None:
+        for rounds in itertools.count(1):
+            if acquired.wait(SLOT_WAIT_NOTICE_SECONDS):
+                return
+            logger.warning(
+                "still waiting for a slot of concurrency limit %r after %.0f min: another run is generating "
+                "on that server. If none is, a crashed run left its slot taken; free it with "
+                "`prefect gcl update %s --active-slots 0`", name, rounds * SLOT_WAIT_NOTICE_SECONDS / 60, name)
+
+    threading.Thread(target=notice, name=f"wait-{name}", daemon=True).start()
+    try:
+        yield
+    finally:
+        acquired.set()
 
 
 def make_song(request: SongRequest, out_dir: Path | str) -> Song:

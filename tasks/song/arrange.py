@@ -19,6 +19,8 @@ INTRO_BARS = 2
 MAX_INTRO_BARS = 4
 INSTRUMENTAL_BARS = 4
 OUTRO_BARS = 2
+#: Beyond this the outro stops growing and spare bars become instrumental solos.
+MAX_OUTRO_BARS = 8
 BREAK_BARS = 2
 #: Bars per block when a whole song is instrumental (verse-like and chorus-like blocks alternate).
 INSTRUMENTAL_BODY_BARS = 8
@@ -69,10 +71,6 @@ class Arrangement:
     blocks: list[Block]
     total_bars: int
     unsung_lines: list[str]
-
-    @property
-    def lines(self) -> list[tuple[Block, LinePlan]]:
-        return [(block, line) for block in self.blocks for line in block.lines]
 
 
 LineNeeds = Callable[[str], tuple[int, int]]
@@ -146,6 +144,7 @@ def _drop_last_line(blocks: list[Block], unsung: list[str]) -> bool:
 
 
 def _shrink(blocks: list[Block], total_bars: int, unsung: list[str]) -> None:
+    """Apply reductions (then drop lines) until the blocks fit in `total_bars`."""
     dropped: list[str] = []
     while sum(b.bars for b in blocks) > total_bars:
         if not any(step(blocks) for step in _REDUCTIONS) and not _drop_last_line(blocks, dropped):
@@ -155,7 +154,7 @@ def _shrink(blocks: list[Block], total_bars: int, unsung: list[str]) -> None:
 
 
 def _grow(blocks: list[Block], total_bars: int) -> None:
-    """Spend spare bars: a longer intro, a short break after each chorus, the rest on the outro."""
+    """Spend spare bars: a longer intro, short breaks after choruses, solos, the rest on the outro."""
     spare = total_bars - sum(b.bars for b in blocks)
     intro = blocks[0]
     if spare >= 3 * (MAX_INTRO_BARS - intro.voice_free_bars) and intro.voice_free_bars < MAX_INTRO_BARS:
@@ -169,7 +168,12 @@ def _grow(blocks: list[Block], total_bars: int) -> None:
             spare -= BREAK_BARS
             position += 1
         position += 1
-    blocks[-1].voice_free_bars += max(0, spare)
+    outro = blocks[-1]
+    while outro.voice_free_bars + spare > MAX_OUTRO_BARS:  # short lyrics, long song: solos, not a long outro
+        bars = min(INSTRUMENTAL_BODY_BARS, outro.voice_free_bars + spare - MAX_OUTRO_BARS)
+        blocks.insert(len(blocks) - 1, Block("instrumental", "Solo", bars))
+        spare -= bars
+    outro.voice_free_bars += max(0, spare)
 
 
 def _instrumental_body(total_bars: int, intro: Block, outro: Block) -> list[Block]:
@@ -186,6 +190,7 @@ def _instrumental_body(total_bars: int, intro: Block, outro: Block) -> list[Bloc
 
 
 def assign_start_bars(blocks: list[Block]) -> None:
+    """Number the bars: each block and each line learns the bar it starts on."""
     bar = 0
     for block in blocks:
         block.start_bar = bar
@@ -196,8 +201,12 @@ def assign_start_bars(blocks: list[Block]) -> None:
             bar += block.voice_free_bars
 
 
-def arrange(sections: list[Section], needs: LineNeeds, total_bars: int) -> Arrangement:
-    """Fit sections into exactly `total_bars` whole bars (the outro also owns any partial bar after)."""
+def arrange(sections: list[Section], needs: LineNeeds, total_bars: int, partial_bar: bool = False) -> Arrangement:
+    """Fit sections into exactly `total_bars` whole bars.
+
+    With `partial_bar` the song ends inside one more bar; the outro owns it (it is played,
+    and faded, but no line is ever placed in it).
+    """
     blocks, unsung = build_blocks(sections, needs)
     if not any(b.sung for b in blocks) and not any(b.kind == "instrumental" for b in blocks):
         blocks = _instrumental_body(total_bars, blocks[0], blocks[-1])
@@ -206,5 +215,6 @@ def arrange(sections: list[Section], needs: LineNeeds, total_bars: int) -> Arran
         blocks[0].voice_free_bars = min(blocks[0].voice_free_bars, total_bars)
         blocks[-1].voice_free_bars = max(0, total_bars - blocks[0].voice_free_bars)
     _grow(blocks, total_bars)
+    blocks[-1].voice_free_bars += int(partial_bar)
     assign_start_bars(blocks)
     return Arrangement(blocks=blocks, total_bars=total_bars, unsung_lines=unsung)

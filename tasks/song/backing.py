@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from tasks.song.arrange import Arrangement, Block
-from tasks.song.theory import Grid, Key, midi_to_hz, progression_for
-
-SR = 44100
+from tasks.song.harmony import Harmony
+from tasks.song.theory import SAMPLE_RATE as SR
+from tasks.song.theory import Grid, Key, midi_to_hz
 
 # Groove strings: one character per step (eighths in 2/4, 3/4, 4/4; beats in 6/8).
 # X = accent, x = normal, o = ghost, . = rest.
@@ -120,9 +120,18 @@ def _wavetable(harmonics: int, rolloff: float, size: int = 4096) -> np.ndarray:
     return (table / np.abs(table).max()).astype(np.float32)
 
 
-def tone(hz: float, seconds: float, table: np.ndarray, attack_s: float, release_s: float,
+#: Timbres: (harmonics, rolloff) of the wavetable each part plays.
+BASS, PAD, PLUCK = (6, 1.6), (8, 1.8), (5, 2.2)
+
+
+@functools.lru_cache(maxsize=1024)
+def tone(hz: float, seconds: float, timbre: tuple[int, float], attack_s: float, release_s: float,
          decay_s: float | None = None) -> np.ndarray:
-    """A wavetable note with attack/release ramps (and an optional exponential decay for plucks)."""
+    """A wavetable note with attack/release ramps (and an optional exponential decay for plucks).
+
+    Cached: a progression repeats its chords and bass notes every few bars.
+    """
+    table = _wavetable(*timbre)
     n = max(1, int(SR * seconds))
     index = (np.arange(n) * (hz * len(table) / SR)).astype(np.int64) % len(table)
     note = table[index]
@@ -132,7 +141,9 @@ def tone(hz: float, seconds: float, table: np.ndarray, attack_s: float, release_
     env[-r:] *= np.linspace(1.0, 0.0, r)
     if decay_s:
         env *= _decay(n, decay_s).astype(np.float32)
-    return note * env
+    out = note * env
+    out.setflags(write=False)
+    return out
 
 
 @dataclass
@@ -156,30 +167,6 @@ class Track:
             self.samples[start:start + len(piece), 1] += piece * (gain * right)
         else:
             self.samples[start:start + len(piece)] += piece * gain
-
-
-@dataclass(frozen=True)
-class Harmony:
-    """The chord (root scale degree) of every bar of the song."""
-
-    key: Key
-    roots: tuple[int, ...]
-
-    def root_at_bar(self, bar: int) -> int:
-        return self.roots[min(max(bar, 0), len(self.roots) - 1)] if self.roots else 0
-
-
-def plan_harmony(arrangement: Arrangement, key: Key, rng: np.random.Generator) -> Harmony:
-    """One progression per section kind (all verses share theirs), one chord per bar; ends on the tonic."""
-    choice = {kind: int(rng.integers(0, 8)) for kind in ("intro", "verse", "prechorus", "chorus", "hook", "bridge",
-                                                         "instrumental", "outro")}
-    roots: list[int] = []
-    for block in arrangement.blocks:
-        prog = progression_for(key, block.kind, choice.get(block.kind, 0))
-        roots.extend(prog[i % len(prog)] for i in range(block.bars))
-    if roots:
-        roots[-1] = 0
-    return Harmony(key=key, roots=tuple(roots))
 
 
 def _block_at_bar(arrangement: Arrangement) -> list[Block]:
@@ -223,14 +210,13 @@ def render_bass(track: Track, arrangement: Arrangement, grid: Grid, harmony: Har
     """Bass notes from the line string of each section kind; fifths and octaves of the bar's chord root."""
     lines = _BASS_LINES[grid.meter.beats]
     step_s = pattern_step_s(grid)
-    table = _wavetable(6, 1.6)
     for bar, block in enumerate(_block_at_bar(arrangement)):
         pattern = lines[_GROOVE_OF_KIND.get(block.kind, "verse")] if block.kind != "instrumental" else lines["chorus"]
         root = harmony.root_at_bar(bar)
         for step, length, char in _note_events(pattern):
             midi = bass_midi(harmony.key, root + 4) if char == "5" else bass_midi(harmony.key, root)
             midi += 12 if char == "8" else 0
-            sound = tone(midi_to_hz(midi), length * step_s * 0.95, table, 0.005, 0.03, decay_s=0.6)
+            sound = tone(midi_to_hz(midi), length * step_s * 0.95, BASS, 0.005, 0.03, decay_s=0.6)
             track.add(sound, grid.bar_time(bar) + step * step_s, LEVELS["bass"], PANS["bass"])
 
 
@@ -261,7 +247,6 @@ def chord_voicing(key: Key, degree: int, previous: list[int] | None) -> list[int
 
 def render_chords(track: Track, arrangement: Arrangement, grid: Grid, harmony: Harmony) -> None:
     """A wide pad holding each bar's triad; choruses and instrumentals add an eighth-note arpeggio."""
-    pad_table, pluck_table = _wavetable(8, 1.8), _wavetable(5, 2.2)
     step_s = pattern_step_s(grid)
     previous: list[int] | None = None
     for bar, block in enumerate(_block_at_bar(arrangement)):
@@ -271,13 +256,13 @@ def render_chords(track: Track, arrangement: Arrangement, grid: Grid, harmony: H
         for i, midi in enumerate(notes):
             for side, cents in ((-1.0, -6.0), (1.0, 6.0)):
                 hz = midi_to_hz(midi + cents / 100.0)
-                sound = tone(hz, grid.bar_s + 0.08, pad_table, 0.06, 0.12)
+                sound = tone(hz, grid.bar_s + 0.08, PAD, 0.06, 0.12)
                 track.add(sound, bar_t, LEVELS["pad"] / len(notes) * 1.5, side * 0.7)
         if block.kind in ("chorus", "hook", "instrumental"):
             steps = int(round(grid.bar_s / step_s))
             arp = notes + [notes[0] + 12]
             for step in range(steps):
-                sound = tone(midi_to_hz(arp[step % len(arp)] + 12), step_s * 0.9, pluck_table, 0.003, 0.02,
+                sound = tone(midi_to_hz(arp[step % len(arp)] + 12), step_s * 0.9, PLUCK, 0.003, 0.02,
                              decay_s=0.12)
                 track.add(sound, bar_t + step * step_s, LEVELS["arp"], PANS["arp"])
 

@@ -20,11 +20,13 @@ from tasks.artifacts import write_json_atomic
 from tasks.audio import audio_duration, write_wav
 from tasks.models import FileArtifact, Song, SongRequest
 from tasks.song.arrange import Arrangement, arrange
-from tasks.song.backing import SR, Harmony, plan_harmony, render_backing
+from tasks.song.backing import render_backing
+from tasks.song.harmony import Harmony, chord_name, plan_harmony
+from tasks.song.isolation import run_isolated
 from tasks.song.mixdown import Mix, mixdown
 from tasks.song.params import SongParams, resolve_params, rng_for
 from tasks.song.structure import parse_lyrics
-from tasks.song.theory import chord_name
+from tasks.song.theory import SAMPLE_RATE as SR
 from tasks.song.vocals import Singer, SungLine, sing
 
 ENGINE = "local"
@@ -65,7 +67,9 @@ def fade_start(arrangement: Arrangement, params: SongParams, duration: float) ->
     """Where the outro fade begins: the outro's start, but at most MAX_FADE_S before the end."""
     outro = arrangement.blocks[-1]
     start = params.grid.bar_time(outro.start_bar)
-    return max(start, duration - MAX_FADE_S) if duration - start >= MIN_FADE_S else duration - MIN_FADE_S
+    if duration - start < MIN_FADE_S:  # lyrics fill the song to its last bar: fade the very end anyway
+        return max(0.0, duration - MIN_FADE_S)
+    return max(start, duration - MAX_FADE_S)
 
 
 def render_song(request: SongRequest) -> RenderedSong:
@@ -76,7 +80,8 @@ def render_song(request: SongRequest) -> RenderedSong:
     singer = Singer(params.voice, grid)
     sections = [] if request.instrumental else parse_lyrics(request.lyrics)
     total_bars = int(request.duration / grid.bar_s + 1e-9)
-    arrangement = arrange(sections, singer.line_needs, total_bars)
+    partial = request.duration - total_bars * grid.bar_s > 1e-6
+    arrangement = arrange(sections, singer.line_needs, total_bars, partial)
     harmony = plan_harmony(arrangement, params.key, rng_for(params.seed, "harmony"))
     backing = render_backing(arrangement, grid, harmony, n_samples, rng_for(params.seed, "drums"))
     voice, lines = sing(arrangement, singer, harmony, params.seed, n_samples)
@@ -125,10 +130,11 @@ def result_record(request: SongRequest, song: RenderedSong) -> dict:
         "sample_rate": SR,
         "channels": 2,
         "bar_seconds": round(p.grid.bar_s, 6),
+        "word_grid_seconds": round(p.grid.step_s, 6),
         "fade_start": round(song.fade_start_s, 4),
         "metas": {"bpm": p.bpm, "duration": request.duration, "keyscale": p.key.name,
                   "timesignature": time_signature, "genres": genres_of(request.caption)},
-        "arrangement": {"total_bars": song.arrangement.total_bars,
+        "arrangement": {"bars": sum(block.bars for block in song.arrangement.blocks),
                         "sections": arrangement_summary(song, request.duration)},
         "sung_lines": len(song.lines),
         "unsung_lines": song.arrangement.unsung_lines,
@@ -139,9 +145,14 @@ def generate_local_song(request: SongRequest, out_dir: Path) -> Song:
     """Render the request into `out_dir` (song.wav, result.json, placement.json) and describe it as a Song.
 
     engine_options["stems"] = True also writes voice.wav and backing.wav (the two halves of
-    the master, same gain), for karaoke or for checking the mix.
+    the master, same gain), for karaoke or for checking the mix. The render runs in a fresh
+    child process (see isolation.py): that is what makes the bytes depend on the request only.
     """
-    out_dir = Path(out_dir)
+    return run_isolated(write_song, request, Path(out_dir))
+
+
+def write_song(request: SongRequest, out_dir: Path) -> Song:
+    """Render in this process and write the files (byte-identical only from a fresh espeak state)."""
     song = render_song(request)
     audio_path = out_dir / "song.wav"
     write_wav(audio_path, song.mix.master, SR)

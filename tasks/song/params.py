@@ -22,6 +22,8 @@ _FAST_WORDS = ("dance", "energetic", "upbeat", "fast", "edm", "house", "techno",
 _MINOR_WORDS = ("sad", "dark", "melancholic", "melancholy", "moody", "minor", "gloomy", "somber", "haunting")
 _MAJOR_WORDS = ("happy", "bright", "sunny", "joyful", "uplifting", "cheerful", "major", "hopeful")
 _FEMALE_WORDS = ("female", "woman", "girl", "soprano")
+#: Request languages whose espeak-ng voice name differs from the code ("unknown" is ACE-Step's).
+_LANGUAGE_VOICES = {"en": "en-us", "english": "en-us", "": "en-us", "unknown": "en-us", "zh": "cmn"}
 
 #: bpm ranges for slow captions, fast captions and everything else.
 SLOW_BPM = (72, 88)
@@ -70,7 +72,7 @@ def choose_voice(request: SongRequest) -> str:
     if explicit:
         return str(explicit)
     lang = (request.language or "en").strip().lower()
-    base = "en-us" if lang in ("en", "en-us", "english", "") else lang
+    base = _LANGUAGE_VOICES.get(lang, lang)
     return f"{base}+f3" if _has_word(request.caption, _FEMALE_WORDS) else base
 
 

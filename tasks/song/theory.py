@@ -105,7 +105,7 @@ def parse_key(text: str) -> Key:
 _FLAT_KEYS = {"major": {5, 10, 3, 8, 1}, "minor": {2, 7, 0, 5, 10}}
 
 
-def _note_names(tonic: int, mode: str, tonic_name: str = "") -> tuple[str, ...]:
+def note_names(tonic: int, mode: str, tonic_name: str = "") -> tuple[str, ...]:
     """Flat spellings for flat keys (F, Bb, Dm ...) or a flat tonic, sharp spellings otherwise."""
     family = "major" if MODES[mode][2] == 4 else "minor"
     flat = "b" in tonic_name[1:] or (not tonic_name[1:] and tonic % 12 in _FLAT_KEYS[family])
@@ -114,7 +114,7 @@ def _note_names(tonic: int, mode: str, tonic_name: str = "") -> tuple[str, ...]:
 
 def key_from_pitch_class(tonic: int, mode: str) -> Key:
     """A Key spelled the conventional way (flats for F, Bb, Eb... ; sharps otherwise)."""
-    return Key(tonic=tonic % 12, mode=mode, tonic_name=_note_names(tonic, mode)[tonic % 12])
+    return Key(tonic=tonic % 12, mode=mode, tonic_name=note_names(tonic, mode)[tonic % 12])
 
 
 def midi_to_hz(midi: float) -> float:
@@ -144,6 +144,9 @@ def parse_time_signature(text: str | int | None) -> Meter:
         raise ValueError(f"unsupported time signature {text!r}: use 2, 3, 4 or 6 (or 2/4, 3/4, 4/4, 6/8)")
     return Meter(allowed[raw])
 
+
+#: The sample rate every part of the song is rendered at (song.wav is 44.1 kHz stereo).
+SAMPLE_RATE = 44100
 
 #: Longest grid step a word may be snapped to, seconds.
 WORD_STEP_MAX_S = 0.16
@@ -188,47 +191,3 @@ class Grid:
 
     def bar_time(self, bar: float) -> float:
         return bar * self.bar_s
-
-
-#: Chord progressions (scale degrees, one chord per bar) by section kind, a few per kind so seeds differ.
-_PROGRESSIONS: dict[str, dict[str, tuple[tuple[int, ...], ...]]] = {
-    "major": {
-        "verse": ((0, 4, 5, 3), (0, 5, 3, 4), (0, 3, 0, 4)),
-        "prechorus": ((3, 4, 5, 4), (1, 3, 4, 4)),
-        "chorus": ((3, 0, 4, 5), (0, 4, 5, 3), (5, 3, 0, 4)),
-        "bridge": ((5, 3, 0, 4), (3, 5, 4, 4)),
-        "intro": ((0, 3, 0, 4), (0, 5, 3, 4)),
-        "outro": ((3, 4, 0, 0), (3, 0, 4, 0)),
-    },
-    "minor": {
-        "verse": ((0, 5, 2, 6), (0, 3, 5, 4), (0, 6, 5, 6)),
-        "prechorus": ((3, 5, 6, 6), (5, 6, 3, 4)),
-        "chorus": ((5, 6, 0, 0), (0, 6, 5, 6), (5, 2, 6, 0)),
-        "bridge": ((3, 5, 2, 6), (5, 3, 6, 4)),
-        "intro": ((0, 5, 0, 6), (0, 3, 0, 6)),
-        "outro": ((5, 6, 0, 0), (3, 6, 0, 0)),
-    },
-}
-_KIND_FAMILY = {"hook": "chorus", "instrumental": "verse"}
-
-
-def progression_for(key: Key, kind: str, choice: int) -> tuple[int, ...]:
-    """A chord progression (scale degrees) for a section kind; `choice` picks among variants.
-
-    Modes other than major/minor borrow the table of the closer of the two and skip any
-    diminished triad, so every chord stays diatonic and consonant.
-    """
-    family = "major" if key.degree_semitones(2) == 4 else "minor"
-    table = _PROGRESSIONS[family]
-    options = table.get(_KIND_FAMILY.get(kind, kind), table["verse"])
-    prog = options[choice % len(options)]
-    return tuple(d if not key.is_diminished(d) else 0 for d in prog)
-
-
-def chord_name(key: Key, degree: int) -> str:
-    """Lead-sheet name of the diatonic triad on `degree` ('Am', 'F', 'Bdim')."""
-    root, third, fifth = (key.degree_semitones(d) for d in key.triad(degree))
-    pc = (key.tonic + root) % 12
-    names = _note_names(key.tonic, key.mode, key.tonic_name)
-    quality = "dim" if fifth - root == 6 else ("m" if third - root == 3 else "")
-    return names[pc] + quality

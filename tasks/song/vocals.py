@@ -13,22 +13,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tasks.artifacts import PermanentError
 from tasks.song.arrange import Arrangement, Block, LinePlan
-from tasks.song.backing import SR, Harmony
+from tasks.song.harmony import Harmony
 from tasks.song.melody import Register, line_melody, register_for
 from tasks.song.params import rng_for
+from tasks.song.phrasing import RELAXED, TIGHT, bars_needed, fit_words
+from tasks.song.psola import sustain
 from tasks.song.structure import words_of
+from tasks.song.theory import SAMPLE_RATE as SR
 from tasks.song.theory import Grid, midi_to_hz
-from tasks.song.voice import (
-    RELAXED,
-    TIGHT,
-    bars_needed,
-    fit_words,
-    sing_word,
-    sustain,
-    voice_range_midi,
-    word_durations,
-)
+from tasks.song.voice import pitch_calibration, sing_word, voice_range_midi, word_durations
 
 #: RMS of a normal sung line over its span (first word start to last word end).
 LINE_RMS = 0.1
@@ -42,10 +37,6 @@ HOLD_GAP_S = 0.05
 BREATH_S = 0.35
 #: Longest a word is stretched beyond its spoken length, seconds.
 MAX_HOLD_S = 1.2
-#: Which words are held when they have room: "last" (line endings) or "all" (legato).
-HOLD_WORDS = "last"
-#: A line's first word is held to at least this long.
-FIRST_WORD_S = 0.0
 
 
 @dataclass(frozen=True)
@@ -84,15 +75,15 @@ class Singer:
     """An espeak voice that knows its range, measures lines and sings them."""
 
     def __init__(self, voice: str, grid: Grid) -> None:
+        try:
+            pitch_calibration(voice)  # fails fast, and once, for a voice espeak-ng does not have
+        except ValueError as exc:
+            raise PermanentError(f"{exc}: set engine_options.voice to an espeak-ng voice such as 'en-us'") from exc
         self.voice = voice
         self.grid = grid
 
     def durations(self, words: list[str]) -> list[float]:
-        """How long each word lasts on the grid: its spoken length, the first word held to FIRST_WORD_S."""
-        spoken = word_durations(words, self.voice)
-        if spoken:
-            spoken[0] = max(spoken[0], FIRST_WORD_S)
-        return spoken
+        return word_durations(words, self.voice)
 
     def line_needs(self, text: str) -> tuple[int, int]:
         """(relaxed, tight) bar counts for a line: what the arranger fits the song with."""
@@ -123,16 +114,9 @@ def _sing_line(singer: Singer, block: Block, line: LinePlan, harmony: Harmony, r
     pieces: list[tuple[int, np.ndarray]] = []
     for i, (word, start, degree) in enumerate(zip(words, starts, degrees)):
         hz = midi_to_hz(harmony.key.degree_midi(degree, register.tonic_midi))
-        audio = sing_word(word, hz, singer.voice, SR)
         last = i + 1 == len(starts)
-        limit = (line.bars * grid.bar_s if last else starts[i + 1]) - start - MIN_WORD_GAP_S
-        if len(audio) > int(limit * SR):
-            audio = _shorten(audio, int(limit * SR))
-        elif last or HOLD_WORDS == "all":
-            room = limit + MIN_WORD_GAP_S - (BREATH_S if last else HOLD_GAP_S)
-            audio = sustain(audio, SR, hz, int(min(room, len(audio) / SR + MAX_HOLD_S) * SR))
-        elif i == 0 and FIRST_WORD_S:
-            audio = sustain(audio, SR, hz, int(min(limit, FIRST_WORD_S) * SR))
+        room = (line.bars * grid.bar_s if last else starts[i + 1]) - start
+        audio = _fit_note(sing_word(word, hz, singer.voice, SR), hz, room, BREATH_S if last else HOLD_GAP_S)
         at = int(round((line_t + start) * SR))
         pieces.append((at, audio))
         sung.append(SungWord(word, at / SR, (at + len(audio)) / SR))
@@ -140,13 +124,21 @@ def _sing_line(singer: Singer, block: Block, line: LinePlan, harmony: Harmony, r
     return SungLine(text=line.text, section=block.label, loud=line.loud, words=tuple(sung))
 
 
-def _shorten(audio: np.ndarray, n: int) -> np.ndarray:
-    """Cut a word that would run into the next one, with a short fade instead of a click."""
-    out = audio[:n].copy()
-    fade = min(len(out), int(0.015 * SR))
-    if fade:
-        out[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
-    return out
+def _fit_note(audio: np.ndarray, hz: float, room_s: float, release_s: float) -> np.ndarray:
+    """Make a sung word fill its note: held (legato) up to `release_s` before the room ends.
+
+    A word longer than its room (rare: the arranger sizes lines from these lengths) is cut,
+    with a short fade instead of a click, so it never runs into the next word.
+    """
+    limit = int((room_s - MIN_WORD_GAP_S) * SR)
+    if len(audio) > limit:
+        out = audio[:limit].copy()
+        fade = min(len(out), int(0.015 * SR))
+        if fade:
+            out[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+        return out
+    held = min(room_s - release_s, len(audio) / SR + MAX_HOLD_S)
+    return sustain(audio, SR, hz, int(held * SR))
 
 
 def _mix_line(track: np.ndarray, pieces: list[tuple[int, np.ndarray]], target_rms: float) -> None:

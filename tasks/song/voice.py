@@ -11,20 +11,19 @@ them, which is what keeps the words intelligible (the lyrics step transcribes th
 from __future__ import annotations
 
 import functools
-import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from tasks.song.espeak import espeak
-from tasks.song.theory import Grid, hz_to_midi
+from tasks.song.theory import hz_to_midi
 
-#: espeak speaking rate (words per minute) for single words. Isolated words come out
-#: longer than in running speech, so after gaps and grid snapping this lands near 140 wpm.
+#: espeak speaking rate (words per minute) for single words. Isolated words come out longer
+#: than in running speech: after grid snapping lines are sung at about 125-145 words a minute.
 WORD_RATE = 175
 
-#: The espeak pitch parameter range we use (below ~30 the male voices get creaky).
-PITCH_PARAM_RANGE = (25, 100)
+#: The espeak pitch parameter range we use: low settings make male voices sound creaky, and a
+#: register near normal speaking pitch is what whisper (and listeners) understand best.
+PITCH_PARAM_RANGE = (45, 100)
 
 #: Voice fades, seconds: short enough to keep consonants, long enough to avoid clicks.
 FADE_IN_S = 0.004
@@ -174,126 +173,3 @@ def word_durations(words: list[str], voice: str, rate: int = WORD_RATE) -> list[
     middle = int(params[len(params) // 2])
     sr = espeak().sample_rate
     return [len(_spoken_word(w, voice, middle, rate)) / sr for w in words]
-
-
-@dataclass(frozen=True)
-class Phrasing:
-    """How tightly words are packed: the gap after each word and the breath at the end of a line."""
-
-    word_gap_s: float
-    end_gap_s: float
-
-
-#: Comfortable phrasing, used when the song has room; TIGHT when the lyrics must be squeezed in.
-RELAXED = Phrasing(word_gap_s=0.02, end_gap_s=0.45)
-TIGHT = Phrasing(word_gap_s=0.0, end_gap_s=0.2)
-
-
-def layout_words(durations: list[float], step_s: float, phrasing: Phrasing) -> tuple[list[float], float]:
-    """Word start times (from the line start) on a grid of `step_s`, and the span the line needs.
-
-    Each word starts on the first grid step after the previous word ends plus a small gap,
-    so words land on beat subdivisions and never overlap.
-    """
-    starts: list[float] = []
-    cursor = 0.0
-    for duration in durations:
-        start = math.ceil(cursor / step_s - 1e-9) * step_s
-        starts.append(start)
-        cursor = start + duration + phrasing.word_gap_s
-    end = (starts[-1] + durations[-1]) if durations else 0.0
-    return starts, end + phrasing.end_gap_s
-
-
-def bars_needed(durations: list[float], grid: Grid, phrasing: Phrasing) -> int:
-    """Whole bars a line needs with the given phrasing (at least one)."""
-    _, span = layout_words(durations, grid.step_s, phrasing)
-    return max(1, math.ceil(span / grid.bar_s - 1e-9))
-
-
-def fit_words(durations: list[float], grid: Grid, bars: int) -> list[float]:
-    """Word starts for a line given `bars`: relaxed phrasing when it fits, tight otherwise.
-
-    The tight layout always fits because the arranger never gives a line fewer bars than it needs.
-    """
-    starts, needed = layout_words(durations, grid.step_s, RELAXED)
-    if needed <= bars * grid.bar_s + 1e-9:
-        return starts
-    return layout_words(durations, grid.step_s, TIGHT)[0]
-
-
-#: Vibrato on held notes: depth in semitones, rate in Hz, and how long a hold waits before it starts.
-VIBRATO_SEMITONES = 0.25
-VIBRATO_HZ = 5.5
-VIBRATO_DELAY_S = 0.2
-
-
-def _hold_point(x: np.ndarray, sr: int, period: float) -> int:
-    """Where to hold a word: the loudest 10 ms of its second half (its last vowel), on a period boundary."""
-    frame = max(1, int(sr * 0.01))
-    n_frames = len(x) // frame
-    energy = np.array([np.sum(x[i * frame:(i + 1) * frame] ** 2) for i in range(n_frames)])
-    first = n_frames // 2
-    best = first + int(np.argmax(energy[first:])) if n_frames > first else 0
-    centre = best * frame + frame // 2
-    return int(round(centre / period) * period)
-
-
-def sustain(x: np.ndarray, sr: int, hz: float, target_len: int) -> np.ndarray:
-    """Stretch a monotone word to `target_len` samples by holding its last vowel (TD-PSOLA).
-
-    The word was retuned to exactly `hz`, so its pitch period is known: two-period Hann
-    grains laid one period apart rebuild the word unchanged, and re-using grains around the
-    vowel for a while holds that vowel without touching consonants or formants. A gentle
-    vibrato (varying the grain spacing) keeps a long note from sounding like a buzzer.
-    """
-    extra = target_len - len(x)
-    period = sr / hz
-    if extra < period * 2 or len(x) < 4 * period:
-        return x
-    width = int(round(period))
-    hold_at = _hold_point(x, sr, period)
-    wander = max(1, int(0.02 * sr / period))  # grains come from +-20 ms around the hold point
-    marks_s, marks_a = _grain_marks(len(x), period, hold_at, extra, wander, sr)
-    out = np.zeros(int(marks_s[-1]) + 2 * width + 2, dtype=np.float64)
-    window = np.hanning(2 * width + 1)
-    padded = np.concatenate([np.zeros(width), x, np.zeros(3 * width + 2)])
-    for ts, ta in zip(marks_s, marks_a):
-        a = int(round(ta))
-        grain = padded[a: a + 2 * width + 1] * window
-        s = int(round(ts))
-        out[s: s + len(grain)] += grain
-    out = out[width: width + target_len]
-    if len(out) < target_len:
-        out = np.concatenate([out, np.zeros(target_len - len(out))])
-    return apply_fades(out.astype(np.float32), sr)
-
-
-def _grain_marks(n: int, period: float, hold_at: int, extra: int, wander: int,
-                 sr: int) -> tuple[list[float], list[float]]:
-    """Synthesis and analysis grain positions: identity, then a held stretch, then identity shifted."""
-    marks_s: list[float] = []
-    marks_a: list[float] = []
-    t = 0.0
-    while t < hold_at:
-        marks_s.append(t)
-        marks_a.append(t)
-        t += period
-    hold_end = hold_at + extra
-    step = 0
-    while t < hold_end:
-        held = (t - hold_at) / sr
-        depth = VIBRATO_SEMITONES * min(1.0, max(0.0, (held - VIBRATO_DELAY_S) / 0.2))
-        ratio = 2 ** (depth * np.sin(2 * np.pi * VIBRATO_HZ * held) / 12)
-        offset = wander - abs(step % (2 * wander) - wander)  # ping-pong 0..wander..0
-        marks_s.append(t)
-        marks_a.append(hold_at + offset * period)
-        t += period / ratio
-        step += 1
-    shift = t - hold_at
-    source = float(hold_at)
-    while source < n + period:
-        marks_s.append(source + shift)
-        marks_a.append(source)
-        source += period
-    return marks_s, marks_a
