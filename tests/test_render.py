@@ -228,19 +228,23 @@ def test_fit_text_wraps_then_shrinks():
     assert load_font("Black", 20).size == 20
 
 
-def test_crossfade_opacities_are_complementary():
+def test_one_block_at_a_time_with_a_dip_between_close_lines():
     style = resolve_style("classic")
     lines = [LyricLine(text="one", start=1.0, end=2.0), LyricLine(text="two", start=2.0, end=3.0),
              LyricLine(text="three", start=8.0, end=9.0)]
     timeline = Timeline(lines, style)
+    first, second, third = timeline.blocks
+    assert first.end == second.start  # close lines hand over at one instant...
+    assert first.opacity(first.end) == 0 == second.opacity(second.start)  # ...through the backdrop
+    assert second.end < third.start  # a long gap: each fades on its own
     for t in np.arange(0.0, 10.0, 0.01):
-        shown = timeline.visible(float(t))
-        assert len(shown) <= 2
-        if len(shown) == 2:
-            assert abs(sum(o for _, o in shown) - 1.0) < 1e-6
-    assert timeline.visible(0.2) == [] and timeline.visible(5.0) == []
-    assert [b.line for b, _ in timeline.visible(1.5)] == [0]
-    assert [b.line for b, _ in timeline.visible(8.5)] == [2]
+        on_screen = [b for b in timeline.blocks if b.opacity(float(t)) > 0]
+        assert len(on_screen) <= 1
+        visible = timeline.visible(float(t))
+        assert (visible[0] if visible else None) == (on_screen[0] if on_screen else None)
+    assert timeline.visible(0.2) is None and timeline.visible(5.0) is None
+    assert timeline.visible(1.5) == (first, 1.0) and timeline.visible(8.5) == (third, 1.0)
+    assert timeline.next_block(4.0) is third
 
 
 def test_karaoke_clock_tracks_words():

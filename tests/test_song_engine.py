@@ -1,11 +1,11 @@
 """The built-in `local` song engine, checked by measuring the audio it writes.
 
 Every promise is proved on the rendered WAV: its length to the sample, identical bytes
-for the same seed, the tempo (onset periodicity and kick/bass onsets locked to the bpm
-grid), the key (pitch-class energy of the bass band and of the chords), where the voice
-is and is not (using the voice/backing stems, after checking they add up to the master),
-louder UPPERCASE lines, the ducking, the fade, and finally what faster-whisper tiny.en
-hears. Songs are 5-20 s so the module runs in well under a minute.
+for the same seed, the tempo (onset periodicity of the mix, and of the kick/bass band, at
+the bpm's beat and bar), the key (pitch-class energy of the bass band and of the chords),
+where the voice is and is not (using the voice/backing stems, after checking they add up
+to the master), louder UPPERCASE lines, the ducking, the fade, and finally what
+faster-whisper tiny.en hears. Songs are 1-28 s so the module runs in well under a minute.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def test_song_and_result_json_report_every_parameter_used(render):
     res = result(out)
     assert res["metas"] == {"bpm": 100, "duration": 16, "keyscale": "A minor", "timesignature": "3",
                             "genres": "pop"}
-    assert (res["caption"], res["lyrics"], res["voice"]) == ("synth pop", LYRICS, "en-us")
+    assert (res["caption"], res["lyrics"], res["voice"]) == ("synth pop", LYRICS, "en-us+Hugo")
     sections = res["arrangement"]["sections"]
     assert sections[0]["start"] == 0 and sections[-1]["end"] == 16
     for before, after in zip(sections, sections[1:]):
@@ -188,13 +188,20 @@ def test_placement_lines_have_words_in_order_inside_the_song(render):
 
 
 def test_same_request_gives_identical_bytes_and_another_seed_other_audio(tmp_path):
+    from tasks.song.espeak import espeak
+    from tasks.song.voice import clear_caches
+
     request = SongRequest(caption="synth pop", lyrics=LYRICS, duration=8, seed=11)
     folders = [tmp_path / name for name in "abc"]
     for folder in folders:
         folder.mkdir()
     first = generate_local_song(request, folders[0])
-    second = generate_local_song(request, folders[1])
     other = generate_local_song(request.model_copy(update={"seed": 12}), folders[2])
+    # espeak-ng keeps state between utterances; whatever else the process said before must not
+    # matter, even when nothing is cached.
+    espeak().synth("something else entirely, said with the default voice", pitch_range=60)
+    clear_caches()
+    second = generate_local_song(request, folders[1])
     assert first.audio.sha256 == second.audio.sha256
     assert (folders[0] / "song.wav").read_bytes() == (folders[1] / "song.wav").read_bytes()
     assert other.audio.sha256 != first.audio.sha256
@@ -253,7 +260,6 @@ def test_defaults_come_from_caption_words_then_from_the_seed(render):
     assert len({s.bpm for s in plain}) > 2 and len({s.key_scale for s in plain}) > 2
     assert render(caption="sad song", duration=5, seed=1)[0].key_scale.endswith("minor")
     assert render(caption="happy song", duration=5, seed=1)[0].key_scale.endswith("major")
-    assert result(render(caption="female vocal pop", duration=5, seed=1)[1])["voice"] == "en-us+f3"
 
 
 # ---------------------------------------------------------------- where the voice is
@@ -436,7 +442,7 @@ def norm(word: str) -> str:
     return re.sub(r"[^a-z0-9']", "", word.lower())
 
 
-@pytest.mark.parametrize(("bpm", "meter", "seed"), [(96, "4", 40), (118, "3", 41), (110, "6", 45)])
+@pytest.mark.parametrize(("bpm", "meter", "seed"), [(96, "4", 40), (118, "3", 41), (92, "2", 46)])
 def test_whisper_tiny_hears_the_lyrics_where_placement_says(tmp_path, capsys, bpm, meter, seed):
     lyrics = ("[Verse]\nThe city lights are calling me\nI walk beneath the silver moon\n"
               "[Chorus]\nHOLD ON TO THE FEELING\nnever let it go")

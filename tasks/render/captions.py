@@ -4,8 +4,8 @@ Per frame this is copies and at most one integer lerp over the lyric box:
   * each block is composited over the backdrop once, in two versions (not sung / sung),
   * a block at full opacity is the "not sung" picture with strips of the "sung" picture
     copied in up to each row's wipe position,
-  * a fade is a lerp between the backdrop and that picture, a change of line a lerp
-    between two pictures (the timeline guarantees complementary opacities).
+  * a fade is a lerp between the backdrop and that picture (the timeline never shows
+    two blocks at once).
 Nothing is redrawn when the frame's state (blocks, fade steps, wipe positions, backdrop
 version) equals the previous frame's, which is most frames.
 
@@ -58,7 +58,7 @@ class Captions:
         self._cards: LRU[tuple[str, str | None, bool], Future[_Card]] = LRU(cache_size)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lyric-cards")
         self._pictures: LRU[tuple, Future[_Pictures]] = LRU(4)
-        self._scratch = [Planes.allocate(box.width, box.height) for _ in range(2)]
+        self._scratch = Planes.allocate(box.width, box.height)
         self._last_state: object = None
 
     # -- state
@@ -104,12 +104,13 @@ class Captions:
             wipes.append(x)
         return tuple(wipes)
 
-    def state(self, t: float, bg_version: int) -> tuple[int, tuple[_Shown, ...]]:
+    def state(self, t: float, bg_version: int) -> tuple[int, _Shown | None]:
         """Everything the lyric box's pixels depend on at time t (equal state, equal pixels)."""
-        return bg_version, tuple(
-            _Shown(block.line, fade_steps(opacity), self._wipes(block.line, t))
-            for block, opacity in self.timeline.visible(t)
-        )
+        visible = self.timeline.visible(t)
+        if visible is None:
+            return bg_version, None
+        block, opacity = visible
+        return bg_version, _Shown(block.line, fade_steps(opacity), self._wipes(block.line, t))
 
     # -- drawing
 
@@ -123,17 +124,12 @@ class Captions:
         self._last_state = state
         dst = frame.crop(self.box)
         shown = state[1]
-        if not shown:
+        if shown is None:
             dst.assign(bg)
-        elif len(shown) == 1 and shown[0].fade >= FADE_ONE:
-            self._compose(shown[0], bg, bg_version, dst)
-        elif len(shown) == 1:
-            picture = self._compose(shown[0], bg, bg_version, self._scratch[0])
-            lerp_into(dst, bg, picture, shown[0].fade)
-        else:  # a cross-fade: the timeline makes the two fades sum to one
-            first = self._compose(shown[0], bg, bg_version, self._scratch[0])
-            second = self._compose(shown[-1], bg, bg_version, self._scratch[1])
-            lerp_into(dst, first, second, shown[-1].fade)
+        elif shown.fade >= FADE_ONE:
+            self._compose(shown, bg, bg_version, dst)
+        else:
+            lerp_into(dst, bg, self._compose(shown, bg, bg_version, self._scratch), shown.fade)
         return True
 
     def _compose(self, shown: _Shown, bg: Planes, bg_version: int, target: Planes) -> Planes:

@@ -34,7 +34,7 @@ class Style:
     bar_release: float = 0.16  # seconds for a bar to fall ~63% of the way back
     peak_hold: float = 0.6  # seconds a peak cap stays up before dropping onto its bar
     # Lyrics timing (seconds).
-    fade: float = 0.3
+    fade: float = 0.16  # each fade in and out (a change of line dips out, then in)
     lead: float = 0.35  # a line appears this long before it is sung
     hold: float = 0.7  # and stays this long after it ends when nothing follows
     karaoke: bool = True

@@ -1,10 +1,12 @@
 """When each lyric block is on screen, how opaque it is, and how much of it has been sung.
 
-A "block" is one lyric line shown large plus the next line shown small. Block i fades in
-`lead` seconds before line i is sung and fades out `hold` seconds after it ends; when the
-next line follows closely the two blocks share one boundary and cross-fade there with
-complementary ramps (opacities summing to 1), so the compositor never needs more than a
-two-picture lerp.
+A "block" is one lyric line shown large plus the next line shown small. Block i owns a
+window of time: it starts `lead` seconds before line i is sung and ends `hold` seconds
+after it, or, when the next line follows closely, at a boundary the two blocks share.
+Each block fades in at the start of its window and out at its end, inside the window, so
+windows never overlap and at most one block is on screen: a change of line is a short
+dip (old block out, new block in) rather than a dissolve, where two differently laid out
+blocks would show through each other.
 """
 
 from __future__ import annotations
@@ -18,35 +20,25 @@ from tasks.render.text import normalise_text
 
 
 @dataclass(frozen=True)
-class Ramp:
-    """A smooth 0->1 step centred on `at`, `half` seconds each side (a hard step if half=0)."""
-
-    at: float
-    half: float
-
-    def rise(self, t: float) -> float:
-        if self.half <= 0:
-            return 1.0 if t >= self.at else 0.0
-        x = min(max((t - self.at + self.half) / (2 * self.half), 0.0), 1.0)
-        return x * x * (3 - 2 * x)
-
-    @property
-    def begins(self) -> float:
-        return self.at - self.half
-
-    @property
-    def ends(self) -> float:
-        return self.at + self.half
-
-
-@dataclass(frozen=True)
 class Block:
-    line: int  # index into the schedule's lines
-    fade_in: Ramp
-    fade_out: Ramp
+    """Line `line` on screen during [start, end], fading in and out over `fade` seconds."""
+
+    line: int  # index into the timeline's lines
+    start: float
+    end: float
+    fade: float
 
     def opacity(self, t: float) -> float:
-        return self.fade_in.rise(t) * (1.0 - self.fade_out.rise(t))
+        if t <= self.start or t >= self.end:
+            return 0.0
+        if self.fade <= 0:
+            return 1.0
+        return _smoothstep(min(t - self.start, self.end - t) / self.fade)
+
+
+def _smoothstep(x: float) -> float:
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3 - 2 * x)
 
 
 def usable_lines(lines: list[LyricLine]) -> list[LyricLine]:
@@ -57,61 +49,50 @@ def usable_lines(lines: list[LyricLine]) -> list[LyricLine]:
 
 
 def _boundary(prev: LyricLine, nxt: LyricLine, style: Style) -> float | None:
-    """Shared cross-fade time between two neighbouring lines, or None if they fade separately.
+    """The time two neighbouring blocks hand over, or None if there is room for a gap.
 
-    Lines closer than a fade apart cross-fade when the second would appear (`lead` before
-    it is sung) or, if the first is still being sung then, when the first ends; but never
-    after the second has started.
+    The handover is when the second block would appear (`lead` before it is sung) or, if
+    the first line is still being sung then, when it ends; but never after the second
+    line has started.
     """
     natural_out, natural_in = prev.end + style.hold, nxt.start - style.lead
-    if natural_in - natural_out >= style.fade:
+    if natural_in - natural_out >= 2 * style.fade:
         return None
     return max(natural_in, min(prev.end, nxt.start))
 
 
 def schedule(lines: list[LyricLine], style: Style) -> list[Block]:
-    """One block per line (lines as returned by usable_lines), with their fade ramps."""
-    ins = [ln.start - style.lead for ln in lines]
-    outs = [ln.end + style.hold for ln in lines]
-    shared = [False] * len(lines)  # shared[i]: block i's fade-out is block i+1's fade-in
+    """One block per line (lines as returned by usable_lines), in time order, never overlapping."""
+    starts = [ln.start - style.lead for ln in lines]
+    ends = [ln.end + style.hold for ln in lines]
     for i in range(len(lines) - 1):
-        boundary = _boundary(lines[i], lines[i + 1], style)
-        if boundary is not None:
-            outs[i] = ins[i + 1] = boundary
-            shared[i] = True
-    # A ramp may take at most half of its block, and a shared ramp must be the same on
-    # both sides for the two opacities to sum to one.
-    half_in = [min(style.fade, o - s) / 2 for s, o in zip(ins, outs, strict=True)]
-    half_out = list(half_in)
-    for i in range(len(lines) - 1):
-        if shared[i]:
-            half_out[i] = half_in[i + 1] = min(half_out[i], half_in[i + 1])
-    return [Block(i, Ramp(ins[i], half_in[i]), Ramp(outs[i], half_out[i]))
-            for i in range(len(lines)) if outs[i] > ins[i]]
+        handover = _boundary(lines[i], lines[i + 1], style)
+        if handover is not None:
+            ends[i] = starts[i + 1] = handover
+    return [Block(i, start, end, min(style.fade, (end - start) / 2))
+            for i, (start, end) in enumerate(zip(starts, ends, strict=True)) if end > start]
 
 
 class Timeline:
-    """Looks up the visible blocks (at most two) at a time."""
+    """Looks up the block on screen at a time (there is at most one)."""
 
     def __init__(self, lines: list[LyricLine], style: Style):
         self.lines = usable_lines(lines)
         self.blocks = schedule(self.lines, style)
-        self._begins = [b.fade_in.begins for b in self.blocks]
+        self._starts = [b.start for b in self.blocks]
         self.clocks = [KaraokeClock(ln) if style.karaoke else None for ln in self.lines]
 
-    def visible(self, t: float) -> list[tuple[Block, float]]:
-        """(block, opacity) for blocks with opacity > 0 at t, earliest first."""
-        i = bisect.bisect_right(self._begins, t)
-        found = []
-        for block in self.blocks[max(0, i - 2) : i]:
-            opacity = block.opacity(t)
-            if opacity > 0.0:
-                found.append((block, opacity))
-        return found
+    def visible(self, t: float) -> tuple[Block, float] | None:
+        """(block, opacity) of the block on screen at t, or None."""
+        i = bisect.bisect_left(self._starts, t) - 1
+        if i < 0:
+            return None
+        opacity = self.blocks[i].opacity(t)
+        return (self.blocks[i], opacity) if opacity > 0.0 else None
 
     def next_block(self, t: float) -> Block | None:
-        """The first block that starts fading in after t."""
-        i = bisect.bisect_right(self._begins, t)
+        """The first block that appears after t."""
+        i = bisect.bisect_right(self._starts, t)
         return self.blocks[i] if i < len(self.blocks) else None
 
     def upcoming_text(self, line: int) -> str | None:

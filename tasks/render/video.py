@@ -7,6 +7,7 @@ frame loop only asks the compositor for frame k and hands it to the encoder pipe
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,15 +59,18 @@ def render_music_video(audio_path: Path, lines: list[LyricLine], cover_path: Pat
     together (within half a frame) without relying on ffmpeg's -shortest.
     `progress(done_frames, total_frames)` is called about once per second of video.
     """
-    scene = build_scene(audio_path, lines, cover_path, title, options, subtitle)
+    check_options(options)
     width, height = options.width, options.height
-    with scene.compositor, atomic_path(out_path) as tmp:
-        cmd = encode_command(tmp, width, height, scene.fps, Path(audio_path), encoder or EncoderSettings())
+    with atomic_path(out_path) as tmp:
+        cmd = encode_command(tmp, width, height, options.fps, Path(audio_path), encoder or EncoderSettings())
+        # ffmpeg starts up (process, x264, audio input) while the scene is being prepared.
         with FrameSink(cmd, width * height * 3 // 2) as sink:
-            for k in range(scene.n_frames):
-                sink.write(scene.compositor.render(k).buffer)
-                if progress and k % scene.fps == scene.fps - 1:
-                    progress(k + 1, scene.n_frames)
+            scene = build_scene(audio_path, lines, cover_path, title, options, subtitle)
+            with scene.compositor as compositor:
+                for k in range(scene.n_frames):
+                    sink.write(compositor.render(k).buffer)
+                    if progress and k % scene.fps == scene.fps - 1:
+                        progress(k + 1, scene.n_frames)
     if progress:
         progress(scene.n_frames, scene.n_frames)
 
@@ -80,23 +84,30 @@ def render_still(audio_path: Path, lines: list[LyricLine], cover_path: Path | No
         return Image.fromarray(compositor.render(index).to_rgb())
 
 
+def check_options(options: RenderOptions) -> tuple[Layout, Style]:
+    """Validate size, fps and style up front (one clear ValueError each)."""
+    if options.fps <= 0:
+        raise ValueError(f"fps must be positive, got {options.fps}")
+    return Layout.for_size(options.width, options.height), resolve_style(options.style)
+
+
 def build_scene(audio_path: Path, lines: list[LyricLine], cover_path: Path | None, title: str,
                 options: RenderOptions, subtitle: str = "") -> Scene:
-    layout = Layout.for_size(options.width, options.height)
-    style = resolve_style(options.style)
+    """Everything prepared once: backdrop with title, bar heights for every frame, lyrics."""
+    layout, style = check_options(options)
     fps = options.fps
-    if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
-    samples = decode_audio(audio_path, FEATURE_RATE)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        decoding = pool.submit(decode_audio, audio_path, FEATURE_RATE)  # ffmpeg runs meanwhile
+        cover = load_cover(Path(cover_path)) if cover_path else None
+        accent = _accent(style, cover)
+        painter = CardPainter(layout, style, accent)
+        overlays = [layer for layer in [_title_layer(painter, layout, title, subtitle, cover)] if layer]
+        backdrop = _backdrop(layout, style, fps, cover, accent, overlays)
+        samples = decoding.result()
     duration = len(samples) / FEATURE_RATE
     if duration <= 0:
         raise ValueError(f"audio {audio_path} is empty")
     n_frames = max(1, round(duration * fps))
-    cover = load_cover(Path(cover_path)) if cover_path else None
-    accent = _accent(style, cover)
-    painter = CardPainter(layout, style, accent)
-    overlays = [layer for layer in [_title_layer(painter, layout, title, subtitle, cover)] if layer]
-    backdrop = _backdrop(layout, style, fps, cover, accent, overlays)
     n_bars = fitting_bar_count(layout.bars_box.width, style.bar_count)
     levels, peaks = bar_levels(samples, n_frames, fps, n_bars, style.bar_release, style.peak_hold)
     bars = Bars(levels, peaks, layout, style, (accent, shifted_hue(accent, 50)))

@@ -18,7 +18,7 @@ from tasks.song.harmony import Harmony
 from tasks.song.theory import SAMPLE_RATE as SR
 from tasks.song.theory import Grid, Key, midi_to_hz
 
-# Groove strings: one character per step (eighths in 2/4, 3/4, 4/4; beats in 6/8).
+# Groove strings: one character per eighth note (a 6/8 bar is six of them, a 4/4 bar eight).
 # X = accent, x = normal, o = ghost, . = rest.
 _GROOVES: dict[int, dict[str, dict[str, str]]] = {
     4: {
@@ -211,7 +211,7 @@ def render_bass(track: Track, arrangement: Arrangement, grid: Grid, harmony: Har
     lines = _BASS_LINES[grid.meter.beats]
     step_s = pattern_step_s(grid)
     for bar, block in enumerate(_block_at_bar(arrangement)):
-        pattern = lines[_GROOVE_OF_KIND.get(block.kind, "verse")] if block.kind != "instrumental" else lines["chorus"]
+        pattern = lines[_GROOVE_OF_KIND.get(block.kind, "verse")]
         root = harmony.root_at_bar(bar)
         for step, length, char in _note_events(pattern):
             midi = bass_midi(harmony.key, root + 4) if char == "5" else bass_midi(harmony.key, root)
@@ -253,7 +253,7 @@ def render_chords(track: Track, arrangement: Arrangement, grid: Grid, harmony: H
         notes = chord_voicing(harmony.key, harmony.root_at_bar(bar), previous)
         previous = notes
         bar_t = grid.bar_time(bar)
-        for i, midi in enumerate(notes):
+        for midi in notes:
             for side, cents in ((-1.0, -6.0), (1.0, 6.0)):
                 hz = midi_to_hz(midi + cents / 100.0)
                 sound = tone(hz, grid.bar_s + 0.08, PAD, 0.06, 0.12)

@@ -22,7 +22,6 @@ from tasks.models import FileArtifact, Song, SongRequest
 from tasks.song.arrange import Arrangement, arrange
 from tasks.song.backing import render_backing
 from tasks.song.harmony import Harmony, chord_name, plan_harmony
-from tasks.song.isolation import run_isolated
 from tasks.song.mixdown import Mix, mixdown
 from tasks.song.params import SongParams, resolve_params, rng_for
 from tasks.song.structure import parse_lyrics
@@ -145,14 +144,9 @@ def generate_local_song(request: SongRequest, out_dir: Path) -> Song:
     """Render the request into `out_dir` (song.wav, result.json, placement.json) and describe it as a Song.
 
     engine_options["stems"] = True also writes voice.wav and backing.wav (the two halves of
-    the master, same gain), for karaoke or for checking the mix. The render runs in a fresh
-    child process (see isolation.py): that is what makes the bytes depend on the request only.
+    the master, same gain), for karaoke or for checking the mix.
     """
-    return run_isolated(write_song, request, Path(out_dir))
-
-
-def write_song(request: SongRequest, out_dir: Path) -> Song:
-    """Render in this process and write the files (byte-identical only from a fresh espeak state)."""
+    out_dir = Path(out_dir)
     song = render_song(request)
     audio_path = out_dir / "song.wav"
     write_wav(audio_path, song.mix.master, SR)

@@ -1,7 +1,7 @@
 """Request -> the concrete parameters the local engine plays: bpm, key, meter, voice, random streams.
 
 Whatever the request leaves open is chosen here, from caption words first ("ballad" is slow,
-"dance" is fast, "sad" is minor, "female" picks a female voice) and from the seed otherwise,
+"dance" is fast, "sad" is minor) and from the seed otherwise,
 so the result file can say exactly what was used and the same request always sounds the same.
 """
 
@@ -21,7 +21,6 @@ _SLOW_WORDS = ("ballad", "slow", "ambient", "lullaby", "chill", "lofi", "lo-fi",
 _FAST_WORDS = ("dance", "energetic", "upbeat", "fast", "edm", "house", "techno", "party", "punk", "drum and bass")
 _MINOR_WORDS = ("sad", "dark", "melancholic", "melancholy", "moody", "minor", "gloomy", "somber", "haunting")
 _MAJOR_WORDS = ("happy", "bright", "sunny", "joyful", "uplifting", "cheerful", "major", "hopeful")
-_FEMALE_WORDS = ("female", "woman", "girl", "soprano")
 #: Request languages whose espeak-ng voice name differs from the code ("unknown" is ACE-Step's).
 _LANGUAGE_VOICES = {"en": "en-us", "english": "en-us", "": "en-us", "unknown": "en-us", "zh": "cmn"}
 
@@ -66,14 +65,25 @@ def choose_key(caption: str, seed: int) -> Key:
     return key_from_pitch_class(tonic, mode)
 
 
+#: The espeak-ng voice variant the engine sings with. It has no pitch flutter and no echo:
+#: espeak keeps the flutter position and the echo tail in library state between utterances
+#: (never reset), so with the default variant the same word comes out slightly different
+#: depending on what the process synthesised before, and songs would not be byte-identical.
+#: Measured with whisper tiny.en it is as intelligible as the default voice.
+VOICE_VARIANT = "Hugo"
+
+
 def choose_voice(request: SongRequest) -> str:
-    """espeak-ng voice: engine_options['voice'], else by language, female variant when the caption asks."""
+    """espeak-ng voice: engine_options['voice'] as given, else the request language's voice + VOICE_VARIANT.
+
+    A voice given explicitly is used as is; if it has pitch flutter or echo (most variants,
+    e.g. '+f3'), its songs are byte-identical only when rendered in a fresh process.
+    """
     explicit = request.engine_options.get("voice")
     if explicit:
         return str(explicit)
     lang = (request.language or "en").strip().lower()
-    base = _LANGUAGE_VOICES.get(lang, lang)
-    return f"{base}+f3" if _has_word(request.caption, _FEMALE_WORDS) else base
+    return f"{_LANGUAGE_VOICES.get(lang, lang)}+{VOICE_VARIANT}"
 
 
 @dataclass(frozen=True)

@@ -173,3 +173,9 @@ def word_durations(words: list[str], voice: str, rate: int = WORD_RATE) -> list[
     middle = int(params[len(params) // 2])
     sr = espeak().sample_rate
     return [len(_spoken_word(w, voice, middle, rate)) / sr for w in words]
+
+
+def clear_caches() -> None:
+    """Forget calibrations and synthesised words (the next song synthesises everything afresh)."""
+    pitch_calibration.cache_clear()
+    _spoken_word.cache_clear()
