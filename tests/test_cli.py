@@ -57,3 +57,11 @@ def test_make_from_stdin_lyrics_prints_the_mp4(prefect_harness, no_config):
     assert mp4.suffix == ".mp4" and mp4.is_file() and mp4.is_relative_to(no_config / "out" / "stdin-song")
     lrc = next((no_config / "out" / "stdin-song").glob("lyrics-*/lyrics.lrc")).read_text()
     assert "Hello from standard input" in lrc
+
+
+def test_the_demo_request_is_a_valid_spec(no_config):
+    from flows.spec import demo_spec, flow_params, spec_from
+
+    params = flow_params(spec_from({}, base=demo_spec()))
+    assert params["title"] == "Night Drive"
+    assert params["request"].key_scale == "A minor" and params["request"].lyrics.strip()
