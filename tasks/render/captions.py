@@ -121,27 +121,44 @@ class Captions:
         state = self.state(t, bg_version)
         if state == self._last_state:
             return False
-        self._last_state = state
+        previous, self._last_state = self._last_state, state
         dst = frame.crop(self.box)
         shown = state[1]
         if shown is None:
             dst.assign(bg)
-        elif shown.fade >= FADE_ONE:
-            self._compose(shown, bg, bg_version, dst)
-        else:
+        elif shown.fade < FADE_ONE:
             lerp_into(dst, bg, self._compose(shown, bg, bg_version, self._scratch), shown.fade)
+        elif self._only_wipes_grew(previous, state):
+            self._highlight(shown, previous[1].wipes, bg, bg_version, dst)
+        else:
+            self._compose(shown, bg, bg_version, dst)
         return True
+
+    @staticmethod
+    def _only_wipes_grew(previous: object, state: tuple[int, _Shown | None]) -> bool:
+        """True when the frame already shows this block fully and only the highlight advanced."""
+        if not isinstance(previous, tuple) or previous[0] != state[0] or previous[1] is None:
+            return False
+        old, new = previous[1], state[1]
+        return (old.line == new.line and old.fade >= FADE_ONE and len(old.wipes) <= len(new.wipes)
+                and all(a <= b for a, b in zip(old.wipes, new.wipes, strict=False)))
 
     def _compose(self, shown: _Shown, bg: Planes, bg_version: int, target: Planes) -> Planes:
         """Write a block at full opacity, highlighted up to its wipes, into target."""
-        pictures = self._pictures_for(shown.line, bg, bg_version)
-        target.assign(pictures.unsung)
-        card = self._card(shown.line)
-        for row, wipe in zip(card.rows, shown.wipes, strict=False):
-            if wipe > card.strip_x0:
-                strip = Box(card.strip_x0, row.y0, min(wipe, self.box.width), row.y1)
-                target.crop(strip).assign(pictures.sung.crop(strip))
+        target.assign(self._pictures_for(shown.line, bg, bg_version).unsung)
+        self._highlight(shown, (), bg, bg_version, target)
         return target
+
+    def _highlight(self, shown: _Shown, done: tuple[int, ...], bg: Planes, bg_version: int, target: Planes) -> None:
+        """Copy the sung picture into target between each row's `done` edge and its new wipe."""
+        sung = self._pictures_for(shown.line, bg, bg_version).sung
+        card = self._card(shown.line)
+        for i, (row, wipe) in enumerate(zip(card.rows, shown.wipes, strict=False)):
+            start = max(card.strip_x0, done[i] if i < len(done) else 0)
+            stop = min(wipe, self.box.width)
+            if stop > start:
+                strip = Box(start, row.y0, stop, row.y1)
+                target.crop(strip).assign(sung.crop(strip))
 
     def _pictures_for(self, line: int, bg: Planes, bg_version: int) -> _Pictures:
         return self._pictures_future(line, bg, bg_version).result()
