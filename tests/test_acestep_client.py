@@ -141,7 +141,8 @@ def test_runtime_options_do_not_change_the_submit_cache_key():
     base = song_request(api_url="http://127.0.0.1:9", batch_size=2)
     slower = song_request(api_url="http://127.0.0.1:9", batch_size=2, timeout=5, poll_interval=9, pick=2)
     bigger = song_request(api_url="http://127.0.0.1:9", batch_size=3)
-    key = lambda r: submit_cache_key(None, {"request": r, "out_dir": "/o"})
+    def key(r):
+        return submit_cache_key(None, {"request": r, "out_dir": "/o"})
     assert key(base) == key(slower) != key(bigger)
     assert "timeout" not in submission_request(slower).engine_options
 
@@ -233,7 +234,8 @@ def test_random_samples_of_both_shapes_keep_the_requested_duration():
     custom = {"think": False, "caption": "j-rock", "lyrics": "[Intro]", "bpm": 100, "duration": 160,
               "keyscale": "B minor", "language": "zh", "timesignature": "4"}
     got, opts = apply_random_sample(request, options, custom)
-    assert (got.caption, got.key_scale, got.language, got.duration, opts.thinking) == ("j-rock", "B minor", "zh", 7, False)
+    got_fields = (got.caption, got.key_scale, got.language, got.duration, opts.thinking)
+    assert got_fields == ("j-rock", "B minor", "zh", 7, False)
     got, opts = apply_random_sample(request, options, {"description": "江南水乡", "instrumental": True,
                                                        "vocal_language": "zh"})
     assert opts.description == "江南水乡" and got.lyrics == "[inst]" and not opts.random_sample
@@ -320,7 +322,8 @@ def test_poll_progress_reaches_the_terminal_listeners():
     from tasks.song.acestep_engine import step_progress_callback
 
     seen = []
-    listener = lambda step, fraction, description: seen.append((step, fraction, description))
+    def listener(step, fraction, description):
+        return seen.append((step, fraction, description))
     progress.add_listener(listener)
     try:
         report = step_progress_callback()

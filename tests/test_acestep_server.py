@@ -99,7 +99,8 @@ def source_wav(path: Path, seconds: float = 4.0) -> Path:
 def test_batch_saves_every_audio_and_the_song_is_the_picked_one(srv, tmp_path):
     song = generate_acestep_song(song_request(srv, batch_size=2, pick=2), tmp_path)
     assert sorted(p.name for p in tmp_path.glob("song_*")) == ["song_1.mp3", "song_2.mp3"]
-    assert Path(song.audio.path).name == "song_2.mp3" and [Path(f.path).name for f in song.extra_files] == ["song_1.mp3"]
+    assert Path(song.audio.path).name == "song_2.mp3"
+    assert [Path(f.path).name for f in song.extra_files] == ["song_1.mp3"]
     assert abs(song.duration - 5.0) < 0.15 and song.engine == "acestep"
     assert song.seed == 4  # seed_value "3,4": the second audio's seed
     assert (song.caption, song.lyrics) == ("upbeat synth pop", LYRICS)
@@ -275,7 +276,8 @@ def test_urlencoded_submit_works_like_the_fixed_server(srv):
 # ---- auth ----------------------------------------------------------------------------------------------
 
 def test_auth_rules(srv):
-    post = lambda path, **kw: httpx.post(srv.url + path, **kw)
+    def post(path, **kw):
+        return httpx.post(srv.url + path, **kw)
     assert post("/query_result", json={"task_id_list": []}).json()["detail"] == \
         "Missing ai_token or Authorization header"
     assert post("/query_result", json={"task_id_list": [], "ai_token": "bad"}, headers=AUTH).json()["detail"] == \
@@ -411,7 +413,8 @@ def test_a_dropped_submit_is_transient(srv, tmp_path):
 
 
 def test_bodies_the_server_cannot_read(srv):
-    post = lambda **kw: httpx.post(f"{srv.url}/release_task", **kw)
+    def post(**kw):
+        return httpx.post(f"{srv.url}/release_task", **kw)
     bad_json = post(content=b"{nope", headers={**AUTH, "Content-Type": "application/json"})
     assert bad_json.status_code == 500 and bad_json.headers["content-type"].startswith("text/plain")
     assert post(content=b"{nope", headers=AUTH).status_code == 400

@@ -36,7 +36,8 @@ def run_flow(root: Path):
 
 
 def snapshot(folder: Path) -> dict[str, int]:
-    return {str(p): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file() and ".prefect-results" not in p.parts}
+    files = (p for p in folder.rglob("*") if p.is_file() and ".prefect-results" not in p.parts)
+    return {str(p): p.stat().st_mtime_ns for p in files}
 
 
 def statuses(run) -> dict[str, str]:

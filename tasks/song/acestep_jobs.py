@@ -191,7 +191,8 @@ class JobStore:
     def stats(self) -> dict:
         with self._lock:
             jobs = list(self._jobs.values())
-        count = lambda pred: sum(1 for j in jobs if pred(j))
+        def count(pred):
+            return sum(1 for j in jobs if pred(j))
         return {
             "jobs": {"total": len(jobs), "queued": count(lambda j: j.status == 0 and j.started is None),
                      "running": count(lambda j: j.status == 0 and j.started is not None),
