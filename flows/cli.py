@@ -201,7 +201,27 @@ def _mount_subcommands() -> None:
 _mount_subcommands()
 
 
+class _NoTracebackForUserErrors:
+    """Logging filter: Prefect logs a failed task with its traceback; for a PermanentError (bad key,
+    bad input) the one-line message is the whole story, so the terminal shows it without the trace."""
+
+    def filter(self, record) -> bool:  # noqa: ANN001 - logging.LogRecord
+        from tasks.artifacts import PermanentError
+
+        if record.exc_info and isinstance(record.exc_info[1], PermanentError) and not DEBUG["on"]:
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_user_error_tracebacks() -> None:
+    import logging
+
+    for name in ("prefect.task_runs", "prefect.flow_runs"):
+        logging.getLogger(name).addFilter(_NoTracebackForUserErrors())
+
+
 def main() -> None:
+    _quiet_user_error_tracebacks()
     app()
 
 
