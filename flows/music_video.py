@@ -139,7 +139,8 @@ class StepRunner:
         result = state.result()
         status = "cached" if state.name == "Cached" else "ran"
         own_files = getattr(result, "own_files", list)
-        if not all_intact(own_files()):
+        # A step that just ran wrote and hashed its files; only a cache hit can point at stale ones.
+        if status == "cached" and not all_intact(own_files()):
             get_run_logger().warning("%s: cached files missing or changed on disk; re-running", pending.name)
             with self._slot(pending.uses_cpu):
                 result = self._configured(pending.task, pending.provider, refresh=True)(**pending.kwargs)
