@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image
 
 from tasks.render.layers import Layer
-from tasks.render.layout import Layout
-from tasks.render.style import Color, Style
+from tasks.render.style_types import Color
+from tasks.render.visualiser import VisualiserSpec
 from tasks.render.yuv import Box, Planes, even_round
 
 
@@ -48,18 +48,18 @@ def wash_rgba(width: int, height: int, left: Color, right: Color, opacity: float
 class Bars:
     """Draws the bar box of each frame from precomputed levels and peak caps."""
 
-    def __init__(self, levels: np.ndarray, peaks: np.ndarray, layout: Layout, style: Style,
+    def __init__(self, levels: np.ndarray, peaks: np.ndarray, box: Box, unit: int, spec: VisualiserSpec,
                  colours: tuple[Color, Color]):
-        self.box = box = layout.bars_box
-        self.columns = bar_columns(box.width, levels.shape[1], style.bar_gap)
-        self.cap_h = even_round(max(2, layout.unit * 0.006))
-        cap_gap = even_round(max(2, layout.unit * 0.004))
-        stub = even_round(max(2, layout.unit * 0.004))  # silent bars still show as a baseline
+        self.box = box
+        self.columns = bar_columns(box.width, levels.shape[1], spec.gap)
+        self.cap_h = even_round(max(2, unit * 0.006))
+        cap_gap = even_round(max(2, unit * 0.004))
+        stub = even_round(max(2, unit * 0.004))  # silent bars still show as a baseline
         reach = box.height - self.cap_h - cap_gap
         self.heights = np.maximum(_even_px(levels, reach), stub)
         cap_px = np.maximum(_even_px(peaks, reach), self.heights)
         self.cap_bottoms = np.where(peaks > 0.02, box.height - cap_px - cap_gap, -1)  # -1: no cap
-        self._wash = Layer.from_rgba(wash_rgba(box.width, box.height, *colours, style.bar_opacity), box.x0, box.y0)
+        self._wash = Layer.from_rgba(wash_rgba(box.width, box.height, *colours, spec.opacity), box.x0, box.y0)
         self._cap = Layer.from_rgba(
             Image.new("RGBA", (box.width, box.height), (255, 255, 255, 225)), box.x0, box.y0
         )

@@ -9,12 +9,13 @@ derive the accent colours from the cover when a style leaves them open.
 from __future__ import annotations
 
 import colorsys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PIL import Image
 
-Color = tuple[int, int, int]
+from tasks.render.style_types import Color
+from tasks.render.visualiser import VisualiserSpec
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,8 @@ class Style:
     # Backdrop: brightness multiplier and Gaussian blur radius (fraction of the short side).
     dim: float = 0.5
     blur: float = 0.012
-    # Spectrum bars.
-    bar_count: int = 64
-    bar_gap: float = 0.32  # fraction of each bar's pitch left empty
-    bar_opacity: float = 0.9
-    bar_release: float = 0.16  # seconds for a bar to fall ~63% of the way back
-    peak_hold: float = 0.6  # seconds a peak cap stays up before dropping onto its bar
+    # The audio visualiser (kind, count, colours, smoothing).
+    visualiser: VisualiserSpec = field(default_factory=VisualiserSpec)
     # Lyrics timing (seconds).
     fade: float = 0.16  # each fade in and out (a change of line dips out, then in)
     lead: float = 0.35  # a line appears this long before it is sung
@@ -49,7 +46,8 @@ class Style:
 
 _STYLES: dict[str, Style] = {
     "classic": Style(),
-    "minimal": Style(name="minimal", blur=0.0, dim=0.42, box_opacity=0.0, karaoke=False, bar_count=48),
+    "minimal": Style(name="minimal", blur=0.0, dim=0.42, box_opacity=0.0, karaoke=False,
+                     visualiser=VisualiserSpec(count=48)),
 }
 
 

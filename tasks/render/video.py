@@ -17,11 +17,10 @@ from PIL import Image
 from tasks.artifacts import atomic_path
 from tasks.audio import decode_audio
 from tasks.models import LyricLine, RenderOptions
-from tasks.render.bars import Bars, fitting_bar_count
 from tasks.render.captions import Captions
 from tasks.render.compositor import Backdrop, Compositor
 from tasks.render.encoder import EncoderSettings, FrameSink, encode_command
-from tasks.render.features import FEATURE_RATE, bar_levels
+from tasks.render.features import FEATURE_RATE
 from tasks.render.layers import (
     DriftingBackground,
     Layer,
@@ -35,6 +34,7 @@ from tasks.render.layout import Layout
 from tasks.render.style import Color, Style, accent_from_image, resolve_style, shifted_hue
 from tasks.render.text import CardPainter
 from tasks.render.timeline import Timeline
+from tasks.render.visualiser import build_visualiser
 from tasks.render.yuv import even_round
 
 Progress = Callable[[int, int], None]
@@ -108,9 +108,8 @@ def build_scene(audio_path: Path, lines: list[LyricLine], cover_path: Path | Non
     if duration <= 0:
         raise ValueError(f"audio {audio_path} is empty")
     n_frames = max(1, round(duration * fps))
-    n_bars = fitting_bar_count(layout.bars_box.width, style.bar_count)
-    levels, peaks = bar_levels(samples, n_frames, fps, n_bars, style.bar_release, style.peak_hold)
-    bars = Bars(levels, peaks, layout, style, (accent, shifted_hue(accent, 50)))
+    bars = build_visualiser(style.visualiser, layout.bars_box, layout.unit, samples, n_frames, fps,
+                            (accent, shifted_hue(accent, 50)))
     captions = Captions(Timeline(lines, style), painter, layout.lyric_box, layout.wipe_step)
     compositor = Compositor(layout.width, layout.height, fps, backdrop, [bars, captions])
     return Scene(compositor, n_frames, duration, fps)
