@@ -1,14 +1,19 @@
-"""The spectrum bar visualiser along the bottom of the frame.
+"""Spectrum bars: growing up from the bottom of their box ("bars") or up and down from its
+centre line ("mirrored").
 
 Two pictures of the bar box are made per backdrop: the backdrop itself and the backdrop
 with the bars' colour wash blended over the whole box ("lit"), plus one with the peak
-caps' colour. A bar of height h is the lit picture's bottom h rows in the bar's columns,
-so a bar that moved from h to h' only needs the rows between them copied from the lit
-picture (growing) or the backdrop (shrinking). Heights are whole even pixels,
-precomputed for every frame as integers.
+caps' colour. A bar is made of one or two *arms* that start at an anchor row and grow
+away from it (bottom bars: one arm growing up from the bottom edge; mirrored bars: two
+arms growing up and down from the centre). An arm of length h is the lit picture's h
+rows next to the anchor in the bar's columns, so a bar that moved from h to h' only
+needs the rows between them copied from the lit picture (growing) or the backdrop
+(shrinking). Lengths are whole even pixels, precomputed for every frame as integers.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -16,7 +21,7 @@ from PIL import Image
 from tasks.render.layers import Layer
 from tasks.render.style_types import Color
 from tasks.render.visualiser import VisualiserSpec
-from tasks.render.yuv import Box, Planes, even_round
+from tasks.render.yuv import Box, Planes, even_floor, even_round
 
 
 def bar_columns(width: int, count: int, gap: float) -> list[tuple[int, int]]:
@@ -35,31 +40,78 @@ def fitting_bar_count(width: int, wanted: int) -> int:
     return max(4, min(wanted, width // 4))
 
 
-def wash_rgba(width: int, height: int, left: Color, right: Color, opacity: float) -> Image.Image:
-    """The bars' colour: a left-to-right hue sweep, lighter towards the top."""
+def wash_rgba(width: int, height: int, left: Color, right: Color, opacity: float,
+              reach: np.ndarray | None = None) -> Image.Image:
+    """The bars' colour: a left-to-right hue sweep, lighter towards the bar tips.
+
+    `reach` (height,) says how far each row is from the bars' anchor, 0 at the anchor
+    and 1 at the farthest tip; by default 1 at the top row and 0 at the bottom one.
+    """
     t = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :, None]
-    rows = np.linspace(1.0, 0.0, height, dtype=np.float32)[:, None, None]  # 1 at the top
+    if reach is None:
+        reach = np.linspace(1.0, 0.0, height, dtype=np.float32)
+    rows = np.asarray(reach, np.float32)[:, None, None]
     colour = np.array(left, np.float32) * (1 - t) + np.array(right, np.float32) * t
     colour = colour * (0.8 + 0.2 * (1 - rows)) + (255 - colour) * 0.15 * rows**2
     alpha = np.full((height, width, 1), 255 * opacity, np.float32)
     return Image.fromarray(np.clip(np.concatenate([colour, alpha], axis=-1), 0, 255).astype(np.uint8))
 
 
+@dataclass(frozen=True)
+class Arm:
+    """Where one arm of every bar starts (a row of the box) and which way it grows (-1 up, +1 down)."""
+
+    anchor: int
+    direction: int
+
+    def rows(self, start: int, stop: int) -> tuple[int, int]:
+        """Box rows [a, b) covering distances [start, stop) from the anchor."""
+        if self.direction < 0:
+            return self.anchor - stop, self.anchor - start
+        return self.anchor + start, self.anchor + stop
+
+    def length(self, height: int) -> int:
+        """Rows from the anchor to the box's edge in this arm's direction."""
+        return self.anchor if self.direction < 0 else height - self.anchor
+
+
+def bar_arms(height: int, mirrored: bool) -> tuple[Arm, ...]:
+    """Bottom bars grow up from the box's bottom edge; mirrored ones both ways from its centre row."""
+    if not mirrored:
+        return (Arm(height, -1),)
+    centre = even_floor(height / 2)
+    return Arm(centre, -1), Arm(centre, +1)
+
+
+def arm_reach_profile(height: int, arms: tuple[Arm, ...]) -> np.ndarray:
+    """(height,) distance of each row's centre from its arm's anchor, 0..1 over the arm."""
+    rows = np.arange(height, dtype=np.float32) + 0.5
+    profile = np.zeros(height, np.float32)
+    for arm in arms:
+        length = arm.length(height)
+        a, b = arm.rows(0, length)
+        profile[a:b] = np.abs(rows[a:b] - arm.anchor) / max(length, 1)
+    return profile
+
+
 class Bars:
     """Draws the bar box of each frame from precomputed levels and peak caps."""
 
     def __init__(self, levels: np.ndarray, peaks: np.ndarray, box: Box, unit: int, spec: VisualiserSpec,
-                 colours: tuple[Color, Color]):
+                 colours: tuple[Color, Color], mirrored: bool = False):
         self.box = box
         self.columns = bar_columns(box.width, levels.shape[1], spec.gap)
+        self.arms = bar_arms(box.height, mirrored)
+        arm_length = min(arm.length(box.height) for arm in self.arms)
         self.cap_h = even_round(max(2, unit * 0.006))
-        cap_gap = even_round(max(2, unit * 0.004))
-        stub = even_round(max(2, unit * 0.004))  # silent bars still show as a baseline
-        reach = box.height - self.cap_h - cap_gap
-        self.heights = np.maximum(_even_px(levels, reach), stub)
-        cap_px = np.maximum(_even_px(peaks, reach), self.heights)
-        self.cap_bottoms = np.where(peaks > 0.02, box.height - cap_px - cap_gap, -1)  # -1: no cap
-        self._wash = Layer.from_rgba(wash_rgba(box.width, box.height, *colours, spec.opacity), box.x0, box.y0)
+        self.cap_gap = even_round(max(2, unit * 0.004))
+        stub = even_round(max(2, unit * 0.004 / len(self.arms)))  # silent bars still show as a baseline
+        reach = max(arm_length - self.cap_h - self.cap_gap, 2)
+        self.lengths = np.maximum(_even_px(levels, reach), stub)
+        cap_px = np.maximum(_even_px(peaks, reach), self.lengths)
+        self.caps = np.where(peaks > 0.02, cap_px + self.cap_gap, -1)  # distance of a cap's near edge; -1: none
+        wash = wash_rgba(box.width, box.height, *colours, spec.opacity, arm_reach_profile(box.height, self.arms))
+        self._wash = Layer.from_rgba(wash, box.x0, box.y0)
         self._cap = Layer.from_rgba(
             Image.new("RGBA", (box.width, box.height), (255, 255, 255, 225)), box.x0, box.y0
         )
@@ -103,35 +155,36 @@ class Bars:
         """Bring the frame's bar box up to date for frame `index`; False when nothing moved."""
         if bg_version != self._version:
             self._prepare(frame, bg, bg_version)
-        index = min(index, len(self.heights) - 1)
-        heights, caps = self.heights[index], self.cap_bottoms[index]
+        index = min(index, len(self.lengths) - 1)
+        lengths, caps = self.lengths[index], self.caps[index]
         if self._shown is None:  # start from an empty box: no bars, no caps
             frame.crop(self.box).assign(bg.crop(self.box))
-            self._shown = (np.zeros_like(heights), np.full_like(caps, -1))
-        old_heights, old_caps = self._shown
-        changed = np.flatnonzero((heights != old_heights) | (caps != old_caps))
-        bottom = self.box.height
+            self._shown = (np.zeros_like(lengths), np.full_like(caps, -1))
+        old_lengths, old_caps = self._shown
+        changed = np.flatnonzero((lengths != old_lengths) | (caps != old_caps))
         for i in changed.tolist():
-            self._move_bar(i, bottom - int(old_heights[i]), bottom - int(heights[i]), int(old_caps[i]), int(caps[i]))
-        self._shown = (heights, caps)
+            self._move_bar(i, int(old_lengths[i]), int(lengths[i]), int(old_caps[i]), int(caps[i]))
+        self._shown = (lengths, caps)
         return len(changed) > 0
 
-    def _move_bar(self, i: int, old_top: int, top: int, old_cap: int, cap: int) -> None:
-        """Repaint only the rows of bar i that changed (usually one band; caps mostly hold)."""
-        if old_cap != cap and old_cap >= self.cap_h:
-            self._copy_rows(i, _BACKDROP, old_cap - self.cap_h, old_cap)
-        if top < old_top:
-            self._copy_rows(i, _LIT, top, old_top)
-        elif top > old_top:
-            self._copy_rows(i, _BACKDROP, old_top, top)
-        if old_cap != cap and cap >= self.cap_h:
-            self._copy_rows(i, _CAPPED, cap - self.cap_h, cap)
+    def _move_bar(self, i: int, old_length: int, length: int, old_cap: int, cap: int) -> None:
+        """Repaint only the rows of bar i that changed (usually one band per arm; caps mostly hold)."""
+        if old_cap != cap and old_cap >= 0:
+            self._copy(i, _BACKDROP, old_cap, old_cap + self.cap_h)
+        if length > old_length:
+            self._copy(i, _LIT, old_length, length)
+        elif length < old_length:
+            self._copy(i, _BACKDROP, length, old_length)
+        if old_cap != cap and cap >= 0:
+            self._copy(i, _CAPPED, cap, cap + self.cap_h)
 
-    def _copy_rows(self, i: int, source: int, start: int, stop: int) -> None:
-        # Rows are the second-to-last axis of both luma (rows, cols) and chroma (2, rows, cols).
-        for scale, views in zip((1, 2), self._views[i], strict=True):
-            a, b = start // scale, stop // scale
-            views[0][..., a:b, :] = views[source][..., a:b, :]
+    def _copy(self, i: int, source: int, start: int, stop: int) -> None:
+        """Copy the distances [start, stop) from every arm's anchor of bar i from `source`."""
+        for arm in self.arms:
+            a, b = arm.rows(start, stop)
+            # Rows are the second-to-last axis of both luma (rows, cols) and chroma (2, rows, cols).
+            for scale, views in zip((1, 2), self._views[i], strict=True):
+                views[0][..., a // scale : b // scale, :] = views[source][..., a // scale : b // scale, :]
 
 
 _BACKDROP, _LIT, _CAPPED = 1, 2, 3  # positions in each bar's (frame, backdrop, lit, capped) views

@@ -16,7 +16,12 @@ from tasks.render.features import bar_levels
 from tasks.render.style_types import Color
 from tasks.render.yuv import Box
 
-VISUALISER_KINDS = ("bars",)
+#: What each kind draws (also the text of `--help` and error messages).
+VISUALISER_KINDS = {
+    "bars": "spectrum bars growing up from the bottom of the box",
+    "mirrored": "spectrum bars growing up and down from the box's centre line",
+    "none": "no visualiser",
+}
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,20 @@ def build_visualiser(spec: VisualiserSpec, box: Box, unit: int, samples: np.ndar
     from tasks.render.bars import Bars, fitting_bar_count
 
     colours = spec.colors or colours
+    if spec.kind == "none":
+        return NoVisualiser()
     n_bars = fitting_bar_count(box.width, spec.count)
     levels, peaks = bar_levels(samples, n_frames, fps, n_bars, spec.release, spec.peak_hold)
-    return Bars(levels, peaks, box, unit, spec, colours)
+    return Bars(levels, peaks, box, unit, spec, colours, mirrored=spec.kind == "mirrored")
+
+
+class NoVisualiser:
+    """The part for kind "none": an empty box at the frame's corner that never draws."""
+
+    box = Box(0, 0, 0, 0)  # empty, so it overlaps no other part wherever the layout put the visualiser
+
+    def draw(self, frame, bg, bg_version: int, index: int, t: float) -> bool:
+        return False
+
+    def close(self) -> None:
+        """Nothing to release."""
