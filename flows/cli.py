@@ -9,6 +9,8 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 
+from flows import cli_render_options as ro
+
 app = typer.Typer(
     help="mvflow: one request in, one music video out (song -> synced lyrics + cover -> MP4), "
     "orchestrated by Prefect. Run `mvflow make --demo` to try it offline.",
@@ -110,9 +112,16 @@ def make(
     cover_prompt: Annotated[Optional[str], typer.Option(help="Gemini: use this prompt instead of the one built from caption and title.")] = None,
     cover_model: Annotated[Optional[str], typer.Option(help="Gemini image model (default gemini-3.1-flash-image, with fallbacks).")] = None,
     cover_fallback: Annotated[Optional[str], typer.Option(help="'local': fall back to the procedural cover if the cover provider fails.")] = None,
-    resolution: Annotated[Optional[str], typer.Option(help="Video size WIDTHxHEIGHT (default 1920x1080).")] = None,
-    fps: Annotated[Optional[int], typer.Option(help="Frames per second (default 30).")] = None,
-    style: Annotated[Optional[str], typer.Option(help="Video style name or path to a style .toml (default classic).")] = None,
+    style: ro.StyleOption = None,
+    aspect: ro.AspectOption = None,
+    resolution: ro.ResolutionOption = None,
+    fps: ro.FpsOption = None,
+    visualiser: ro.VisualiserOption = None,
+    accent: ro.AccentOption = None,
+    background: ro.BackgroundOption = None,
+    dim: ro.DimOption = None,
+    karaoke: ro.KaraokeOption = None,
+    credit: ro.CreditOption = None,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Where outputs go (default ./mvflow_output).")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Use the example request shipped in templates/demo.toml.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,

@@ -75,9 +75,16 @@ class VideoSpec(BaseModel):
     cover_model: str | None = None
     cover_fallback: Literal["local"] | None = None
     # video
-    resolution: str | None = None
+    resolution: str | None = Field(None, description="1080p, 720p or WIDTHxHEIGHT")
+    aspect: str | None = Field(None, description="16:9, 9:16 or 1:1")
     fps: int | None = None
-    style: str | None = None
+    style: str | None = Field(None, description="Style name or path to a style .toml")
+    visualiser: str | None = None
+    accent: str | None = None
+    background: str | None = None
+    dim: float | None = None
+    karaoke: bool | None = None
+    credit: str | None = None
     output_dir: Path | None = None
 
 def spec_from(fields: dict[str, Any], base: dict[str, Any] | None = None) -> VideoSpec:
@@ -99,17 +106,6 @@ def demo_spec() -> dict[str, Any]:
 def stable_seed(*parts: str) -> int:
     """Default seed derived from the request, so the same request always gives the same song."""
     return int(hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:8], 16) % (2**31)
-
-
-def parse_resolution(value: str) -> tuple[int, int]:
-    try:
-        w, h = value.lower().split("x")
-        width, height = int(w), int(h)
-    except ValueError:
-        raise SpecError(f"resolution must look like 1920x1080, not {value!r}") from None
-    if width < 64 or height < 64 or width % 2 or height % 2:
-        raise SpecError(f"resolution {value} must be at least 64x64 with even sides (H.264 needs them)")
-    return width, height
 
 
 def lyrics_text(spec: VideoSpec, base_dir: Path | None = None) -> str:
@@ -135,10 +131,20 @@ def _existing(path: Path | None, what: str) -> FileArtifact | None:
 def _settings_for(spec: VideoSpec) -> Settings:
     flags = {"output_dir": spec.output_dir, "engine": spec.engine, "transcriber": spec.transcriber,
              "whisper_model": spec.whisper_model, "cover_provider": spec.cover_provider, "fps": spec.fps,
-             "style": spec.style, "acestep_api_url": spec.api_url, "acestep_api_mode": spec.api_mode}
-    if spec.resolution:
-        flags["width"], flags["height"] = parse_resolution(spec.resolution)
+             "style": spec.style, "acestep_api_url": spec.api_url, "acestep_api_mode": spec.api_mode,
+             "aspect": spec.aspect, "resolution": spec.resolution}
     return load_settings(flags)
+
+
+def _render_options(spec: VideoSpec, settings: Settings) -> RenderOptions:
+    """The render step's options: the style (its canvas, overridden by aspect/resolution) and knobs."""
+    from flows.cli_render_options import build_render_options
+
+    try:
+        return build_render_options(visualiser=spec.visualiser, accent=spec.accent, background=spec.background,
+                                    dim=spec.dim, karaoke=spec.karaoke, credit=spec.credit, settings=settings)
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
 
 
 def _engine_options(spec: VideoSpec, settings: Settings) -> dict[str, Any]:
@@ -162,13 +168,13 @@ def _engine_options(spec: VideoSpec, settings: Settings) -> dict[str, Any]:
     return options.pinned().model_dump(mode="json", exclude_none=True)
 
 
-def _cover_options(spec: VideoSpec, settings: Settings) -> CoverOptions:
+def _cover_options(spec: VideoSpec, settings: Settings, render: RenderOptions) -> CoverOptions:
     from tasks.thumbnail import choose_cover_provider
 
     image = _existing(spec.cover, "cover image")
     return CoverOptions(
         provider="image" if image is not None else choose_cover_provider(settings.cover_provider),
-        width=settings.width, height=settings.height, image=image, fit=spec.cover_fit or "crop",
+        width=render.width, height=render.height, image=image, fit=spec.cover_fit or "crop",
         prompt=spec.cover_prompt, model=spec.cover_model, fallback=spec.cover_fallback,
     )
 
@@ -191,6 +197,7 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
             seed=spec.seed if spec.seed is not None else stable_seed(caption, lyrics),
             engine=settings.engine, engine_options=_engine_options(spec, settings),
         )
+        render = _render_options(spec, settings)
         return {
             "request": request,
             "title": spec.title or (default_title(caption) if caption else "Random Song"),
@@ -199,9 +206,8 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
                 transcriber=settings.transcriber, whisper_model=settings.whisper_model,
                 language=request.language, offset=spec.lyrics_offset or 0.0, lrc=_existing(spec.lrc, "LRC file"),
             ),
-            "cover_options": _cover_options(spec, settings),
-            "render_options": RenderOptions(width=settings.width, height=settings.height, fps=settings.fps,
-                                            style=settings.style),
+            "cover_options": _cover_options(spec, settings, render),
+            "render_options": render,
         }
     except ValidationError as exc:
         first = exc.errors()[0]

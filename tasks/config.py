@@ -26,8 +26,10 @@ class Settings(BaseModel):
     transcriber: str = "auto"
     whisper_model: str | None = None
     cover_provider: str = "auto"
-    width: int = 1920
-    height: int = 1080
+    width: int | None = None  # an exact size (with height); `resolution` wins when both are set
+    height: int | None = None
+    aspect: str | None = None  # 16:9 | 9:16 | 1:1; None: the style's canvas
+    resolution: str | None = None  # 1080p | 720p | WIDTHxHEIGHT; None: the style's canvas
     fps: int = 30
     style: str = "classic"
 

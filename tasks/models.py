@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -114,10 +114,23 @@ class Cover(BaseModel):
 
 
 class RenderOptions(BaseModel):
+    """How the render step draws the video (its cache key: style file content included)."""
+
     width: int = 1920
     height: int = 1080
     fps: int = 30
-    style: str = "classic"
+    style: str = Field("classic", description="bundled style name or path to a style .toml")
+    overrides: dict[str, str | float | bool] = Field(
+        default_factory=dict, description="style keys set by options, e.g. {'visualiser.kind': 'bars'}")
+    style_sha256: str = Field("", description="hash of the style's TOML text (filled in): edits re-render")
+
+    @model_validator(mode="after")
+    def _hash_style(self) -> RenderOptions:
+        if not self.style_sha256:
+            from tasks.render.style_loader import style_digest
+
+            self.style_sha256 = style_digest(self.style)
+        return self
 
 
 class MusicVideo(BaseModel):

@@ -14,7 +14,7 @@ from tasks.models import LyricLine, LyricWord, RenderOptions
 from tasks.render.encoder import probe_streams
 from tasks.render.features import bar_levels
 from tasks.render.layout import Layout
-from tasks.render.style import resolve_style
+from tasks.render.style_loader import load_style
 from tasks.render.text import fit_text, load_font
 from tasks.render.timeline import KaraokeClock, Timeline
 from tasks.render.video import build_scene, render_music_video, render_still
@@ -229,7 +229,7 @@ def test_fit_text_wraps_then_shrinks():
 
 
 def test_one_block_at_a_time_with_a_dip_between_close_lines():
-    style = resolve_style("classic")
+    style = load_style("classic")
     lines = [LyricLine(text="one", start=1.0, end=2.0), LyricLine(text="two", start=2.0, end=3.0),
              LyricLine(text="three", start=8.0, end=9.0)]
     timeline = Timeline(lines, style)

@@ -22,7 +22,7 @@ def make_video(
     out_path = folder / f"{slugify(title, fallback='music-video')}.mp4"
     render_music_video(
         Path(song.audio.path), lyrics.lines, Path(cover.background.path), title, out_path, options,
-        progress=StepProgress("render", f"rendering {out_path.name}"),
+        progress=StepProgress("render", f"rendering {out_path.name}"), art_path=Path(cover.square.path),
     )
     return MusicVideo(video=FileArtifact.from_path(out_path), title=title, song=song, lyrics=lyrics, cover=cover)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from tasks.render.yuv import CHROMA, LUMA, Box, Planes, even_floor, rgb_to_yuv_float
 
@@ -136,13 +136,19 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
-def cover_background(cover: Image.Image, width: int, height: int, dim: float, blur: float) -> np.ndarray:
+def cover_background(cover: Image.Image, width: int, height: int, dim: float, blur: float,
+                     fit: str = "crop") -> np.ndarray:
     """The frame's backdrop from a cover: filled, optionally blurred, shaded. (H, W, 3) float.
 
-    A blurred backdrop is made at half size and scaled up: the blur hides the difference
-    and it costs a quarter of the work.
+    "crop" fills the frame (a blurred backdrop is made at half size and scaled up: the blur
+    hides the difference and it costs a quarter of the work); "fit" shows the whole cover
+    over a blurred copy of itself. Neither ever stretches the picture.
     """
-    if blur > 0:
+    if fit == "fit":
+        from tasks.thumbnail.user_image import fit_image
+
+        filled = fit_image(cover, (width, height), mode="fit")
+    elif blur > 0:
         half = cover_fill(cover, max(2, width // 2), max(2, height // 2)).filter(ImageFilter.GaussianBlur(blur / 2))
         filled = half.resize((width, height), Image.Resampling.BICUBIC)
     else:
@@ -192,7 +198,9 @@ class DriftingBackground:
     x264 encodes almost for free (every macroblock predicts with the same vector).
     """
 
-    def __init__(self, texture_rgb: np.ndarray, width: int, height: int, fps: int, overlays: list[Layer]):
+    def __init__(self, texture_rgb: np.ndarray, width: int, height: int, fps: int, overlays: list[Layer],
+                 periods: tuple[float, float] = (45.0, 31.0)):
+        self._periods = periods
         self._texture = Planes.from_rgb(texture_rgb)
         self._width, self._height, self._fps = width, height, fps
         self._margin_x = (self._texture.width - width) // 2
@@ -206,8 +214,8 @@ class DriftingBackground:
         """Texture offset for a frame: a slow Lissajous path (a few px per second), so the
         backdrop (and everything cached over it) is refreshed only a few times a second."""
         t = index / self._fps
-        dx = self._margin_x * (1 + math.sin(2 * math.pi * t / 45.0))
-        dy = self._margin_y * (1 + math.sin(2 * math.pi * t / 31.0 + 1.3))
+        dx = self._margin_x * (1 + math.sin(2 * math.pi * t / self._periods[0]))
+        dy = self._margin_y * (1 + math.sin(2 * math.pi * t / self._periods[1] + 1.3))
         return even_floor(dx), even_floor(dy)
 
     def at(self, index: int) -> tuple[Planes, int]:
@@ -221,3 +229,79 @@ class DriftingBackground:
             for layer in self._overlays:
                 layer.blend_into(self._frame, frame_box)
         return self._frame, self._version
+
+
+class ZoomingBackground:
+    """A slow "breathing" zoom into an oversized backdrop (Ken Burns), `rate` updates a second.
+
+    A zoom changes every pixel, so each update resamples the whole frame: the Y, U and V
+    planes are resized directly from a window of the pre-converted texture (Pillow, "L"
+    images, sub-pixel window), which skips the RGB->YUV conversion. Between updates the
+    backdrop holds, so the parts over it redraw only `rate` times a second; at 10 updates a
+    second a 6% zoom over a minute moves the frame edge by well under a pixel per update.
+    """
+
+    def __init__(self, texture_rgb: np.ndarray, width: int, height: int, fps: int, overlays: list[Layer],
+                 travel: float, period: float, rate: float = 10.0):
+        planes = Planes.from_rgb(texture_rgb)
+        self._y = Image.fromarray(planes.y)
+        self._u, self._v = (Image.fromarray(np.ascontiguousarray(c)) for c in planes.uv)
+        self._width, self._height, self._fps = width, height, fps
+        self._travel, self._period = travel, period
+        self._step = max(1, round(fps / rate))
+        self._overlays = overlays
+        self._frame = Planes.allocate(width, height)
+        self._shown = -1
+
+    def scale_at(self, index: int) -> float:
+        """How far in the zoom is at frame `index`: 0 (the whole texture) to 1 (1:1 pixels)."""
+        t = (index // self._step * self._step) / self._fps
+        return 0.5 - 0.5 * math.cos(2 * math.pi * t / self._period)
+
+    def _window(self, image: Image.Image, scale: float) -> tuple[float, float, float, float]:
+        tex_w, tex_h = image.size
+        out_w = self._width * tex_w / self._y.width  # this plane's frame size (chroma: half)
+        out_h = self._height * tex_h / self._y.height
+        w = tex_w + (out_w - tex_w) * scale
+        h = tex_h + (out_h - tex_h) * scale
+        x0, y0 = (tex_w - w) / 2, (tex_h - h) / 2
+        return x0, y0, x0 + w, y0 + h
+
+    def at(self, index: int) -> tuple[Planes, int]:
+        version = index // self._step
+        if version != self._shown:
+            self._shown = version
+            scale = self.scale_at(index)
+            size = (self._width, self._height)
+            half = (self._width // 2, self._height // 2)
+            self._frame.y[:] = np.asarray(self._y.resize(size, Image.Resampling.BILINEAR,
+                                                         box=self._window(self._y, scale)))
+            for plane, image in zip(self._frame.uv, (self._u, self._v), strict=True):
+                plane[:] = np.asarray(image.resize(half, Image.Resampling.BILINEAR, box=self._window(image, scale)))
+            frame_box = Box(0, 0, self._width, self._height)
+            for layer in self._overlays:
+                layer.blend_into(self._frame, frame_box)
+        return self._frame, self._shown
+
+
+def art_picture(cover: Image.Image, side: int, shadow: int) -> Image.Image:
+    """The cover as a square picture (centre crop, never stretched) with rounded corners and
+    a soft drop shadow, on a transparent canvas `shadow` pixels larger on every side."""
+    s = min(cover.size)
+    square = cover.convert("RGB").crop(((cover.width - s) // 2, (cover.height - s) // 2,
+                                        (cover.width + s) // 2, (cover.height + s) // 2))
+    art = square.resize((side, side), Image.Resampling.LANCZOS).convert("RGBA")
+    radius = max(2, side // 28)
+    mask = Image.new("L", (side, side), 0)
+    ImageDraw.Draw(mask).rounded_rectangle((0, 0, side - 1, side - 1), radius=radius, fill=255)
+    art.putalpha(mask)
+    size = (side + 2 * shadow, side + 2 * shadow)
+    canvas = Image.new("RGBA", size, (0, 0, 0, 0))
+    if shadow > 0:
+        drop = Image.new("L", size, 0)
+        drop_y = shadow + shadow // 3
+        ImageDraw.Draw(drop).rounded_rectangle((shadow, drop_y, shadow + side, drop_y + side), radius=radius, fill=170)
+        canvas = Image.new("RGBA", size, (0, 0, 0, 255))
+        canvas.putalpha(drop.filter(ImageFilter.GaussianBlur(shadow / 2.5)))
+    canvas.alpha_composite(art, (shadow, shadow))
+    return canvas

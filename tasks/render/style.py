@@ -1,15 +1,17 @@
-"""The look of a video: colours, timings and proportions, by style name.
+"""The look of a video — canvas, background, visualiser, layout, text and lyric timing — as data.
 
-A style is data, not code, so new looks (e.g. loaded from templates/*.toml later) need
-no changes to the compositor. Sizes are fractions of the frame's shorter side, so one
-style works at 320x180, 1920x1080 and 1080x1920 alike. The colour helpers at the end
-derive the accent colours from the cover when a style leaves them open.
+A style is a TOML file (templates/styles/<name>.toml for the bundled ones, or any path the
+user gives); `load_style` turns it into a frozen `Style`, refusing unknown keys and bad
+values with one error that names the key and the valid choices. Sizes are fractions of the
+frame's shorter side (`unit`) and boxes are fractions of the frame, so one style works at
+320x180, 1920x1080 and 1080x1920 alike. The colour helpers at the end derive the accent
+colours from the cover when a style leaves them open.
 """
 
 from __future__ import annotations
 
 import colorsys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -17,51 +19,87 @@ from PIL import Image
 from tasks.render.style_types import Color
 from tasks.render.visualiser import VisualiserSpec
 
+#: A rectangle as fractions of the frame (x0, y0, x1, y1), 0..1.
+Frac = tuple[float, float, float, float]
+
+MOTIONS = ("none", "pan", "zoom")
+FITS = ("crop", "fit")
+ALIGNS = ("left", "center", "right")
+
+
+@dataclass(frozen=True)
+class CanvasSpec:
+    """The default frame when the user asks for no --aspect/--resolution."""
+
+    aspect: str = "16:9"
+    resolution: str = "1080p"
+
+
+@dataclass(frozen=True)
+class BackgroundSpec:
+    """How the cover becomes the backdrop (an animated gradient stands in when there is none)."""
+
+    motion: str = "none"  # none | pan (Ken Burns drift over an oversized copy) | zoom (slow breathing zoom)
+    fit: str = "crop"  # crop: fill the frame; fit: whole cover letterboxed over a blurred copy
+    dim: float = 0.5  # brightness multiplier (plus vignette and darker title/visualiser bands)
+    blur: float = 0.012  # Gaussian radius, fraction of the short side; 0 = sharp
+    gradient: bool = False  # ignore the cover and use the animated gradient
+    travel: float = 0.05  # how far pan/zoom move, fraction of the frame
+    period: float = 40.0  # seconds for one pan/zoom cycle
+
+
+@dataclass(frozen=True)
+class LayoutSpec:
+    """Where things go. A box left out (None) is derived from the frame size (the classic layout).
+
+    The lyric and visualiser boxes are redrawn independently and must not overlap.
+    """
+
+    title: Frac | None = None
+    lyrics: Frac | None = None
+    visualiser: Frac | None = None
+    art: Frac | None = None  # a square cover picture, centred in this box (none by default)
+    credit: Frac | None = None
+    focus: float = 0.58  # where the current lyric line's centre sits, fraction of the frame height
+
 
 @dataclass(frozen=True)
 class Style:
     name: str = "classic"
+    description: str = ""
+    canvas: CanvasSpec = field(default_factory=CanvasSpec)
+    background: BackgroundSpec = field(default_factory=BackgroundSpec)
+    layout: LayoutSpec = field(default_factory=LayoutSpec)
+    # The audio visualiser (kind, count, colours, smoothing).
+    visualiser: VisualiserSpec = field(default_factory=VisualiserSpec)
     # Colours. accent=None means "pick the cover's most vivid colour".
     accent: Color | None = None
     fallback_accent: Color = (92, 204, 255)
     text_color: Color = (255, 255, 255)
-    # Backdrop: brightness multiplier and Gaussian blur radius (fraction of the short side).
-    dim: float = 0.5
-    blur: float = 0.012
-    # The audio visualiser (kind, count, colours, smoothing).
-    visualiser: VisualiserSpec = field(default_factory=VisualiserSpec)
     # Lyrics timing (seconds).
     fade: float = 0.16  # each fade in and out (a change of line dips out, then in)
     lead: float = 0.35  # a line appears this long before it is sung
     hold: float = 0.7  # and stays this long after it ends when nothing follows
-    karaoke: bool = True
-    # Text and box.
+    karaoke: bool = True  # word-by-word fill when the lyrics have word timings
+    next_line: bool = True  # show the upcoming line small under the current one
+    # Text and box. Sizes are fractions of the short side.
     box_opacity: float = 0.45
     title_weight: str = "Bold"
     subtitle_weight: str = "Regular"
     line_weight: str = "Bold"
     next_weight: str = "Semibold"
     next_opacity: float = 0.6
-
-
-_STYLES: dict[str, Style] = {
-    "classic": Style(),
-    "minimal": Style(name="minimal", blur=0.0, dim=0.42, box_opacity=0.0, karaoke=False,
-                     visualiser=VisualiserSpec(count=48)),
-}
-
-
-def resolve_style(name: str, **overrides: object) -> Style:
-    """The style called `name` (one clear error naming the choices when unknown)."""
-    try:
-        style = _STYLES[name]
-    except KeyError:
-        raise ValueError(f"unknown render style {name!r}; choose one of: {', '.join(sorted(_STYLES))}") from None
-    return replace(style, **overrides) if overrides else style
-
-
-def style_names() -> list[str]:
-    return sorted(_STYLES)
+    title_size: float = 0.05
+    subtitle_size: float = 0.03
+    line_size: float = 0.068  # the current line, shrunk down to line_min_size to fit
+    line_min_size: float = 0.04
+    next_size: float = 0.04
+    max_rows: int = 0  # rows the current line may wrap to; 0 = 2 (landscape) or 3 (portrait)
+    title_align: str = "left"
+    title_thumbnail: bool = True  # the cover's thumbnail beside the title
+    credit: str = ""
+    credit_size: float = 0.024
+    credit_align: str = "right"
 
 
 # ---------------------------------------------------------------- colour helpers

@@ -229,12 +229,12 @@ class CardPainter:
     def lyric_card(self, current: str, upcoming: str | None) -> LyricCard:
         """Draw the block for `current` (big) and `upcoming` (small, dim), centred on the focus."""
         lay, st = self.layout, self.style
-        font, rows = fit_text(current, st.line_weight, lay.px(0.068, 8), lay.px(0.04, 7),
-                              self.max_text_width, 3 if lay.portrait else 2)
+        font, rows = fit_text(current, st.line_weight, lay.px(st.line_size, 8), lay.px(st.line_min_size, 7),
+                              self.max_text_width, st.max_rows or (3 if lay.portrait else 2))
         main = _Text(font, rows, round(font.size * 1.12))
         nxt = None
         if upcoming:
-            nfont = load_font(st.next_weight, lay.px(0.04, 7))
+            nfont = load_font(st.next_weight, lay.px(st.next_size, 7))
             nxt = _Text(nfont, [ellipsize(normalise_text(upcoming), nfont, self.max_text_width)],
                         round(nfont.size * 1.15))
         gap = round(main.font.size * 0.45) if nxt else 0
@@ -330,20 +330,34 @@ class CardPainter:
         box, bleed = lay.title_box, self.bleed
         image = Image.new("RGBA", (box.width + 2 * bleed, box.height + 2 * bleed), (0, 0, 0, 0))
         x = bleed
-        if cover is not None:
+        if cover is not None and st.title_thumbnail:
             x += self._paste_thumbnail(image, cover, bleed, box.height) + lay.px(0.025)
         max_w = box.width + bleed - x
-        tfont, trows = fit_text(title, st.title_weight, lay.px(0.05, 8), lay.px(0.035, 7), max_w, 1)
+        tfont, trows = fit_text(title, st.title_weight, lay.px(st.title_size, 8), lay.px(st.title_size * 0.7, 7),
+                                max_w, 1)
         lines = [_Text(tfont, trows, round(tfont.size * 1.08))]
         if subtitle.strip():
-            sfont = load_font(st.subtitle_weight, lay.px(0.03, 7))
+            sfont = load_font(st.subtitle_weight, lay.px(st.subtitle_size, 7))
             lines.append(_Text(sfont, [ellipsize(normalise_text(subtitle), sfont, max_w)], round(sfont.size * 1.2)))
         y = bleed + max(0, (box.height - sum(t.height for t in lines)) // 2 - round(tfont.size * 0.08))
         items = []
         for text, opacity in zip(lines, (1.0, 0.8), strict=False):
-            items.append((_Placed(text, [(x, y)]), st.text_color, opacity))
+            items.append((_Placed(text, [(_aligned(x, max_w, text.width(), st.title_align), y)]), st.text_color,
+                          opacity))
             y += text.height
         self._draw_text(image, items)
+        return image
+
+    def credit_card(self, credit: str) -> Image.Image:
+        """The credit line in the credit box, small and translucent (same bleed as the title card)."""
+        box, bleed = self.layout.credit_box, self.bleed
+        assert box is not None
+        image = Image.new("RGBA", (box.width + 2 * bleed, box.height + 2 * bleed), (0, 0, 0, 0))
+        font = load_font("Regular", self.layout.px(self.style.credit_size, 7))
+        text = _Text(font, [ellipsize(normalise_text(credit), font, box.width)], round(font.size * 1.2))
+        x = _aligned(bleed, box.width, text.width(), self.style.credit_align)
+        y = bleed + max(0, (box.height - text.height) // 2)
+        self._draw_text(image, [(_Placed(text, [(x, y)]), self.style.text_color, 0.7)])
         return image
 
     def _paste_thumbnail(self, image: Image.Image, cover: Image.Image, at: int, side: int) -> int:
@@ -360,6 +374,12 @@ class CardPainter:
         ring.rounded_rectangle((at, at, at + side - 1, at + side - 1), radius=max(1, side // 10),
                                outline=(255, 255, 255, 60), width=max(1, side // 120))
         return side
+
+
+def _aligned(left: int, available: float, width: float, align: str) -> int:
+    """x where a text `width` wide starts when aligned left/center/right in [left, left + available)."""
+    free = max(0.0, available - width)
+    return left + round({"left": 0.0, "center": free / 2, "right": free}[align])
 
 
 class LRU(Generic[K, V]):

@@ -81,6 +81,7 @@ class Timeline:
         self.blocks = schedule(self.lines, style)
         self._starts = [b.start for b in self.blocks]
         self.clocks = [KaraokeClock(ln) if style.karaoke else None for ln in self.lines]
+        self.next_line = style.next_line
 
     def visible(self, t: float) -> tuple[Block, float] | None:
         """(block, opacity) of the block on screen at t, or None."""
@@ -96,7 +97,7 @@ class Timeline:
         return self.blocks[i] if i < len(self.blocks) else None
 
     def upcoming_text(self, line: int) -> str | None:
-        return self.lines[line + 1].text if line + 1 < len(self.lines) else None
+        return self.lines[line + 1].text if self.next_line and line + 1 < len(self.lines) else None
 
     def has_karaoke(self, line: int) -> bool:
         clock = self.clocks[line]

@@ -25,13 +25,16 @@ from tasks.render.layers import (
     DriftingBackground,
     Layer,
     StaticBackground,
+    ZoomingBackground,
+    art_picture,
     cover_background,
     gradient_texture,
     load_cover,
     shade_map,
 )
 from tasks.render.layout import Layout
-from tasks.render.style import Color, Style, accent_from_image, resolve_style, shifted_hue
+from tasks.render.style import Color, Style, accent_from_image, shifted_hue
+from tasks.render.style_loader import load_style
 from tasks.render.text import CardPainter
 from tasks.render.timeline import Timeline
 from tasks.render.visualiser import build_visualiser
@@ -52,8 +55,12 @@ class Scene:
 
 def render_music_video(audio_path: Path, lines: list[LyricLine], cover_path: Path | None, title: str,
                        out_path: Path, options: RenderOptions, subtitle: str = "",
-                       progress: Progress | None = None, encoder: EncoderSettings | None = None) -> None:
+                       progress: Progress | None = None, encoder: EncoderSettings | None = None,
+                       art_path: Path | None = None) -> None:
     """Render the video to `out_path` (H.264 + AAC MP4, written atomically).
+
+    `cover_path` is the backdrop picture; `art_path` (default: the cover) the square art
+    shown as the title thumbnail or in a style's art box.
 
     The frame count is round(audio duration * fps), so the video and audio streams end
     together (within half a frame) without relying on ffmpeg's -shortest.
@@ -65,7 +72,7 @@ def render_music_video(audio_path: Path, lines: list[LyricLine], cover_path: Pat
         cmd = encode_command(tmp, width, height, options.fps, Path(audio_path), encoder or EncoderSettings())
         # ffmpeg starts up (process, x264, audio input) while the scene is being prepared.
         with FrameSink(cmd, width * height * 3 // 2) as sink:
-            scene = build_scene(audio_path, lines, cover_path, title, options, subtitle)
+            scene = build_scene(audio_path, lines, cover_path, title, options, subtitle, art_path)
             with scene.compositor as compositor:
                 for k in range(scene.n_frames):
                     sink.write(compositor.render(k).buffer)
@@ -76,9 +83,9 @@ def render_music_video(audio_path: Path, lines: list[LyricLine], cover_path: Pat
 
 
 def render_still(audio_path: Path, lines: list[LyricLine], cover_path: Path | None, title: str, t: float,
-                 options: RenderOptions, subtitle: str = "") -> Image.Image:
+                 options: RenderOptions, subtitle: str = "", art_path: Path | None = None) -> Image.Image:
     """The frame at time t as an RGB image (previews, thumbnails, visual checks)."""
-    scene = build_scene(audio_path, lines, cover_path, title, options, subtitle)
+    scene = build_scene(audio_path, lines, cover_path, title, options, subtitle, art_path)
     index = min(max(int(round(t * scene.fps)), 0), scene.n_frames - 1)
     with scene.compositor as compositor:
         return Image.fromarray(compositor.render(index).to_rgb())
@@ -88,20 +95,23 @@ def check_options(options: RenderOptions) -> tuple[Layout, Style]:
     """Validate size, fps and style up front (one clear ValueError each)."""
     if options.fps <= 0:
         raise ValueError(f"fps must be positive, got {options.fps}")
-    return Layout.for_size(options.width, options.height), resolve_style(options.style)
+    style = load_style(options.style, options.overrides)
+    return Layout.for_style(options.width, options.height, style.layout), style
 
 
 def build_scene(audio_path: Path, lines: list[LyricLine], cover_path: Path | None, title: str,
-                options: RenderOptions, subtitle: str = "") -> Scene:
+                options: RenderOptions, subtitle: str = "", art_path: Path | None = None) -> Scene:
     """Everything prepared once: backdrop with title, bar heights for every frame, lyrics."""
     layout, style = check_options(options)
     fps = options.fps
     with ThreadPoolExecutor(max_workers=1) as pool:
         decoding = pool.submit(decode_audio, audio_path, FEATURE_RATE)  # ffmpeg runs meanwhile
         cover = load_cover(Path(cover_path)) if cover_path else None
-        accent = _accent(style, cover)
+        art = load_cover(Path(art_path)) if art_path else cover
+        accent = _accent(style, art)
         painter = CardPainter(layout, style, accent)
-        overlays = [layer for layer in [_title_layer(painter, layout, title, subtitle, cover)] if layer]
+        overlays = [layer for layer in (_art_layer(layout, art), _title_layer(painter, layout, title, subtitle, art),
+                                        _credit_layer(painter, layout)) if layer]
         backdrop = _backdrop(layout, style, fps, cover, accent, overlays)
         samples = decoding.result()
     duration = len(samples) / FEATURE_RATE
@@ -129,15 +139,47 @@ def _title_layer(painter: CardPainter, layout: Layout, title: str, subtitle: str
     return Layer.from_rgba(card, layout.title_box.x0 - painter.bleed, layout.title_box.y0 - painter.bleed)
 
 
+def _art_layer(layout: Layout, art: Image.Image | None) -> Layer | None:
+    """The square cover picture centred in the style's art box (vertical style), if it has one."""
+    box = layout.art_box
+    if box is None or art is None:
+        return None
+    shadow = even_round(layout.px(0.02, 2))
+    side = even_round(min(box.width, box.height) - 2 * shadow)
+    if side < 8:
+        return None
+    x = even_round(box.x0 + (box.width - side) / 2) - shadow
+    y = even_round(box.y0 + (box.height - side) / 2) - shadow
+    return Layer.from_rgba(art_picture(art, side, shadow), max(0, x), max(0, y))
+
+
+def _credit_layer(painter: CardPainter, layout: Layout) -> Layer | None:
+    if layout.credit_box is None or not painter.style.credit.strip():
+        return None
+    card = painter.credit_card(painter.style.credit)
+    return Layer.from_rgba(card, layout.credit_box.x0 - painter.bleed, layout.credit_box.y0 - painter.bleed)
+
+
 def _backdrop(layout: Layout, style: Style, fps: int, cover: Image.Image | None, accent: Color,
               overlays: list[Layer]) -> Backdrop:
-    """The cover, filled and dimmed; or, without a cover, a slowly drifting colour wash."""
+    """The cover, filled and dimmed, still or moving (pan, zoom); or a slowly drifting colour wash
+    when there is no cover (or the style asks for the gradient)."""
     width, height = layout.width, layout.height
-    if cover is not None:
-        rgb = cover_background(cover, width, height, style.dim, style.blur * layout.unit)
-        return StaticBackground(rgb, overlays)
+    bg = style.background
+    if cover is not None and not bg.gradient:
+        def filled(w: int, h: int) -> np.ndarray:
+            return cover_background(cover, w, h, bg.dim, bg.blur * layout.unit, bg.fit)
+
+        if bg.motion == "pan" and bg.travel > 0:
+            mx, my = even_round(bg.travel * width / 2), even_round(bg.travel * height / 2)
+            return DriftingBackground(filled(width + 2 * mx, height + 2 * my), width, height, fps, overlays,
+                                      periods=(bg.period, bg.period * 0.69))
+        if bg.motion == "zoom" and bg.travel > 0:
+            big = filled(even_round(width * (1 + bg.travel)), even_round(height * (1 + bg.travel)))
+            return ZoomingBackground(big, width, height, fps, overlays, bg.travel, bg.period)
+        return StaticBackground(filled(width, height), overlays)
     margin_x, margin_y = even_round(0.025 * width), even_round(0.025 * height)
     tex_w, tex_h = width + 2 * margin_x, height + 2 * margin_y
     palette = [accent, shifted_hue(accent, 70, 0.45), shifted_hue(accent, -60, 0.35), (18, 16, 34)]
-    texture = gradient_texture(tex_w, tex_h, palette) * shade_map(tex_w, tex_h, min(1.0, style.dim * 1.6))
+    texture = gradient_texture(tex_w, tex_h, palette) * shade_map(tex_w, tex_h, min(1.0, bg.dim * 1.6))
     return DriftingBackground(np.clip(texture, 0, 255), width, height, fps, overlays)
