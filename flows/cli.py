@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from flows import cli_render_options as ro
 
@@ -27,7 +28,7 @@ class UserError(Exception):
 
 
 def fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {escape(message)}")  # messages may hold [table] names, paths
     raise typer.Exit(code=1)
 
 

@@ -58,7 +58,7 @@ def test_every_bad_entry_is_reported_with_its_number_title_and_field(no_config):
         "songs.yaml: song 1 (title 'Rain'): bpm: Input should be a valid integer, unable to parse string as an integer",
         "songs.yaml: song 2 (caption 'lofi'): colour: unknown field",
         f"songs.yaml: song 4 (title 'Lost'): lyrics file not found: {no_config / 'missing.txt'}",
-        "songs.yaml: song 5 (title 'Tiny'): resolution must look like 1920x1080, not 'big'",
+        "songs.yaml: song 5 (title 'Tiny'): resolution must look like 1920x1080, 1080p or 720p, not 'big'",
     ]
 
 
