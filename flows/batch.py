@@ -34,7 +34,8 @@ from pydantic import BaseModel, Field
 
 from flows.music_video import StepRunner, make_video, results_folder, run_tags, tag_flow_run
 from flows.spec import SpecError, VideoSpec, flow_params, spec_from
-from tasks.artifacts import PermanentError, slugify
+from tasks.artifacts import slugify
+from tasks.faults import fault_line
 from tasks.manifest import StepRun
 from tasks.song import ensure_song_limit, song_limit_name
 
@@ -247,8 +248,7 @@ class BatchReport(BaseModel):
 
 def failure_reason(step: str | None, exc: BaseException) -> str:
     """One line: the step that failed and why (a user-fixable error's own message, else its type too)."""
-    text = str(exc) if isinstance(exc, PermanentError) else f"{type(exc).__name__}: {exc}"
-    line = " ".join(text.split())[:300]
+    line = fault_line(exc)[:300]
     return f"{step}: {line}" if step else line
 
 

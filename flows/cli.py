@@ -148,7 +148,7 @@ def make(
 def run_spec(spec) -> None:  # noqa: ANN001 - flows.spec.VideoSpec
     """Run the music_video flow for one spec with a terminal progress bar, then report."""
     from flows.spec import flow_params
-    from tasks.artifacts import PermanentError
+    from tasks.faults import fault_line
 
     params = flow_params(spec)
     request = params["request"]
@@ -166,7 +166,7 @@ def run_spec(spec) -> None:  # noqa: ANN001 - flows.spec.VideoSpec
     except Exception as exc:  # noqa: BLE001 - one clear line unless --debug
         if DEBUG["on"]:
             raise
-        raise UserError(str(exc) if isinstance(exc, PermanentError) else f"{type(exc).__name__}: {exc}") from exc
+        raise UserError(fault_line(exc)) from exc
     report_run(run)
 
 
@@ -212,13 +212,15 @@ _mount_subcommands()
 
 
 class _NoTracebackForUserErrors:
-    """Logging filter: Prefect logs a failed task with its traceback; for a PermanentError (bad key,
-    bad input) the one-line message is the whole story, so the terminal shows it without the trace."""
+    """Logging filter: Prefect logs a failed task with its traceback; for a known fault (a bad key or
+    input, a server down, slow or rate limiting: tasks.faults.is_known_fault) the one-line message is
+    the whole story, so the terminal shows it without the trace. Bugs keep theirs."""
 
     def filter(self, record) -> bool:  # noqa: ANN001 - logging.LogRecord
-        from tasks.artifacts import PermanentError
+        from tasks.faults import is_known_fault
 
-        if record.exc_info and isinstance(record.exc_info[1], PermanentError) and not DEBUG["on"]:
+        if record.exc_info and record.exc_info[1] is not None and is_known_fault(record.exc_info[1]) \
+                and not DEBUG["on"]:
             record.exc_info, record.exc_text = None, None
         return True
 

@@ -84,7 +84,9 @@ def run_sync(audio: Path, lyrics: str, folder: Path, **options):  # noqa: ANN003
     except Exception as exc:  # noqa: BLE001 - a cloud provider's transient fault, still one line
         if DEBUG["on"]:
             raise
-        raise UserError(f"{type(exc).__name__}: {exc}") from None
+        from tasks.faults import fault_line
+
+        raise UserError(fault_line(exc)) from None
 
 
 def report(synced) -> None:  # noqa: ANN001 - SyncedLyrics

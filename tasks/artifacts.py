@@ -29,10 +29,27 @@ from tasks.models import FileArtifact
 #: The cache policy of every step: same inputs and same task code -> cached result.
 STEP_CACHE_POLICY = INPUTS + TASK_SOURCE
 
-#: Retry settings shared by every step (transient faults only, see is_transient).
+
+def _env_number(name: str, default: float, kind: type = float) -> Any:
+    """A retry setting from the environment (read once, when the steps are defined); bad values are one line."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SystemExit(f"error: {name}={raw!r} is not a number") from None
+    if value < 0:
+        raise SystemExit(f"error: {name} must be 0 or more, not {raw}")
+    return value
+
+
+#: Retry settings shared by every step (transient faults only, see is_transient): MVFLOW_RETRIES
+#: retries (default 3), waiting MVFLOW_RETRY_DELAY seconds (default 2) before the first, doubling,
+#: with jitter. Tests make them small; a flaky network may want them larger.
 STEP_RETRY_OPTIONS: dict[str, Any] = {
-    "retries": 3,
-    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
+    "retries": _env_number("MVFLOW_RETRIES", 3, int),
+    "retry_delay_seconds": exponential_backoff(backoff_factor=_env_number("MVFLOW_RETRY_DELAY", 2.0)),
     "retry_jitter_factor": 0.5,
 }
 

@@ -13,13 +13,12 @@ import base64
 import io
 import json
 import re
-import threading
-from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 
 from PIL import Image, ImageDraw
+
+from tests.stub_http import Fault, Reply, StubServer
 
 ROUTE = re.compile(r"^/(?P<version>[^/]+)/models/(?P<model>[^/:]+):generateContent$")
 
@@ -58,7 +57,7 @@ class Seen:
 @dataclass
 class Answer:
     status: int
-    body: dict[str, Any] | None = None  # None: a successful image answer built for the request
+    body: dict[str, Any]
 
 
 def png_for(
@@ -88,32 +87,23 @@ def error_body(code: int, message: str, details: list[dict] | None = None) -> di
     }
 
 
-class GeminiStub:
-    """The server plus its script. Use as a context manager; `url` is the client's base_url."""
+class GeminiStub(StubServer):
+    """The server plus its script. Use as a context manager; `url` is the client's base_url.
+
+    Every scripted answer (errors, blocked images or prompts, and transport faults: slow,
+    malformed, truncated answers, resets) is a tests.stub_http Fault, used in order.
+    """
 
     def __init__(self, long_side: int = 256) -> None:
+        super().__init__()
         self.long_side = long_side
         self.requests: list[Seen] = []
         self.retired: set[str] = set()
         self.draft_images = False
-        self._queue: deque[Answer] = deque()
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    # -- lifecycle ----------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return self.root_url
 
     # -- the script -----------------------------------------------------------------------------
 
@@ -127,26 +117,42 @@ class GeminiStub:
             else []
         )
         body = error_body(code, message or f"scripted {STATUS_NAMES.get(code, code)}", details)
-        self._push(*[Answer(code, body)] * times)
+        self.inject(*[Fault.error(code, body=body)] * times)
 
     def block_image(self, finish_reason: str = "IMAGE_SAFETY", text: str | None = None) -> None:
         """The next answer is a 200 whose candidate has no image, only `finishReason` (and `text`)."""
         candidate: dict[str, Any] = {"finishReason": finish_reason, "index": 0}
         if text:
             candidate["content"] = {"role": "model", "parts": [{"text": text}]}
-        self._push(Answer(200, {"candidates": [candidate]}))
+        self.inject(Fault.reply(200, {"candidates": [candidate]}))
 
     def block_prompt(self, block_reason: str = "SAFETY") -> None:
         """The next answer is a 200 with no candidates and `promptFeedback.blockReason`."""
-        self._push(Answer(200, {"promptFeedback": {"blockReason": block_reason}}))
+        self.inject(Fault.reply(200, {"promptFeedback": {"blockReason": block_reason}}))
 
     def retire(self, *models: str) -> None:
         """These model names answer 404 NOT_FOUND, as Google does for retired models."""
         self.retired.update(models)
 
-    def _push(self, *answers: Answer) -> None:
+    # -- StubServer hooks -------------------------------------------------------------------------
+
+    def record(self, path: str, headers: dict[str, str], body: bytes) -> Seen | None:
+        match = ROUTE.match(path)
+        if match is None:
+            return None
+        seen = Seen(match["version"], match["model"], headers, json.loads(body or b"{}"))
         with self._lock:
-            self._queue.extend(answers)
+            self.requests.append(seen)
+        return seen
+
+    def serve(self, request: Seen | None) -> Reply:
+        if request is None:
+            return Reply(404, error_body(404, "no such route"))
+        answer = self.answer(request)
+        return Reply(answer.status, answer.body or {})
+
+    def error_body(self, status: int, message: str, code: str | None) -> dict[str, Any]:
+        return error_body(status, message)
 
     # -- answering ------------------------------------------------------------------------------
 
@@ -160,9 +166,7 @@ class GeminiStub:
                     f"{seen.version}, or is not supported for generateContent.",
                 ),
             )
-        with self._lock:
-            scripted = self._queue.popleft() if self._queue else Answer(200)
-        return scripted if scripted.body is not None else Answer(200, self.image_answer(seen))
+        return Answer(200, self.image_answer(seen))
 
     def image_answer(self, seen: Seen) -> dict[str, Any]:
         aspect = seen.image_config.get("aspectRatio", "1:1")
@@ -183,38 +187,3 @@ class GeminiStub:
             ],
             "modelVersion": seen.model,
         }
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                match = ROUTE.match(self.path.split("?")[0])
-                length = int(self.headers.get("content-length", 0))
-                raw = self.rfile.read(length)
-                if match is None:
-                    self._send(404, error_body(404, f"no route {self.path}"))
-                    return
-                seen = Seen(
-                    match["version"],
-                    match["model"],
-                    {k.lower(): v for k, v in self.headers.items()},
-                    json.loads(raw or b"{}"),
-                )
-                with stub._lock:
-                    stub.requests.append(seen)
-                answer = stub.answer(seen)
-                self._send(answer.status, answer.body or {})
-
-            def _send(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json; charset=UTF-8")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:  # keep pytest output clean
-                pass
-
-        return Handler

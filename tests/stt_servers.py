@@ -12,24 +12,23 @@ word the i-th burst's start and end. A client that uploads the wrong bytes, or l
 re-encoding, gets times that do not match the audio the test built.
 
 Every request is recorded (path, headers, form fields, uploaded files, raw body) so tests
-can assert what the client sent; `fail_next` scripts error answers (401/429/500...).
+can assert what the client sent; `fail_next` and `inject` (tests.stub_http) script errors and
+faults.
 """
 
 from __future__ import annotations
 
 import collections
-import json
 import re
 import tempfile
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import numpy as np
 
 from tasks.audio import decode_audio
+from tests.stub_http import Reply, StubServer
 
 ANALYSIS_RATE = 16000
 #: (word, start, end) in seconds.
@@ -148,20 +147,19 @@ class ApiError(Exception):
         self.status, self.message, self.code = status, message, code
 
 
-class FakeSttServer:
-    """A threaded HTTP server on 127.0.0.1 (free port) that records requests and answers JSON.
+class FakeSttServer(StubServer):
+    """A speech-to-text stub on 127.0.0.1 (free port) that records requests and answers JSON.
 
     Subclasses define `routes` (path -> handler(Recorded) -> JSON), `authorised(headers)`
-    and `error_body(status, message, code)` in their service's own format.
+    and `error_body(status, message, code)` in their service's own format. Faults (HTTP errors
+    with headers, slow, malformed, truncated answers, resets) come from tests.stub_http.
     """
 
     def __init__(self, api_key: str, words: list[str] | tuple[str, ...] = ()) -> None:
+        super().__init__()
         self.api_key = api_key
         self.words = list(words)
         self.requests: list[Recorded] = []
-        self._failures: collections.deque[ApiError] = collections.deque()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
     # -- what subclasses provide
     routes: ClassVar[dict[str, str]] = {}
@@ -169,74 +167,26 @@ class FakeSttServer:
     def authorised(self, headers: dict[str, str]) -> bool:
         raise NotImplementedError
 
-    def error_body(self, status: int, message: str, code: str | None) -> Any:
-        raise NotImplementedError
-
-    # -- test controls
-    @property
-    def root_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def fail_next(self, status: int, message: str = "scripted failure", code: str | None = None) -> None:
-        """Answer the next request with this error instead of serving it."""
-        self._failures.append(ApiError(status, message, code))
-
-    def start(self) -> Self:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # -- request handling
-    def _answer(self, request: Recorded) -> tuple[int, Any]:
+    # -- StubServer hooks
+    def record(self, path: str, headers: dict[str, str], body: bytes) -> Recorded:
+        fields, files = parse_multipart(body, headers.get("content-type", ""))
+        request = Recorded(path, headers, body, fields, files)
         self.requests.append(request)
-        request.status, request.answer = self._serve(request)
-        return request.status, request.answer
+        return request
 
-    def _serve(self, request: Recorded) -> tuple[int, Any]:
+    def serve(self, request: Recorded) -> Reply:
         try:
-            if self._failures:
-                raise self._failures.popleft()
             if not self.authorised(request.headers):
                 raise ApiError(401, "Invalid API key", "invalid_api_key")
             route = self.routes.get(request.path)
             if route is None:
                 raise ApiError(404, f"no route {request.path}")
-            return 200, getattr(self, route)(request)
+            return Reply(200, getattr(self, route)(request))
         except ApiError as err:
-            return err.status, self.error_body(err.status, err.message, err.code)
+            return Reply(err.status, self.error_body(err.status, err.message, err.code))
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = _read_body(self)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                fields, files = parse_multipart(body, headers.get("content-type", ""))
-                request = Recorded(self.path.split("?")[0], headers, body, fields, files)
-                status, payload = server._answer(request)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:  # keep test output quiet
-                pass
-
-        return Handler
+    def answered(self, request: Recorded, reply: Reply) -> None:
+        request.status, request.answer = reply.status, reply.body
 
     # -- shared by the services
     def timed_script(self, upload: Upload | None, words: list[str]) -> tuple[list[Timed], float]:
@@ -245,18 +195,6 @@ class FakeSttServer:
             raise ApiError(400, "file is required")
         bursts, duration = upload_bursts(upload)
         return [(w, s, e) for w, (s, e) in zip(words, bursts)], duration
-
-
-def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
-    """The request body, whether sent with Content-Length or chunked."""
-    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
-        out = bytearray()
-        while size := int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16):
-            out += handler.rfile.read(size)
-            handler.rfile.readline()
-        handler.rfile.readline()
-        return bytes(out)
-    return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
 
 
 # --------------------------------------------------------------------------- OpenAI

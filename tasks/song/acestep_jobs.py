@@ -51,6 +51,10 @@ class FaultPlan(BaseModel):
     job_delay: float = Field(0.0, ge=0, description="Seconds every job spends 'running' before generating")
     forget_submits: int = Field(0, ge=0, description="Next N submits get a task id the server never keeps")
     drop_connections: int = Field(0, ge=0, description="Next N requests lose their connection mid-answer")
+    slow_requests: int = Field(0, ge=0, description="Next N requests are answered only after slow_seconds")
+    slow_seconds: float = Field(0.0, ge=0, description="How long a slow request waits before its answer")
+    fail_query_500: int = Field(0, ge=0, description="Next N /query_result polls answer a plain-text 500")
+    fail_download_500: int = Field(0, ge=0, description="Next N /v1/audio downloads answer a plain-text 500")
 
 
 class Faults:

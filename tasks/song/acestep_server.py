@@ -135,15 +135,22 @@ class Auth:
             raise HTTPException(401, "Invalid API key")
 
 
-class DropConnections:
-    """ASGI middleware for the drop_connections fault: start an answer, then cut the connection."""
+class TransportFaults:
+    """ASGI middleware for the faults below the routes, on every route but /_faults:
+    slow_requests (answer only after slow_seconds) and drop_connections (start an answer,
+    then cut the connection)."""
 
     def __init__(self, app: Any, faults: Faults) -> None:
         self.app = app
         self.faults = faults
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] == "http" and scope["path"] != "/_faults" and self.faults.take("drop_connections"):
+        if scope["type"] != "http" or scope["path"] == "/_faults":
+            await self.app(scope, receive, send)
+            return
+        if self.faults.take("slow_requests"):
+            await asyncio.sleep(float(self.faults.value("slow_seconds")))
+        if self.faults.take("drop_connections"):
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
             await send({"type": "http.response.body", "body": b'{"data":', "more_body": True})
@@ -291,7 +298,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     _chat_route(app, service)
     if config.admin:
         _admin_routes(app, service)
-    app.add_middleware(DropConnections, faults=service.faults)
+    app.add_middleware(TransportFaults, faults=service.faults)
     return app
 
 
@@ -320,9 +327,11 @@ def _native_routes(app: FastAPI, service: AceStepService) -> None:
         return envelope({"task_id": task_id, "status": "queued", "queue_position": position})
 
     @app.post("/query_result")
-    async def query_result(request: Request) -> dict:
+    async def query_result(request: Request) -> Any:
         body, _ = await read_body(request)
         service.auth.body_or_header(body, request)
+        if service.faults.take("fail_query_500"):
+            return plain_500()
         ids = body.get("task_id_list")
         if isinstance(ids, str):
             try:
@@ -333,8 +342,10 @@ def _native_routes(app: FastAPI, service: AceStepService) -> None:
         return envelope([service.query_item(str(task_id)) for task_id in ids])
 
     @app.get("/v1/audio")
-    async def audio(request: Request, path: str = Query(...)) -> FileResponse:
+    async def audio(request: Request, path: str = Query(...)) -> Response:
         service.auth.header_only(request)
+        if service.faults.take("fail_download_500"):
+            return plain_500()
         file = Path(path).resolve()
         if not file.is_relative_to(service.audio_dir):
             raise HTTPException(403, "Access denied: path outside allowed directory")
@@ -486,24 +497,27 @@ def serve(host: str = "127.0.0.1", port: int = 8001, api_key: str | None = None,
     _uvicorn_server(config, "info", host, port).run()
 
 
-def free_socket(host: str = "127.0.0.1") -> socket.socket:
-    """A listening-ready socket on a free port (bound now, so no other process can take the port)."""
+def free_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening-ready socket on `port` (0: a free one), bound now so no other process can take it."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
+    sock.bind((host, port))
     return sock
 
 
 def start_in_thread(api_key: str | None = None, audio_dir: Path | None = None, queue_maxsize: int = 200,
                     faults: FaultPlan | None = None, admin: bool = True, generator: Generator | None = None,
-                    examples_dir: Path | None = None, generation_timeout: float = 600.0,
+                    examples_dir: Path | None = None, generation_timeout: float = 600.0, port: int = 0,
                     ) -> tuple[str, Callable[[], None]]:
-    """Start a server on 127.0.0.1 with a free port in a background thread: (base_url, stop)."""
+    """Start a server on 127.0.0.1 in a background thread: (base_url, stop).
+
+    `port` 0 picks a free port; a given port lets a test restart "the same server" (its jobs gone).
+    """
     config = ServerConfig(api_key=api_key, audio_dir=audio_dir or default_audio_dir(), queue_maxsize=queue_maxsize,
                           faults=faults, admin=admin, generator=generator, examples_dir=examples_dir,
                           generation_timeout=generation_timeout)
     server = _uvicorn_server(config, "warning")
-    sock = free_socket()
+    sock = free_socket(port=port)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="acestep-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
