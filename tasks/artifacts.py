@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
+import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,13 +95,46 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (TimeoutError, ConnectionError))
 
 
+#: The longest pause a server may ask for (HTTP Retry-After, Gemini's RetryInfo) before a step's retry.
+MAX_RETRY_AFTER_S = 120.0
+
+
 def retry_only_transient(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's hook signature
-    """Prefect retry_condition_fn: retry a failed run only when its exception is transient."""
+    """Prefect retry_condition_fn: retry a failed run only when its exception is transient.
+
+    Prefect calls it only while retries are left, just before scheduling the retry, so a
+    server's own "retry after N s" is honoured here (see wait_retry_after).
+    """
     try:
         state.result()
     except Exception as exc:  # noqa: BLE001 - we classify, not handle
-        return is_transient(exc)
+        if not is_transient(exc):
+            return False
+        wait_retry_after(exc)
+        return True
     return False
+
+
+def wait_retry_after(exc: BaseException, sleep: Callable[[float], None] = time.sleep) -> float:
+    """Pause as long as the failed call's server asked (`exc.retry_after`, seconds; capped at
+    MAX_RETRY_AFTER_S); the step's own backoff then follows. Returns the seconds waited."""
+    after = getattr(exc, "retry_after", None)
+    if not isinstance(after, (int, float)) or after <= 0:
+        return 0.0
+    wait = min(float(after), MAX_RETRY_AFTER_S)
+    _retry_logger().warning("the server asked to retry after %.0f s; waiting %.1f s before the retry", after, wait)
+    sleep(wait)
+    return wait
+
+
+def _retry_logger() -> logging.Logger | logging.LoggerAdapter:
+    """The task run's logger (shown on the terminal and in the dashboard) inside a run, else a plain one."""
+    try:
+        from prefect.logging import get_run_logger
+
+        return get_run_logger()
+    except Exception:  # noqa: BLE001 - outside a run (MissingContextError)
+        return logging.getLogger("mvflow.retry")
 
 
 def slugify(text: str, fallback: str = "song", max_len: int = 60) -> str:

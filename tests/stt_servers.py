@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import re
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -56,6 +57,7 @@ class Recorded:
     files: dict[str, Upload] = field(default_factory=dict)
     status: int = 0
     answer: Any = None
+    received: float = field(default_factory=time.monotonic)
 
     def value(self, name: str) -> str | None:
         """The last value of a text form field (None when absent)."""

@@ -89,7 +89,7 @@ class StubServer:
     def __init__(self) -> None:
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
     # -- what subclasses provide ------------------------------------------------------------------
@@ -205,6 +205,13 @@ class StubServer:
                 pass
 
         return Handler
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that gave up (its timeout passed during a slow answer) is expected here, not an error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
 
 
 def read_body(handler: BaseHTTPRequestHandler) -> bytes:

@@ -12,10 +12,12 @@ must see the same thing whichever one failed:
 
 from __future__ import annotations
 
+import email.utils
 import mimetypes
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tasks.artifacts import PermanentError
@@ -34,14 +36,36 @@ BAD_KEY_CODES = frozenset({None, "", "invalid_api_key", "invalid_api_key_provide
 
 
 class TransientServiceError(RuntimeError):
-    """A cloud call failed in a way a later retry may fix (HTTP 429 or 5xx).
+    """A cloud call failed in a way a later retry may fix (HTTP 429 or 5xx, an unreadable answer).
 
-    It carries `status_code`, which is what tasks.artifacts.is_transient looks at.
+    It carries `status_code`, which is what tasks.artifacts.is_transient looks at, and the
+    server's Retry-After in seconds (`retry_after`, None when not given), which the step's
+    retry honours (tasks.artifacts.wait_retry_after).
     """
 
-    def __init__(self, message: str, status_code: int) -> None:
+    def __init__(self, message: str, status_code: int, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple:  # Prefect may pickle a failed run's exception
+        return (type(self), (str(self), self.status_code, self.retry_after))
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """A Retry-After header in seconds (it may be a number or an HTTP date); None when absent or unreadable."""
+    value = (headers or {}).get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def require_key(provider: str, service: str, given: str | None = None) -> str:
@@ -97,10 +121,12 @@ def one_line(text: object, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def status_error(service: str, provider: str, status: int, detail: str, code: str | None = None) -> Exception:
+def status_error(service: str, provider: str, status: int, detail: str, code: str | None = None,
+                 retry_after: float | None = None) -> Exception:
     """The exception an HTTP error status becomes (see the module docstring for the rule).
 
-    `detail` is the server's message, `code` its machine-readable reason when it gives one.
+    `detail` is the server's message, `code` its machine-readable reason when it gives one,
+    `retry_after` its Retry-After in seconds.
     """
     detail = one_line(detail) or f"HTTP {status}"
     if code in QUOTA_CODES:
@@ -111,8 +137,13 @@ def status_error(service: str, provider: str, status: int, detail: str, code: st
         return TimeoutError(f"{service} timed out (HTTP 408): {detail}")
     if status == 429 or status >= 500:
         message = f"{service} is rate limiting or failing (HTTP {status}): {detail}"
-        return TransientServiceError(message, status)
+        return TransientServiceError(message, status, retry_after)
     return PermanentError(f"{service} refused the request (HTTP {status}): {detail}")
+
+
+def not_json_error(service: str, provider: str, text: str) -> Exception:
+    """A 2xx answer that is not the JSON the service sends: treated as a server fault (retried)."""
+    return status_error(service, provider, 502, f"answer is not JSON: {text[:120]}")
 
 
 def connection_error(service: str, url: str, exc: BaseException, timed_out: bool) -> Exception:

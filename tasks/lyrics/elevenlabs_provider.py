@@ -30,8 +30,10 @@ from tasks.lyrics.cloud import (
     check_audio,
     connection_error,
     make_word,
+    not_json_error,
     ordered_words,
     require_key,
+    retry_after_seconds,
     status_error,
     upload_type,
 )
@@ -99,7 +101,8 @@ def _post(
     except httpx.TransportError as exc:
         raise connection_error(SERVICE, url, exc, timed_out=False) from exc
     if response.is_error:
-        raise status_error(SERVICE, "elevenlabs", response.status_code, *_reason(response))
+        raise status_error(SERVICE, "elevenlabs", response.status_code, *_reason(response),
+                           retry_after=retry_after_seconds(response.headers))
     return _json(response)
 
 
@@ -131,7 +134,7 @@ def _json(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError as exc:
-        raise status_error(SERVICE, "elevenlabs", 502, f"answer is not JSON: {response.text[:120]}") from exc
+        raise not_json_error(SERVICE, "elevenlabs", response.text) from exc
 
 
 def _list_of(body: Any, key: str) -> list[dict]:

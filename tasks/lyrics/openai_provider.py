@@ -16,6 +16,7 @@ jitter; letting the SDK retry too would multiply the attempts and hide them from
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tempfile
 from pathlib import Path
@@ -28,9 +29,11 @@ from tasks.lyrics.cloud import (
     check_audio,
     connection_error,
     make_word,
+    not_json_error,
     one_line,
     ordered_words,
     require_key,
+    retry_after_seconds,
     status_error,
     upload_type,
 )
@@ -118,10 +121,13 @@ def _transcribe(client, upload: Path, language: str | None, prompt: str | None):
                 **{k: v for k, v in options.items() if v},
             )
     except openai.APIStatusError as exc:
-        raise status_error(SERVICE, "openai", exc.status_code, _message(exc), exc.code) from exc
+        retry_after = retry_after_seconds(exc.response.headers)
+        raise status_error(SERVICE, "openai", exc.status_code, _message(exc), exc.code, retry_after) from exc
     except openai.APIConnectionError as exc:
         timed_out = isinstance(exc, openai.APITimeoutError)
         raise connection_error(SERVICE, str(client.base_url), exc, timed_out) from exc
+    except json.JSONDecodeError as exc:  # a 200 answer that is not JSON (a broken proxy, a cut body)
+        raise not_json_error(SERVICE, "openai", str(exc)) from exc
 
 
 def _message(exc) -> str:

@@ -16,6 +16,7 @@ server that speaks the Gemini REST API, e.g. the local one the tests run.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import math
 import os
@@ -258,6 +259,8 @@ def _with_retries(
             return call()
         except (errors.APIError, *TRANSPORT_ERRORS) as exc:
             failure = _translate(exc, model, key)
+        except json.JSONDecodeError as exc:  # a 200 answer that is not JSON: a server fault, retried
+            failure = GeminiUnavailable(f"Gemini model {model} answered something that is not JSON ({exc})", 502)
         if not isinstance(failure, GeminiUnavailable) or attempt + 1 == policy.tries:
             raise failure from None
         wait = policy.delay(attempt, failure.retry_after)
