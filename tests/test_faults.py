@@ -106,6 +106,25 @@ def test_a_download_answering_500_is_retried_and_the_song_completes(srv, tmp_pat
     assert song.audio.size > 0 and not list(tmp_path.glob(".*part*"))  # no temporary file left behind
 
 
+def test_a_download_trickling_past_its_deadline_is_retried_and_the_song_completes(srv, tmp_path):
+    faults(srv.url, trickle_downloads=1)
+    start = time.monotonic()
+    song = generate_acestep_song(song_request(srv.url, download_timeout=1.0), tmp_path)
+    assert song.audio.size > 30 * 1024  # so the trickle (1 KiB every 0.1 s) could not have made it in 1 s
+    assert time.monotonic() - start < 20
+    assert not list(tmp_path.glob(".*part*"))
+
+
+def test_a_download_that_never_gets_faster_is_one_transient_line(srv, tmp_path):
+    request = song_request(srv.url, download_timeout=0.5)
+    job = submit_song(request, tmp_path)
+    faults(srv.url, trickle_downloads=3)
+    with pytest.raises(TimeoutError) as caught:
+        poll_song(job, request, tmp_path)
+    assert_one_line(caught.value, "ACE-Step sent the audio too slowly: not complete after 0.5 s", "still failing")
+    assert not list(tmp_path.glob("song_*")) and not list(tmp_path.glob(".*part*"))
+
+
 def test_a_429_burst_longer_than_the_submit_retries_is_one_transient_line(srv, tmp_path):
     faults(srv.url, fail_submit_429=4)
     with pytest.raises(httpx.HTTPStatusError) as caught:

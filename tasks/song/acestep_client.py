@@ -57,6 +57,11 @@ class AceStepTimeout(AceStepError):
     """The job was still running when the client's deadline passed."""
 
 
+class AceStepSlowDownload(TimeoutError):
+    """An audio download outlasted its overall deadline (a server sending too slowly for any one read
+    to time out). A TimeoutError, so transient: retried."""
+
+
 def auth_message(key_sent: bool) -> str:
     """The one line a user sees for a 401: whether the key was missing or wrong, and the fix."""
     if key_sent:
@@ -147,8 +152,9 @@ class AceStepClient:
     """Talks to one ACE-Step server. Use as a context manager, or call close()."""
 
     def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 60.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, download_timeout: float = 600.0) -> None:
         self.base_url = base_url.rstrip("/")
+        self.download_timeout = download_timeout
         self._key_sent = bool(api_key)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout,
@@ -284,6 +290,8 @@ class AceStepClient:
             attempt += 1
 
     def _download_once(self, file_url: str, dest: Path) -> FileArtifact:
+        """One GET into a temporary file, renamed only when complete; the whole of it within download_timeout."""
+        deadline = time.monotonic() + self.download_timeout
         with self._http.stream("GET", file_url) as response:
             if response.status_code >= 400:
                 response.read()
@@ -294,6 +302,9 @@ class AceStepClient:
             with atomic_path(dest) as tmp, tmp.open("wb") as fh:
                 for chunk in response.iter_bytes():
                     fh.write(chunk)
+                    if time.monotonic() > deadline:
+                        raise AceStepSlowDownload(f"ACE-Step sent the audio too slowly: not complete after "
+                                                  f"{self.download_timeout:g} s")
         return FileArtifact.from_path(dest)
 
     def _same_origin(self, file_url: str) -> None:

@@ -72,7 +72,8 @@ class AceStepJob(BaseModel):
 
 def client_for(options: AceStepOptions, api_url: str | None = None) -> AceStepClient:
     """A client for the server (default: the configured one), with the key read from the environment now."""
-    return AceStepClient(api_url or options.api_url, api_key=api_key("acestep"), timeout=options.http_timeout)
+    return AceStepClient(api_url or options.api_url, api_key=api_key("acestep"), timeout=options.http_timeout,
+                         download_timeout=options.download_timeout)
 
 
 def random_sample_request(request: SongRequest, options: AceStepOptions,

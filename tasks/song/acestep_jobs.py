@@ -55,6 +55,7 @@ class FaultPlan(BaseModel):
     slow_seconds: float = Field(0.0, ge=0, description="How long a slow request waits before its answer")
     fail_query_500: int = Field(0, ge=0, description="Next N /query_result polls answer a plain-text 500")
     fail_download_500: int = Field(0, ge=0, description="Next N /v1/audio downloads answer a plain-text 500")
+    trickle_downloads: int = Field(0, ge=0, description="Next N /v1/audio downloads send 1 KiB every 0.1 s")
 
 
 class Faults:

@@ -22,8 +22,8 @@ DEFAULT_API_URL = "http://127.0.0.1:8001"
 
 #: Options that never change the audio: excluded from the submit step's cache key.
 RUNTIME_FIELDS = frozenset(
-    {"timeout", "poll_interval", "poll_max_interval", "lost_after", "http_timeout", "retry_delay",
-     "submit_retries", "pick"}
+    {"timeout", "poll_interval", "poll_max_interval", "lost_after", "http_timeout", "download_timeout",
+     "retry_delay", "submit_retries", "pick"}
 )
 
 #: Task types that edit a source audio instead of generating from text.
@@ -81,6 +81,7 @@ class AceStepOptions(BaseModel):
     lost_after: float = Field(
         120.0, gt=0, description="A task answering status 0 with '[]' this long is lost (server restarted)")
     http_timeout: float = Field(60.0, gt=0, description="Timeout of one HTTP request (not of the job)")
+    download_timeout: float = Field(600.0, gt=0, description="Deadline for one whole audio download")
     retry_delay: float = Field(1.0, ge=0, description="First backoff after a 429 on submit; doubles")
     submit_retries: int = Field(5, ge=0, description="429 answers tolerated on one submit")
 

@@ -351,7 +351,11 @@ def _native_routes(app: FastAPI, service: AceStepService) -> None:
             raise HTTPException(403, "Access denied: path outside allowed directory")
         if not file.is_file():
             raise HTTPException(404, "Audio file not found")
-        return FileResponse(file, media_type=AUDIO_TYPES.get(file.suffix.lower(), "audio/mpeg"))
+        media_type = AUDIO_TYPES.get(file.suffix.lower(), "audio/mpeg")
+        if service.faults.take("trickle_downloads"):
+            return StreamingResponse(_trickle(file), media_type=media_type,
+                                     headers={"content-length": str(file.stat().st_size)})
+        return FileResponse(file, media_type=media_type)
 
     @app.get("/v1/models")
     async def models() -> dict:
@@ -365,6 +369,14 @@ def _native_routes(app: FastAPI, service: AceStepService) -> None:
     async def stats(request: Request) -> dict:
         service.auth.header_only(request)
         return envelope(service.store.stats())
+
+
+async def _trickle(file: Path, chunk: int = 1024, pause: float = 0.1) -> AsyncIterator[bytes]:
+    """The trickle_downloads fault: a file sent so slowly that no single read times out."""
+    data = file.read_bytes()
+    for start in range(0, len(data), chunk):
+        yield data[start:start + chunk]
+        await asyncio.sleep(pause)
 
 
 def _uploads(service: AceStepService, params: dict, files: dict[str, tuple[bytes, str]]) -> dict[str, Path]:
