@@ -309,3 +309,19 @@ def test_transient_errors_survive_pickling_with_their_retry_after():
 
     copy = pickle.loads(pickle.dumps(TransientServiceError("busy", 429, 3.0)))
     assert (str(copy), copy.status_code, copy.retry_after) == ("busy", 429, 3.0)
+
+
+# ---- what the user reads ---------------------------------------------------------------------------------
+
+def test_fault_lines_name_the_server_but_never_the_path_and_bugs_stay_bugs():
+    from flows.batch import failure_reason
+
+    request = httpx.Request("GET", "http://127.0.0.1:9/v1/audio?path=%2Fhome%2Fme%2Fsong.mp3")
+    refused = httpx.ConnectError("[Errno 111] Connection refused", request=request)
+    line = assert_one_line(refused, "cannot connect to http://127.0.0.1:9 ([Errno 111] Connection refused)")
+    assert "song.mp3" not in line and "/v1/audio" not in line
+    assert failure_reason("song", refused) == f"song: {line}"
+    cut = httpx.RemoteProtocolError("peer closed connection", request=request)
+    assert_one_line(cut, "the connection to http://127.0.0.1:9 broke before the answer was complete")
+    bug = KeyError("entries")
+    assert not is_known_fault(bug) and fault_line(bug) == "KeyError: 'entries'"
