@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from tasks.models import LyricLine, LyricWord
+from tasks.textbreak import join_words
 
 #: A line shown for longer than this is assumed to have ended (no next stamp, or a long gap).
 MAX_LINE_SECONDS = 8.0
@@ -283,7 +284,7 @@ def _parse_words(body: str, number: int, raw: str) -> tuple[str, list[LyricWord]
             words.append(LyricWord(text=word, start=t, end=0.0))
         else:
             words_end = t
-    text = " ".join(([lead] if lead else []) + [w.text for w in words])
+    text = join_words([lead, *(w.text for w in words)])  # no spaces invented between CJK words
     return text, words, words_end
 
 

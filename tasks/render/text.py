@@ -8,23 +8,22 @@ the karaoke highlight is then just a copy of strips from the "sung" picture.
 
 from __future__ import annotations
 
-import functools
+import re
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Generic, TypeVar
 
-import font_source_sans_pro
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
+from tasks.render.fonts import check_weight, load_font
 from tasks.render.layout import Layout
 from tasks.render.style import Color, Style
 from tasks.render.yuv import even_floor, even_round
+from tasks.textbreak import can_break_before, segments
 
-FONT_DIR = Path(font_source_sans_pro.__file__).parent / "files"
-WEIGHTS = ("Light", "Regular", "Semibold", "Bold", "Black")
 ELLIPSIS = "\u2026"
 _SHADOW = (0, 0, 0)
 _OUTLINE = (8, 8, 12)
@@ -33,87 +32,177 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-@functools.cache
-def load_font(weight: str, size: int) -> ImageFont.FreeTypeFont:
-    """Source Sans Pro at `weight` (Light/Regular/Semibold/Bold/Black) and pixel `size`."""
-    if weight not in WEIGHTS:
-        raise ValueError(f"unknown font weight {weight!r}; choose one of {', '.join(WEIGHTS)}")
-    return ImageFont.truetype(str(FONT_DIR / f"SourceSansPro-{weight}.ttf"), size)
-
-
 def normalise_text(text: str) -> str:
-    """Collapse whitespace: rows and karaoke offsets are both measured on this form."""
-    return " ".join(text.split())
+    """NFC, whitespace collapsed: rows and karaoke offsets are both measured on this form
+    (NFC so that a decomposed "é" is one character drawn with one glyph)."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 # ---------------------------------------------------------------- fitting
 
 
-def _greedy_rows(words: list[str], font: ImageFont.FreeTypeFont, max_width: float) -> list[str]:
+@dataclass(frozen=True)
+class _Pieces:
+    """Break pieces of a text (tasks.textbreak.segments; each keeps its trailing space) with
+    their widths measured once: wrapping then adds numbers instead of measuring every
+    candidate row (kerning across a break is negligible; rows are re-measured after)."""
+
+    texts: list[str]
+    widths: list[float]  # with the trailing space
+    tight: list[float]  # without it (the row's end)
+
+    @classmethod
+    def of(cls, texts: list[str], font: ImageFont.FreeTypeFont) -> _Pieces:
+        tight = [font.getlength(t.rstrip()) for t in texts]
+        widths = [w + (font.getlength(t) - font.getlength(t.rstrip()) if t.endswith(" ") else 0.0)
+                  for t, w in zip(texts, tight, strict=True)]
+        return cls(texts, widths, tight)
+
+
+def _greedy_rows(pieces: _Pieces, max_width: float) -> list[str]:
+    """Fill rows piece by piece."""
     rows: list[str] = []
-    current = ""
-    for word in words:
-        candidate = f"{current} {word}" if current else word
-        if current and font.getlength(candidate) > max_width:
-            rows.append(current)
-            current = word
-        else:
-            current = candidate
-    if current:
-        rows.append(current)
+    current, width = "", 0.0
+    for text, full, tight in zip(pieces.texts, pieces.widths, pieces.tight, strict=True):
+        if current and width + tight > max_width:
+            rows.append(current.rstrip())
+            current, width = "", 0.0
+        current += text
+        width += full
+    if current.strip():
+        rows.append(current.rstrip())
     return rows
 
 
-def balanced_rows(text: str, font: ImageFont.FreeTypeFont, max_width: float) -> list[str]:
+def _pieces(text: str, font: ImageFont.FreeTypeFont, max_width: float, hard: bool) -> _Pieces:
+    """Break pieces of `text`; with `hard`, a piece wider than a row is cut into characters
+    (a last resort for one very long word, better than cutting it off)."""
+    texts = segments(text)
+    if hard:
+        texts = [part for t in texts for part in (t if font.getlength(t.rstrip()) > max_width else [t])]
+    return _Pieces.of(texts, font)
+
+
+def balanced_rows(text: str, font: ImageFont.FreeTypeFont, max_width: float, hard: bool = False) -> list[str]:
     """Wrap into as few rows as greedy wrapping needs, but with rows of similar length.
 
-    Binary-searches the narrowest width that still needs no extra row: a two-row lyric
-    reads better split 50/50 than as a full row plus one orphan word.
+    Rows break at spaces, and between Chinese/Japanese characters (never before closing
+    punctuation; see tasks.textbreak). Binary-searches the narrowest width that still
+    needs no extra row: a two-row lyric reads better split 50/50 than as a full row plus
+    one orphan word.
     """
-    words = text.split()
-    rows = _greedy_rows(words, font, max_width)
+    pieces = _pieces(text, font, max_width, hard)
+    rows = _greedy_rows(pieces, max_width)
     if len(rows) <= 1:
         return rows
-    lo, hi = max(font.getlength(w) for w in words), max_width
+    lo, hi = max(pieces.tight), max_width
     while hi - lo > 2:
         mid = (lo + hi) / 2
-        if len(_greedy_rows(words, font, mid)) <= len(rows):
+        if len(_greedy_rows(pieces, mid)) <= len(rows):
             hi = mid
         else:
             lo = mid
-    return _greedy_rows(words, font, hi)
+    return _greedy_rows(pieces, hi)
+
+
+def _longest_prefix(text: str, font: ImageFont.FreeTypeFont, max_width: float) -> str:
+    """The longest prefix of `text` that, with an ellipsis after it, fits max_width."""
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if font.getlength(text[:mid].rstrip() + ELLIPSIS) <= max_width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo].rstrip()
 
 
 def ellipsize(text: str, font: ImageFont.FreeTypeFont, max_width: float) -> str:
+    """`text` if it fits, else cut with an ellipsis: at a word (or CJK character) boundary
+    when that keeps at least half the row, else mid-word."""
     if font.getlength(text) <= max_width:
         return text
-    while text and font.getlength(text + ELLIPSIS) > max_width:
-        text = text[:-1]
-    return text.rstrip() + ELLIPSIS
+    cut = _longest_prefix(text, font, max_width)
+    for i in range(len(cut), 0, -1):
+        if i < len(text) and can_break_before(text, i):
+            head = text[:i].rstrip(" ,;:-\u2013\u2014\u3001\uff0c")
+            if head and font.getlength(head + ELLIPSIS) >= max_width / 2:
+                return head + ELLIPSIS
+            break
+    return cut + ELLIPSIS
+
+
+def _fit(text: str, weight: str, size: int, min_size: int, max_width: float,
+         max_rows: int) -> tuple[ImageFont.FreeTypeFont, list[str], bool]:
+    """(font, rows, fits): the largest size down to min_size at which text wraps into
+    max_rows rows; at min_size over-long words may be cut into characters."""
+    current = size
+    while True:
+        font = load_font(weight, current, text)
+        rows = balanced_rows(text, font, max_width)
+        if len(rows) <= max_rows and all(font.getlength(r) <= max_width for r in rows):
+            return font, rows, True
+        if current <= min_size:
+            break
+        current = max(min_size, int(current * 0.92))
+    hard = balanced_rows(text, font, max_width, hard=True)
+    if len(hard) <= max_rows:
+        return font, hard, True
+    return font, rows, False
 
 
 def fit_text(text: str, weight: str, size: int, min_size: int, max_width: float,
              max_rows: int) -> tuple[ImageFont.FreeTypeFont, list[str]]:
     """Largest font (size down to min_size) at which `text` wraps into <= max_rows rows.
 
-    If even min_size needs more rows, the rows beyond max_rows are dropped and the last
-    kept row ends in an ellipsis (never overflowing the safe area).
+    The font family is chosen by the text's characters (tasks.render.fonts). If even
+    min_size needs more rows, the rows beyond max_rows are dropped and the last kept row
+    ends in an ellipsis (never overflowing the safe area).
     """
+    check_weight(weight)
     text = normalise_text(text)
-    current = size
-    while True:
-        font = load_font(weight, current)
-        rows = balanced_rows(text, font, max_width)
-        fits = len(rows) <= max_rows and all(font.getlength(r) <= max_width for r in rows)
-        if fits or current <= min_size:
-            break
-        current = max(min_size, int(current * 0.92))
+    font, rows, fits = _fit(text, weight, size, min_size, max_width, max_rows)
     if not fits:
         rows = rows[:max_rows]
         rows = [ellipsize(r, font, max_width) for r in rows[:-1]] + [
             ellipsize(rows[-1] + ELLIPSIS, font, max_width)
         ]
     return font, rows
+
+
+_BRACKETED = re.compile(r"\s*[(\[{（【][^()\[\]{}（）【】]*[)\]}）】]")
+_FEATURING = re.compile(r"\s+(?:feat\.|ft\.|featuring)\s.*$", re.IGNORECASE)
+
+
+def title_candidates(title: str) -> list[str]:
+    """Ever shorter forms of a title that keep its name: the title itself, then without
+    its bracketed parts ("(feat. X)", "[Official Video]", "(Remastered 2011)") dropped
+    from the last one backwards, then without a bare "feat. X" tail."""
+    current = normalise_text(title)
+    out = [current]
+    while (matches := list(_BRACKETED.finditer(current))) and len(matches[-1].group()) < len(current):
+        last = matches[-1]
+        current = normalise_text(current[: last.start()] + current[last.end():])
+        out.append(current)
+    shorter = _FEATURING.sub("", current)
+    if shorter and shorter != current:
+        out.append(shorter)
+    return out
+
+
+def fit_title(title: str, weight: str, size: int, min_size: int, max_width: float
+              ) -> tuple[ImageFont.FreeTypeFont, str]:
+    """One row for a title: the whole title if it fits at some size down to min_size,
+    else the first shorter form (title_candidates) that does, else the shortest form
+    ellipsized at a word boundary."""
+    check_weight(weight)
+    candidates = title_candidates(title)
+    for candidate in candidates:
+        font, rows, fits = _fit(candidate, weight, size, min_size, max_width, 1)
+        if fits:
+            return font, rows[0] if rows else ""
+    font = load_font(weight, min_size, candidates[-1])
+    return font, ellipsize(candidates[-1], font, max_width)
 
 
 # ---------------------------------------------------------------- drawing
@@ -192,11 +281,13 @@ class _Placed:
 def _char_edges(row: str, font: ImageFont.FreeTypeFont) -> np.ndarray:
     """x of each character boundary in `row` (len+1 values).
 
-    Measured exactly at word boundaries and interpolated inside words: a wipe does not
-    need per-glyph kerning precision, and measuring every prefix costs O(n^2).
+    Measured exactly at break opportunities (spaces, and every boundary in Chinese or
+    Japanese text, whose wipe moves character by character) and interpolated inside
+    words: a wipe does not need per-glyph kerning precision, and measuring every prefix
+    of a long Latin row costs O(n^2).
     """
-    spaces = [i for i, c in enumerate(row) if c == " "]
-    anchors = sorted({0, len(row), *spaces, *(i + 1 for i in spaces)})
+    breaks = [i for i in range(1, len(row)) if can_break_before(row, i) or row[i] == " "]
+    anchors = sorted({0, len(row), *breaks})
     xs = [font.getlength(row[:i]) for i in anchors]
     return np.interp(np.arange(len(row) + 1), anchors, xs).astype(np.float32)
 
@@ -234,8 +325,9 @@ class CardPainter:
         main = _Text(font, rows, round(font.size * 1.12))
         nxt = None
         if upcoming:
-            nfont = load_font(st.next_weight, lay.px(st.next_size, 7))
-            nxt = _Text(nfont, [ellipsize(normalise_text(upcoming), nfont, self.max_text_width)],
+            upcoming = normalise_text(upcoming)
+            nfont = load_font(st.next_weight, lay.px(st.next_size, 7), upcoming)
+            nxt = _Text(nfont, [ellipsize(upcoming, nfont, self.max_text_width)],
                         round(nfont.size * 1.15))
         gap = round(main.font.size * 0.45) if nxt else 0
         block_h = main.height + gap + (nxt.height if nxt else 0)
@@ -264,7 +356,7 @@ class CardPainter:
         _paint(sung, main_fill, self.accent)
         main_pos = main_at.positions
         in_box = [(x + ox, y + oy) for x, y in main_pos]
-        return LyricCard(unsung, sung, (ox, oy), self._karaoke_rows(main, in_box),
+        return LyricCard(unsung, sung, (ox, oy), self._karaoke_rows(main, in_box, normalise_text(current)),
                          even_floor(min(x for x, _ in in_box) - self.stroke - 2))
 
     def _row_positions(self, text: _Text, centre_x: float, top: int) -> list[tuple[int, int]]:
@@ -300,8 +392,9 @@ class CardPainter:
             fills.append(fill)
         return fills
 
-    def _karaoke_rows(self, text: _Text, positions: list[tuple[int, int]]) -> list[Row]:
-        """Row geometry for the wipe: each row's ink band, split where neighbours meet."""
+    def _karaoke_rows(self, text: _Text, positions: list[tuple[int, int]], line: str) -> list[Row]:
+        """Row geometry for the wipe: each row's ink band, split where neighbours meet, and
+        where in the (normalised) `line` each row starts."""
         margin = self.stroke + 2
         bands = []
         for row, (_, y) in zip(text.rows, positions, strict=True):
@@ -310,12 +403,14 @@ class CardPainter:
         for upper, lower in zip(bands, bands[1:]):
             if upper[1] > lower[0]:
                 upper[1] = lower[0] = even_round((upper[1] + lower[0]) / 2)
-        rows, offset = [], 0
+        rows, cursor = [], 0
         for row, (x, _), (y0, y1) in zip(text.rows, positions, bands, strict=True):
             edges = x + _char_edges(row, text.font)
             edges[-1] += margin  # a finished row is highlighted through its outline
+            found = line.find(row, cursor)  # rows split at spaces or between CJK characters
+            offset = found if found >= 0 else cursor  # an ellipsized row: where it would start
             rows.append(Row(y0, y1, offset, edges))
-            offset += len(row) + 1  # rows were split on single spaces
+            cursor = offset + len(row)
         return rows
 
     # -- title card
@@ -333,12 +428,13 @@ class CardPainter:
         if cover is not None and st.title_thumbnail:
             x += self._paste_thumbnail(image, cover, bleed, box.height) + lay.px(0.025)
         max_w = box.width + bleed - x
-        tfont, trows = fit_text(title, st.title_weight, lay.px(st.title_size, 8), lay.px(st.title_size * 0.7, 7),
-                                max_w, 1)
-        lines = [_Text(tfont, trows, round(tfont.size * 1.08))]
+        tfont, trow = fit_title(title, st.title_weight, lay.px(st.title_size, 8), lay.px(st.title_size * 0.7, 7),
+                                max_w)
+        lines = [_Text(tfont, [trow], round(tfont.size * 1.08))]
         if subtitle.strip():
-            sfont = load_font(st.subtitle_weight, lay.px(st.subtitle_size, 7))
-            lines.append(_Text(sfont, [ellipsize(normalise_text(subtitle), sfont, max_w)], round(sfont.size * 1.2)))
+            subtitle = normalise_text(subtitle)
+            sfont = load_font(st.subtitle_weight, lay.px(st.subtitle_size, 7), subtitle)
+            lines.append(_Text(sfont, [ellipsize(subtitle, sfont, max_w)], round(sfont.size * 1.2)))
         y = bleed + max(0, (box.height - sum(t.height for t in lines)) // 2 - round(tfont.size * 0.08))
         items = []
         for text, opacity in zip(lines, (1.0, 0.8), strict=False):
@@ -353,8 +449,9 @@ class CardPainter:
         box, bleed = self.layout.credit_box, self.bleed
         assert box is not None
         image = Image.new("RGBA", (box.width + 2 * bleed, box.height + 2 * bleed), (0, 0, 0, 0))
-        font = load_font("Regular", self.layout.px(self.style.credit_size, 7))
-        text = _Text(font, [ellipsize(normalise_text(credit), font, box.width)], round(font.size * 1.2))
+        credit = normalise_text(credit)
+        font = load_font("Regular", self.layout.px(self.style.credit_size, 7), credit)
+        text = _Text(font, [ellipsize(credit, font, box.width)], round(font.size * 1.2))
         x = _aligned(bleed, box.width, text.width(), self.style.credit_align)
         y = bleed + max(0, (box.height - text.height) // 2)
         self._draw_text(image, [(_Placed(text, [(x, y)]), self.style.text_color, 0.7)])
