@@ -1,14 +1,18 @@
-"""How fast does the renderer make a video, and how close is that to the encoder alone?
+"""How fast does the renderer make a video, compared with a naive MoviePy composite and the encoder alone?
 
-    python benchmarks/render_speed.py                      # 60 s, 1920x1080, 30 fps
+    python benchmarks/render_speed.py                      # 60 s, 1920x1080, 30 fps, all three ways
     python benchmarks/render_speed.py --repeat 3           # alternate runs, report best and median
+    python benchmarks/render_speed.py --seconds 10 --width 640 --height 360   # quick check while developing
+    python benchmarks/render_speed.py --skip-moviepy       # only mvflow and the ceiling
     python benchmarks/render_speed.py --seconds 10 --compare-presets veryfast faster medium
 
 Renders a synthetic song (chirps over a beat, a silent second every 20 s) with timed,
-word-synced lyrics and a cover, then runs the "encode-only ceiling": the same number of
-constant frames (one real frame of this video) piped through exactly the same ffmpeg
-command (same x264/AAC settings, same audio, same writer). Prints wall seconds, frames
-per second, times real time, render/ceiling, and where the CPU went.
+word-synced lyrics and a cover three ways: mvflow's renderer; the "encode-only ceiling",
+the same number of constant frames (one real frame of this video) piped through exactly
+the same ffmpeg command (same x264/AAC settings, same audio, same writer); and the naive
+MoviePy composite (ImageClip cover + one TextClip per line + a numpy waveform VideoClip,
+CompositeVideoClip, write_videofile defaults). Prints wall seconds, frames per second,
+times real time, CPU seconds (Python and ffmpeg), naive/render and render/ceiling.
 
 Wall time on a shared 2-core machine is noisy: with --repeat the runs alternate (render,
 ceiling, render, ...), and both the best-vs-best ratio and the median of the per-pair
@@ -113,6 +117,11 @@ def timed(fn: Callable[[], None]) -> Run:
     return Run(time.perf_counter() - t0, cpu(resource.RUSAGE_SELF) - own, cpu(resource.RUSAGE_CHILDREN) - kids)
 
 
+def cpu(run: Run) -> float:
+    """All CPU seconds a run used (its Python threads and its ffmpeg processes)."""
+    return run.python_cpu + run.ffmpeg_cpu
+
+
 def render(inputs: Inputs, out: Path, settings: EncoderSettings) -> None:
     render_music_video(inputs.audio, inputs.lines, inputs.cover, TITLE, out, inputs.options,
                        subtitle=SUBTITLE, encoder=settings)
@@ -128,8 +137,58 @@ def encode_ceiling(inputs: Inputs, out: Path, frame: np.ndarray, n_frames: int, 
 
 
 def moviepy_naive(inputs: Inputs, out: Path) -> None:
-    """Placeholder: the naive MoviePy (CompositeVideoClip + TextClip) renderer, for comparison."""
-    raise NotImplementedError("the MoviePy comparison is added in a later issue")
+    """The straightforward MoviePy composite the renderer is compared with (issue 5).
+
+    The cover as an ImageClip, one TextClip per lyric line shown from its start for its
+    duration, a VideoClip whose frame function draws the waveform around t with numpy,
+    all in a CompositeVideoClip written by write_videofile with its defaults (libx264
+    preset medium, MoviePy's own audio handling). MoviePy composites every layer for
+    every frame in Python; that per-frame work is what the renderer avoids.
+    """
+    from moviepy import AudioFileClip, ColorClip, CompositeVideoClip, ImageClip, TextClip, VideoClip
+
+    from tasks.audio import decode_audio
+    from tasks.render.fonts import font_path
+
+    o = inputs.options
+    width, height, rate = o.width, o.height, 11025
+    samples = decode_audio(inputs.audio, rate)
+    seconds = len(samples) / rate
+    if inputs.cover:
+        background = ImageClip(str(inputs.cover)).resized(new_size=(width, height))
+    else:
+        background = ColorClip((width, height), color=(24, 20, 48))
+    wave_h, window = height // 6, rate // 10
+
+    def waveform(t: float) -> np.ndarray:
+        frame = np.zeros((wave_h, width, 3), np.uint8)
+        start = min(max(int(t * rate) - window // 2, 0), max(len(samples) - window, 0))
+        chunk = samples[start : start + window]
+        if len(chunk):
+            xs = np.linspace(0, len(chunk) - 1, width).astype(int)
+            ys = np.clip((0.5 - 0.45 * chunk[xs]) * wave_h, 0, wave_h - 1).astype(int)
+            frame[ys, np.arange(width)] = (255, 200, 80)
+            frame[np.clip(ys + 1, 0, wave_h - 1), np.arange(width)] = (255, 200, 80)
+        return frame
+
+    wave = VideoClip(frame_function=waveform, duration=seconds).with_position((0, height - wave_h - height // 20))
+    size = round(height * 0.06)
+    lyrics = [
+        TextClip(font=str(font_path("Bold", line.text)), text=line.text, font_size=size, color="white",
+                 stroke_color="black", stroke_width=2, method="caption", size=(int(width * 0.8), None))
+        .with_start(line.start).with_duration(max(line.end - line.start, 0.1))
+        .with_position(("center", int(height * 0.55)))
+        for line in inputs.lines
+    ]
+    title = (TextClip(font=str(font_path("Bold", TITLE)), text=TITLE, font_size=round(height * 0.05), color="white")
+             .with_duration(seconds).with_position((width // 20, height // 20)))
+    video = CompositeVideoClip([background.with_duration(seconds), wave, title, *lyrics], size=(width, height))
+    audio = AudioFileClip(str(inputs.audio))
+    try:
+        video.with_audio(audio).write_videofile(str(out), fps=o.fps, logger=None)
+    finally:
+        audio.close()
+        video.close()
 
 
 def middle_frame(inputs: Inputs) -> tuple[np.ndarray, int]:
@@ -160,7 +219,13 @@ def y_psnr(video: Path, inputs: Inputs) -> float:
 # ---------------------------------------------------------------- reports
 
 
-def speed_report(inputs: Inputs, settings: EncoderSettings, repeat: int, tmp: Path, keep: Path | None) -> None:
+def _line(name: str, run: Run, n: int, seconds: float) -> str:
+    return (f"{name:>20}: {run.wall:7.2f} s wall  {n / run.wall:6.1f} fps  {seconds / run.wall:5.2f}x real time"
+            f"  (CPU s: python {run.python_cpu:5.1f}, ffmpeg {run.ffmpeg_cpu:5.1f})")
+
+
+def speed_report(inputs: Inputs, settings: EncoderSettings, repeat: int, tmp: Path, keep: Path | None,
+                 naive: bool) -> None:
     frame, n = middle_frame(inputs)
     seconds = n / inputs.options.fps
     renders, ceilings = [], []
@@ -178,10 +243,16 @@ def speed_report(inputs: Inputs, settings: EncoderSettings, repeat: int, tmp: Pa
     print(f"output: video {info['video_duration']:.3f} s ({info['video_frames']} frames), "
           f"audio {info['audio_duration']:.3f} s, {(tmp / 'render.mp4').stat().st_size / 1e6:.1f} MB")
     best_render, best_ceiling = min(renders, key=lambda r: r.wall), min(ceilings, key=lambda r: r.wall)
-    for name, run in (("render", best_render), ("encode-only ceiling", best_ceiling)):
-        print(f"{name:>20}: {run.wall:7.2f} s wall  {n / run.wall:6.1f} fps  {seconds / run.wall:5.2f}x real time"
-              f"  (CPU s: python {run.python_cpu:5.1f}, ffmpeg {run.ffmpeg_cpu:5.1f})")
-    print(f"{'render / ceiling':>20}: {best_render.wall / best_ceiling.wall:.3f} (best vs best)")
+    print(_line("mvflow render", best_render, n, seconds))
+    print(_line("encode-only ceiling", best_ceiling, n, seconds))
+    if naive:
+        naive_run = timed(lambda: moviepy_naive(inputs, tmp / "moviepy.mp4"))
+        naive_info = probe_streams(tmp / "moviepy.mp4")
+        print(_line("naive moviepy", naive_run, naive_info["video_frames"], seconds))
+        print(f"{'naive / render':>20}: {naive_run.wall / best_render.wall:.2f}x wall "
+              f"({cpu(naive_run) / cpu(best_render):.2f}x CPU): mvflow's speed-up over the naive composite")
+    print(f"{'render / ceiling':>20}: {best_render.wall / best_ceiling.wall:.3f} wall "
+          f"({cpu(best_render) / cpu(best_ceiling):.3f} CPU; best vs best)")
     if repeat > 1:
         pairs = [r.wall / c.wall for r, c in zip(renders, ceilings, strict=True)]
         print(f"{'':>20}  {statistics.median(pairs):.3f} (median of pairs; pairs: "
@@ -214,7 +285,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="alternate render/ceiling runs this many times")
     ap.add_argument("--no-cover", action="store_true", help="use the drifting gradient backdrop")
     ap.add_argument("--keep", type=Path, help="copy the rendered video here")
-    ap.add_argument("--moviepy", action="store_true", help="also time the naive MoviePy renderer")
+    ap.add_argument("--skip-moviepy", action="store_true",
+                    help="do not time the naive MoviePy composite (it runs at a fraction of real time)")
     ap.add_argument("--compare-presets", nargs="*", metavar="SPEC",
                     help="instead: speed/size/PSNR per 'preset[/x264-params]' (default: veryfast faster medium)")
     args = ap.parse_args()
@@ -229,10 +301,7 @@ def main() -> None:
         if args.compare_presets is not None:
             preset_report(inputs, args.compare_presets or ["veryfast", "faster", "medium"], settings, tmp)
             return
-        speed_report(inputs, settings, args.repeat, tmp, args.keep)
-        if args.moviepy:
-            run = timed(lambda: moviepy_naive(inputs, tmp / "moviepy.mp4"))
-            print(f"{'naive moviepy':>20}: {run.wall:7.2f} s wall  {args.seconds / run.wall:5.2f}x real time")
+        speed_report(inputs, settings, args.repeat, tmp, args.keep, naive=not args.skip_moviepy)
 
 
 if __name__ == "__main__":

@@ -206,6 +206,8 @@ def _mount_subcommands() -> None:
     cli_cover.register(app)
     from flows import cli_lyrics  # mvflow transcribe
     cli_lyrics.register(app)
+    from flows import cli_render  # mvflow render
+    cli_render.register(app)
 
 
 _mount_subcommands()

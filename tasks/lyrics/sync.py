@@ -14,7 +14,7 @@ from tasks.lyrics.formats import to_ass, to_enhanced_lrc, to_json, to_lrc, to_sr
 from tasks.models import LyricLine, LyricWord, SyncedLyrics
 
 
-def _shifted(lines: list[LyricLine], offset: float) -> list[LyricLine]:
+def shift_lines(lines: list[LyricLine], offset: float) -> list[LyricLine]:
     """Lines with `offset` seconds added to every time (positive = later), clamped at 0."""
     if not offset:
         return lines
@@ -77,7 +77,7 @@ def synced_from_words(
     else:
         lines = lines_from_transcript(words)
         source = "transcript" if lines else "instrumental"
-    lines = _shifted(lines, offset)
+    lines = shift_lines(lines, offset)
     return SyncedLyrics(
         lines=lines,
         unplaced=unplaced,
@@ -128,6 +128,6 @@ def synced_from_lrc(lrc_path: Path, out_dir: Path, *, title: str | None = None, 
     `offset`, and written out in every format. No audio is transcribed."""
     from tasks.lyrics.formats import parse_lrc
 
-    lines = _shifted(parse_lrc(Path(lrc_path).read_text(encoding="utf-8-sig")), offset)
+    lines = shift_lines(parse_lrc(Path(lrc_path).read_text(encoding="utf-8-sig")), offset)
     return SyncedLyrics(lines=lines, provider="lrc-file", source="user-lrc",
                         files=write_lyric_files(lines, out_dir, title=title))

@@ -1,0 +1,140 @@
+"""`mvflow render`: a music video from files you already have (audio + timed lyrics + cover).
+
+No song, lyrics or cover step and no Prefect: every input is checked first (one clear
+line for a missing or unreadable file, a malformed LRC), then the renderer
+(tasks.render.video.render_music_video) is called directly, with a progress bar.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from flows.cli import DEBUG, UserError, console, fail, terminal_progress
+
+
+def check_cover(cover: Path | None) -> None:
+    """The cover must be an image Pillow can decode (checked before any rendering)."""
+    if cover is None:
+        return
+    from tasks.render.layers import load_cover
+
+    if not cover.is_file():
+        raise UserError(f"cover image not found: {cover}")
+    try:
+        load_cover(cover)
+    except ValueError:
+        raise UserError(f"cannot read cover image {cover}: give a PNG, JPEG or WebP picture") from None
+
+
+def read_lines(lyrics: Path | None, offset: float):  # noqa: ANN201 - list[LyricLine]
+    """Timed lines from the lyrics file (none: an instrumental), shifted by `offset` seconds."""
+    if lyrics is None:
+        return []
+    from tasks.lyrics.readers import LyricsFileError, read_timed_lyrics
+    from tasks.lyrics.sync import shift_lines
+
+    try:
+        lines = read_timed_lyrics(lyrics)
+    except LyricsFileError as exc:
+        raise UserError(str(exc)) from None
+    if not lines:
+        console.print(f"[yellow]warning:[/] {lyrics} has no timed lines; rendering without lyrics")
+    return shift_lines(lines, offset)
+
+
+def output_path(audio: Path, output: Path | None) -> Path:
+    """OUT as given, inside OUT when it is a folder, else beside the audio (song.mp3 -> song.mp4)."""
+    name = audio.with_suffix(".mp4").name
+    destination = audio.with_name(name) if output is None else output / name if output.is_dir() else output
+    if destination.resolve() == audio.resolve():
+        raise UserError(f"the output {destination} is the audio file itself: give another name with -o")
+    if destination.suffix.lower() != ".mp4":
+        raise UserError(f"the output {destination} must end in .mp4")
+    if not destination.parent.is_dir():
+        raise UserError(f"output folder does not exist: {destination.parent}")
+    return destination
+
+
+def render_options(resolution: str, fps: int, style: str):  # noqa: ANN201 - RenderOptions
+    """RenderOptions from the flags, validated (size, fps, style) before anything is rendered."""
+    from flows.spec import SpecError, parse_resolution
+    from tasks.models import RenderOptions
+    from tasks.render.video import check_options
+
+    try:
+        width, height = parse_resolution(resolution)
+        options = RenderOptions(width=width, height=height, fps=fps, style=style)
+        check_options(options)
+    except (SpecError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    return options
+
+
+def title_from(audio: Path) -> str:
+    """A title when none is given: the file name, with _ and - read as spaces."""
+    return " ".join(audio.stem.replace("_", " ").replace("-", " ").split())
+
+
+def render(
+    audio: Annotated[Path, typer.Option("--audio", "-a", help="The song: any audio file ffmpeg reads (mp3, wav, flac, ...).")],
+    lyrics: Annotated[Optional[Path], typer.Option("--lyrics", "-l", help="Timed lyrics: .lrc (word stamps <mm:ss.xx> give the karaoke fill), .srt or mvflow's .json. None = instrumental.")] = None,
+    title: Annotated[Optional[str], typer.Option("--title", "-t", help="Title shown top left (default: from the audio file name). Too long: '(feat. ...)'-like parts are dropped, then it is shortened at a word.")] = None,
+    subtitle: Annotated[str, typer.Option("--subtitle", help="Second line under the title, e.g. the artist.")] = "",
+    cover: Annotated[Optional[Path], typer.Option("--cover", "-c", help="Background image, cropped to fill, never stretched. None = animated gradient.")] = None,
+    style: Annotated[str, typer.Option("--style", help="Video style name (classic, minimal, ...).")] = "classic",
+    resolution: Annotated[str, typer.Option("--resolution", help="Video size WIDTHxHEIGHT.")] = "1920x1080",
+    fps: Annotated[int, typer.Option("--fps", help="Frames per second.")] = 30,
+    lyrics_offset: Annotated[float, typer.Option("--lyrics-offset", help="Shift all lyric times by SECONDS; positive = lyrics later.")] = 0.0,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="MP4 file or folder (default: beside the audio, song.mp3 -> song.mp4).")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+) -> None:
+    """Render a music video from an existing song, timed lyrics and cover; print the MP4's path."""
+    DEBUG["on"] = debug
+    try:
+        written = run_render(audio, lyrics, title, subtitle, cover, render_options(resolution, fps, style),
+                             lyrics_offset, output)
+    except UserError as exc:
+        fail(str(exc))
+    print(written)
+
+
+def run_render(audio: Path, lyrics: Path | None, title: str | None, subtitle: str, cover: Path | None,
+               options, lyrics_offset: float, output: Path | None) -> Path:  # noqa: ANN001 - RenderOptions
+    """Check every input, then render with a terminal progress bar; the written MP4's path."""
+    from flows.cli_lyrics import check_audio
+    from tasks.audio import audio_duration
+    from tasks.progress import StepProgress
+    from tasks.render.video import render_music_video
+
+    check_audio(audio)
+    seconds = audio_duration(audio)
+    lines = read_lines(lyrics, lyrics_offset)
+    check_cover(cover)
+    destination = output_path(audio, output)
+    title = title_from(audio) if title is None else title
+    words = sum(1 for ln in lines if ln.words)
+    console.print(f"[bold]mvflow render[/] [cyan]{title or '(no title)'}[/]: {len(lines)} lyric line(s)"
+                  f"{f' ({words} word-timed: karaoke)' if words else ''}, "
+                  f"{'cover ' + cover.name if cover else 'gradient background'}, "
+                  f"{options.width}x{options.height}@{options.fps}, style {options.style}")
+    started = time.perf_counter()
+    try:
+        with terminal_progress():
+            render_music_video(audio, lines, cover, title, destination, options, subtitle=subtitle,
+                               progress=StepProgress("render", f"rendering {destination.name}"))
+    except (ValueError, RuntimeError, OSError) as exc:
+        if DEBUG["on"]:
+            raise
+        raise UserError(f"render failed: {getattr(exc, 'strerror', None) or exc}") from None
+    wall = time.perf_counter() - started
+    console.print(f"rendered {seconds:.1f} s of video in {wall:.1f} s ({seconds / wall:.2f}x real time)")
+    return destination
+
+
+def register(app: typer.Typer) -> None:
+    """Add `render` to the mvflow command."""
+    app.command()(render)

@@ -1,0 +1,92 @@
+"""Read timed lyrics from a file the user already has: .lrc (line or word stamps), .srt, or our .json.
+
+The inverse of the writers in tasks/lyrics/formats.py, for `mvflow render` (video from
+existing files). Every problem ends in one LyricsFileError naming the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from tasks.lyrics.formats import LrcError, parse_lrc
+from tasks.models import LyricLine
+
+READERS = (".lrc", ".srt", ".json")
+
+
+class LyricsFileError(ValueError):
+    """A lyrics file that cannot be read as timed lyrics; the message says which and why."""
+
+
+def read_timed_lyrics(path: Path) -> list[LyricLine]:
+    """Timed lines from `path`, chosen by its suffix (.lrc, .srt, .json), sorted by start."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in READERS:
+        raise LyricsFileError(f"{path}: timed lyrics must be .lrc, .srt or .json (plain lyrics? time them first "
+                              f"with `mvflow transcribe SONG --lyrics {path.name} --format lrc`)")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise LyricsFileError(f"lyrics file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LyricsFileError(f"cannot read lyrics file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        if suffix == ".lrc":
+            lines = parse_lrc(text)
+        elif suffix == ".srt":
+            lines = parse_srt(text)
+        else:
+            lines = parse_json(text)
+    except (LrcError, LyricsFileError) as exc:
+        raise LyricsFileError(f"{path}: {exc}") from None
+    return sorted(lines, key=lambda ln: ln.start)
+
+
+_SRT_TIME = re.compile(r"(\d+):(\d{2}):(\d{2})[,.](\d{1,3})")
+_SRT_ARROW = re.compile(rf"^\s*{_SRT_TIME.pattern}\s*-->\s*{_SRT_TIME.pattern}")
+_SRT_TAG = re.compile(r"<[^>]+>|\{\\[^}]*\}")  # <i>, <font ...>, {\an8}
+
+
+def _srt_seconds(h: str, m: str, s: str, ms: str) -> float:
+    return int(h) * 3600 + int(m) * 60 + int(s) + int(ms.ljust(3, "0")) / 1000
+
+
+def parse_srt(text: str) -> list[LyricLine]:
+    """SubRip: numbered cues 'hh:mm:ss,mmm --> hh:mm:ss,mmm' then text rows (joined into one
+    lyric line; formatting tags dropped). Raises LyricsFileError on a cue without a time line."""
+    lines = []
+    for number, block in enumerate(re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip()), start=1):
+        rows = [r for r in block.split("\n") if r.strip()]
+        if rows and rows[0].strip().isdigit():
+            rows = rows[1:]
+        timing = _SRT_ARROW.match(rows[0]) if rows else None
+        if timing is None:
+            shown = block.strip().splitlines()[0] if block.strip() else ""
+            raise LyricsFileError(f"SRT cue {number}: expected 'hh:mm:ss,mmm --> hh:mm:ss,mmm', got {shown!r}")
+        groups = timing.groups()
+        start, end = _srt_seconds(*groups[:4]), _srt_seconds(*groups[4:])
+        words = " ".join(_SRT_TAG.sub("", r).strip() for r in rows[1:]).strip()
+        if words:
+            lines.append(LyricLine(text=words, start=start, end=max(start, end)))
+    return lines
+
+
+def parse_json(text: str) -> list[LyricLine]:
+    """Our lyrics.json: [{start, end, text, words: [{text, start, end}]}] (see formats.to_json)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LyricsFileError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, list):
+        raise LyricsFileError("expected a JSON list of {start, end, text, words} lines")
+    try:
+        return [LyricLine.model_validate(item) for item in data]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise LyricsFileError(f"line entry {where}: {first['msg']}") from None
