@@ -165,6 +165,17 @@ def step_dir(out_dir: Path | str, step: str, *inputs: Any) -> Path:
     return folder
 
 
+def _process_umask() -> int:
+    """The umask, read once at import (setting it back at once; import is single-threaded)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: Finished files get the mode a plain open() would give them (mkstemp's temp files are 0600).
+FILE_MODE = 0o666 & ~_process_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(final: Path | str) -> Iterator[Path]:
     """Yield a temporary path beside `final`; rename it over `final` only if the block succeeds."""
@@ -175,6 +186,7 @@ def atomic_path(final: Path | str) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, FILE_MODE)
         os.replace(tmp_path, final)
     finally:
         if tmp_path.exists():

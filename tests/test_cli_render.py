@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 from typer.testing import CliRunner
 
 from flows.cli import app
+from tasks.artifacts import FILE_MODE
 from tasks.audio import write_wav
 from tasks.lyrics.formats import to_json, to_srt
 from tasks.lyrics.readers import LyricsFileError, parse_srt, read_timed_lyrics
@@ -69,6 +70,7 @@ def test_renders_audio_lrc_and_cover_with_karaoke(song, lrc, cover, tmp_path):
                     "-o", str(out))
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(out)
+    assert out.stat().st_mode & 0o777 == FILE_MODE  # readable like any file the user makes, not 0600
     assert "2 lyric line(s) (1 word-timed: karaoke)" in result.stderr
     assert "rendering video.mp4" in result.stderr and "100.0%" in result.stderr  # the progress bar
     video, audio = stream_durations(out, 15)
