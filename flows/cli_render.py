@@ -116,6 +116,10 @@ def run_render(audio: Path, lyrics: Path | None, title: str | None, subtitle: st
     check_cover(cover)
     destination = output_path(audio, output)
     title = title_from(audio) if title is None else title
+    late = [ln for ln in lines if ln.start >= seconds]
+    if late:
+        console.print(f"[yellow]warning:[/] {len(late)} lyric line(s) start after the song ends ({seconds:.1f} s), "
+                      f"first at {late[0].start:.1f} s: wrong lyrics file, or check --lyrics-offset")
     words = sum(1 for ln in lines if ln.words)
     console.print(f"[bold]mvflow render[/] [cyan]{title or '(no title)'}[/]: {len(lines)} lyric line(s)"
                   f"{f' ({words} word-timed: karaoke)' if words else ''}, "

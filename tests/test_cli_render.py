@@ -107,6 +107,14 @@ def test_srt_and_json_lyrics_render_too(song, tmp_path):
     assert lyric_ink(frame_at(tmp_path / "night_drive.mp4", 3.0)) > 40
 
 
+def test_lines_after_the_end_of_the_song_are_warned_about(song, tmp_path):
+    lrc = tmp_path / "long.lrc"
+    lrc.write_text("[00:01.00]first line\n[00:03.00]second\n[00:12.50]far too late\n[01:02.00]and this\n")
+    result = render("--audio", str(song), "--lyrics", str(lrc), "-o", str(tmp_path / "v.mp4"))
+    assert result.exit_code == 0, result.output
+    assert "warning: 2 lyric line(s) start after the song ends (5.0 s), first at 12.5 s" in result.stderr
+
+
 def test_srt_reader_tolerates_tags_and_crlf():
     text = ("1\r\n00:00:01,000 --> 00:00:02,500\r\n<i>first</i> row\r\nsecond row\r\n\r\n"
             "2\r\n00:01:02.5 --> 00:01:03,000\r\nnext\r\n")
