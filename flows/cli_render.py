@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from flows import cli_render_options as ro
 from flows.cli import DEBUG, UserError, console, fail, terminal_progress
 
 
@@ -59,17 +60,16 @@ def output_path(audio: Path, output: Path | None) -> Path:
     return destination
 
 
-def render_options(resolution: str, fps: int, style: str):  # noqa: ANN201 - RenderOptions
-    """RenderOptions from the flags, validated (size, fps, style) before anything is rendered."""
-    from flows.spec import SpecError, parse_resolution
-    from tasks.models import RenderOptions
+def render_options(**values: object):  # noqa: ANN201 - RenderOptions
+    """RenderOptions from the shared video options (flows/cli_render_options.py), validated
+    (size, fps, style and its overrides) before anything is rendered."""
+    from flows.cli_render_options import build_render_options
     from tasks.render.video import check_options
 
     try:
-        width, height = parse_resolution(resolution)
-        options = RenderOptions(width=width, height=height, fps=fps, style=style)
+        options = build_render_options(**values)
         check_options(options)
-    except (SpecError, ValueError) as exc:
+    except ValueError as exc:
         raise UserError(str(exc)) from None
     return options
 
@@ -85,9 +85,16 @@ def render(
     title: Annotated[Optional[str], typer.Option("--title", "-t", help="Title shown top left (default: from the audio file name). Too long: '(feat. ...)'-like parts are dropped, then it is shortened at a word.")] = None,
     subtitle: Annotated[str, typer.Option("--subtitle", help="Second line under the title, e.g. the artist.")] = "",
     cover: Annotated[Optional[Path], typer.Option("--cover", "-c", help="Background image, cropped to fill, never stretched. None = animated gradient.")] = None,
-    style: Annotated[str, typer.Option("--style", help="Video style name (classic, minimal, ...).")] = "classic",
-    resolution: Annotated[str, typer.Option("--resolution", help="Video size WIDTHxHEIGHT.")] = "1920x1080",
-    fps: Annotated[int, typer.Option("--fps", help="Frames per second.")] = 30,
+    style: ro.StyleOption = None,
+    aspect: ro.AspectOption = None,
+    resolution: ro.ResolutionOption = None,
+    fps: ro.FpsOption = None,
+    visualiser: ro.VisualiserOption = None,
+    accent: ro.AccentOption = None,
+    background: ro.BackgroundOption = None,
+    dim: ro.DimOption = None,
+    karaoke: ro.KaraokeOption = None,
+    credit: ro.CreditOption = None,
     lyrics_offset: Annotated[float, typer.Option("--lyrics-offset", help="Shift all lyric times by SECONDS; positive = lyrics later.")] = 0.0,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="MP4 file or folder (default: beside the audio, song.mp3 -> song.mp4).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
@@ -95,8 +102,9 @@ def render(
     """Render a music video from an existing song, timed lyrics and cover; print the MP4's path."""
     DEBUG["on"] = debug
     try:
-        written = run_render(audio, lyrics, title, subtitle, cover, render_options(resolution, fps, style),
-                             lyrics_offset, output)
+        options = render_options(style=style, aspect=aspect, resolution=resolution, fps=fps, visualiser=visualiser,
+                                 accent=accent, background=background, dim=dim, karaoke=karaoke, credit=credit)
+        written = run_render(audio, lyrics, title, subtitle, cover, options, lyrics_offset, output)
     except UserError as exc:
         fail(str(exc))
     print(written)

@@ -102,9 +102,15 @@ def test_srt_and_json_lyrics_render_too(song, tmp_path):
     assert read_timed_lyrics(tmp_path / "l.json") == lines
     assert [(ln.text, ln.start, ln.end) for ln in read_timed_lyrics(tmp_path / "l.srt")] == [
         (ln.text, ln.start, ln.end) for ln in lines]
-    result = render("--audio", str(song), "--lyrics", str(tmp_path / "l.srt"), "-o", str(tmp_path))
+    # the shared video options (flows/cli_render_options.py) work here as in `mvflow make`
+    result = render("--audio", str(song), "--lyrics", str(tmp_path / "l.srt"), "-o", str(tmp_path),
+                    "--style", "minimal", "--accent", "#ff2020")
     assert result.exit_code == 0, result.output
-    assert lyric_ink(frame_at(tmp_path / "night_drive.mp4", 3.0)) > 40
+    assert "style minimal" in result.stderr
+    frame = frame_at(tmp_path / "night_drive.mp4", 3.0).astype(int)
+    assert lyric_ink(frame) > 40
+    red = (frame[..., 0] > 150) & (frame[..., 1] < 90) & (frame[..., 2] < 90)
+    assert red.sum() > 30  # the visualiser in the --accent colour
 
 
 def test_lines_after_the_end_of_the_song_are_warned_about(song, tmp_path):
@@ -136,7 +142,7 @@ def test_srt_reader_tolerates_tags_and_crlf():
         (lambda d: ["--lyrics", str(_text_file(d / "bad.json", "{not json"))], "not valid JSON"),
         (lambda d: ["--cover", str(_text_file(d / "cover.png", "not a picture"))], "cannot read cover image"),
         (lambda d: ["--cover", str(d / "nope.jpg")], "cover image not found"),
-        (lambda d: ["--style", "sparkly"], "unknown render style"),
+        (lambda d: ["--style", "sparkly"], "unknown style 'sparkly'"),
         (lambda d: ["--resolution", "wide"], "resolution must look like"),
         (lambda d: ["-o", str(d / "no" / "such" / "dir" / "v.mp4")], "output folder does not exist"),
     ],

@@ -11,7 +11,7 @@ from tasks.lyrics.formats import parse_lrc
 from tasks.models import LyricLine, LyricWord, RenderOptions
 from tasks.render.fonts import families, family_for, font_path
 from tasks.render.layout import Layout
-from tasks.render.style import resolve_style
+from tasks.render.style_loader import load_style
 from tasks.render.text import CardPainter, ellipsize, fit_text, fit_title, load_font, title_candidates
 from tasks.render.video import render_still
 from tasks.textbreak import NO_ROW_END, NO_ROW_START, segments
@@ -117,7 +117,7 @@ def test_ellipsize_falls_back_to_characters_for_one_huge_word():
 @pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920)])
 def test_long_cjk_line_card_stays_in_the_lyric_box(size):
     layout = Layout.for_size(*size)
-    painter = CardPainter(layout, resolve_style("classic"), (255, 200, 0))
+    painter = CardPainter(layout, load_style("classic"), (255, 200, 0))
     line = "我们在夜色中开车，城市的灯光像河流一样流过我们的窗户，" * 3
     card = painter.lyric_card(line, SAMPLES["korean"])
     box = layout.lyric_box
@@ -130,7 +130,7 @@ def test_long_cjk_line_card_stays_in_the_lyric_box(size):
 
 def test_karaoke_rows_of_cjk_lines_advance_per_character():
     layout = Layout.for_size(1920, 1080)
-    painter = CardPainter(layout, resolve_style("classic"), (255, 200, 0))
+    painter = CardPainter(layout, load_style("classic"), (255, 200, 0))
     line = "東京の夜は眠らない、ネオンの光が街を照らして僕らはずっと走り続ける夢の中へ"
     card = painter.lyric_card(line, None)
     assert len(card.rows) == 2

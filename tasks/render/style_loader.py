@@ -141,7 +141,7 @@ _RANGES: dict[str, tuple[float, float]] = {
 
 def _choices(table: str, key: str) -> tuple[str, ...] | None:
     if key.endswith("_weight"):
-        from tasks.render.text import WEIGHTS
+        from tasks.render.fonts import WEIGHTS
 
         return tuple(WEIGHTS)
     return {"background.motion": MOTIONS, "background.fit": FITS, "text.title_align": ALIGNS,
