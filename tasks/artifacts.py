@@ -49,9 +49,10 @@ def _env_number(name: str, default: float, kind: type = float) -> Any:
 #: Retry settings shared by every step (transient faults only, see is_transient): MVFLOW_RETRIES
 #: retries (default 3), waiting MVFLOW_RETRY_DELAY seconds (default 2) before the first, doubling,
 #: with jitter. Tests make them small; a flaky network may want them larger.
+RETRY_DELAY_S: float = _env_number("MVFLOW_RETRY_DELAY", 2.0)
 STEP_RETRY_OPTIONS: dict[str, Any] = {
     "retries": _env_number("MVFLOW_RETRIES", 3, int),
-    "retry_delay_seconds": exponential_backoff(backoff_factor=_env_number("MVFLOW_RETRY_DELAY", 2.0)),
+    "retry_delay_seconds": exponential_backoff(backoff_factor=RETRY_DELAY_S),
     "retry_jitter_factor": 0.5,
 }
 
@@ -122,7 +123,7 @@ def wait_retry_after(exc: BaseException, sleep: Callable[[float], None] = time.s
     if not isinstance(after, (int, float)) or after <= 0:
         return 0.0
     wait = min(float(after), MAX_RETRY_AFTER_S)
-    _retry_logger().warning("the server asked to retry after %.0f s; waiting %.1f s before the retry", after, wait)
+    _retry_logger().warning("the server asked to retry after %g s; waiting %g s before the retry", after, wait)
     sleep(wait)
     return wait
 

@@ -63,3 +63,19 @@ def test_rate_limited_transcriber_waits_retry_after_and_the_video_completes(pref
     assert (first.status, second.status) == (429, 200) and second.received - first.received >= 2.0
     mp4 = Path(result.stdout.strip().splitlines()[-1])
     assert mp4.suffix == ".mp4" and mp4.stat().st_size > 0
+
+
+def test_overloaded_cover_service_is_retried_then_one_line(prefect_harness, no_config):
+    from tests.gemini_server import GeminiStub
+
+    with GeminiStub() as stub:
+        stub.fail(503, times=50)
+        result = mvflow(["make", "-c", "calm synth", "--cover-provider", "gemini", *TINY],
+                        GEMINI_API_KEY="gm-cli-fault", MVFLOW_GEMINI_BASE_URL=stub.url)
+        tries = len(stub.requests)
+    assert result.returncode == 1
+    assert tries == 8  # the provider's 4 tries, in each of the step's 2 runs (MVFLOW_RETRIES=1)
+    assert "Traceback" not in result.stderr and "gm-cli-fault" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: Gemini model gemini-3.1-flash-image answered 503 UNAVAILABLE: scripted UNAVAILABLE "
+                      "(still failing after the step's retries; try again later)"]

@@ -32,7 +32,7 @@ from google import genai
 from google.genai import errors, types
 from PIL import Image
 
-from tasks.artifacts import PermanentError
+from tasks.artifacts import RETRY_DELAY_S, PermanentError
 from tasks.config import api_key as configured_key
 from tasks.thumbnail.prompt import cover_prompt
 from tasks.thumbnail.user_image import fit_image, to_rgb
@@ -126,7 +126,7 @@ class RetryPolicy:
     """Bounded exponential backoff with jitter for 429/5xx/network faults inside one step run."""
 
     tries: int = 4
-    base_delay: float = 2.0
+    base_delay: float = RETRY_DELAY_S  # MVFLOW_RETRY_DELAY, like the steps' own retries
     max_delay: float = 30.0
     jitter: float = 0.5
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
