@@ -86,7 +86,7 @@ def run_sync(audio: Path, lyrics: str, folder: Path, **options):  # noqa: ANN003
             raise
         from tasks.faults import fault_line
 
-        raise UserError(fault_line(exc)) from None
+        raise UserError(fault_line(exc, retried=False)) from None  # no Prefect step here, so no retries
 
 
 def report(synced) -> None:  # noqa: ANN001 - SyncedLyrics

@@ -20,6 +20,8 @@ from tasks.artifacts import PermanentError, is_transient
 
 #: Said after a transient fault's own message, once the step's retries are used up.
 GAVE_UP = "still failing after the step's retries; try again later"
+#: Said instead where nothing retried (a command that calls a provider directly).
+NOT_RETRIED = "a temporary fault; try again later"
 MAX_CHARS = 400
 
 
@@ -28,14 +30,18 @@ def is_known_fault(exc: BaseException) -> bool:
     return isinstance(exc, PermanentError) or is_transient(exc)
 
 
-def fault_line(exc: BaseException) -> str:
-    """The single line a user sees for `exc` (on the terminal, in a batch's summary table)."""
+def fault_line(exc: BaseException, retried: bool = True) -> str:
+    """The single line a user sees for `exc` (on the terminal, in a batch's summary table).
+
+    `retried` says whether a step's retries came first (they do in every flow run).
+    """
+    after = GAVE_UP if retried else NOT_RETRIED
     if isinstance(exc, PermanentError):
         return _one_line(str(exc))
     if isinstance(exc, httpx.TransportError):
-        return _one_line(f"{_transport_line(exc)} ({GAVE_UP})")
+        return _one_line(f"{_transport_line(exc)} ({after})")
     if is_transient(exc):
-        return _one_line(f"{exc} ({GAVE_UP})")
+        return _one_line(f"{exc} ({after})")
     return _one_line(f"{type(exc).__name__}: {exc}")
 
 

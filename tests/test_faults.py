@@ -325,3 +325,21 @@ def test_fault_lines_name_the_server_but_never_the_path_and_bugs_stay_bugs():
     assert_one_line(cut, "the connection to http://127.0.0.1:9 broke before the answer was complete")
     bug = KeyError("entries")
     assert not is_known_fault(bug) and fault_line(bug) == "KeyError: 'entries'"
+
+
+def test_transcribe_command_says_a_cloud_fault_was_not_retried(no_config, monkeypatch, audio):
+    """`mvflow transcribe` calls the provider directly (no Prefect step, so no retries): its line says so."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    with OpenAISttServer(OPENAI_KEY, WORDS) as stub:
+        stub.inject(Fault.reset())
+        monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        result = CliRunner().invoke(app, ["transcribe", str(audio), "--transcriber", "openai", "-o",
+                                          str(no_config / "a.lrc")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.splitlines()[-1] == (f"error: cannot reach OpenAI at {stub.base_url}/: Connection error. "
+                                              "(a temporary fault; try again later)")
+    assert not (no_config / "a.lrc").exists()
