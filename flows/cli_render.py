@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from flows import cli_render_options as ro
 from flows.cli import DEBUG, UserError, console, fail, terminal_progress
@@ -31,20 +32,20 @@ def check_cover(cover: Path | None) -> None:
         raise UserError(f"cannot read cover image {cover}: give a PNG, JPEG or WebP picture") from None
 
 
-def read_lines(lyrics: Path | None, offset: float):  # noqa: ANN201 - list[LyricLine]
-    """Timed lines from the lyrics file (none: an instrumental), shifted by `offset` seconds."""
+def read_lines(lyrics: Path | None, offset: float):  # noqa: ANN201 - (list[LyricLine], dict[str, str])
+    """(timed lines from the lyrics file, shifted by `offset` s; its tags). No file: an instrumental."""
     if lyrics is None:
-        return []
-    from tasks.lyrics.readers import LyricsFileError, read_timed_lyrics
+        return [], {}
+    from tasks.lyrics.readers import LyricsFileError, read_lyrics_file
     from tasks.lyrics.sync import shift_lines
 
     try:
-        lines = read_timed_lyrics(lyrics)
+        lines, tags = read_lyrics_file(lyrics)
     except LyricsFileError as exc:
         raise UserError(str(exc)) from None
     if not lines:
         console.print(f"[yellow]warning:[/] {lyrics} has no timed lines; rendering without lyrics")
-    return shift_lines(lines, offset)
+    return shift_lines(lines, offset), tags
 
 
 def output_path(audio: Path, output: Path | None) -> Path:
@@ -82,8 +83,8 @@ def title_from(audio: Path) -> str:
 def render(
     audio: Annotated[Path, typer.Option("--audio", "-a", help="The song: any audio file ffmpeg reads (mp3, wav, flac, ...).")],
     lyrics: Annotated[Optional[Path], typer.Option("--lyrics", "-l", help="Timed lyrics: .lrc (word stamps <mm:ss.xx> give the karaoke fill), .srt or mvflow's .json. None = instrumental.")] = None,
-    title: Annotated[Optional[str], typer.Option("--title", "-t", help="Title shown top left (default: from the audio file name). Too long: '(feat. ...)'-like parts are dropped, then it is shortened at a word.")] = None,
-    subtitle: Annotated[str, typer.Option("--subtitle", help="Second line under the title, e.g. the artist.")] = "",
+    title: Annotated[Optional[str], typer.Option("--title", "-t", help="Title shown top left (default: the LRC's [ti:] tag, else the audio file name). Too long: '(feat. ...)'-like parts are dropped, then it is shortened at a word.")] = None,
+    subtitle: Annotated[Optional[str], typer.Option("--subtitle", help="Second line under the title, e.g. the artist (default: the LRC's [ar:] tag).")] = None,
     cover: Annotated[Optional[Path], typer.Option("--cover", "-c", help="Background image, cropped to fill, never stretched. None = animated gradient.")] = None,
     style: ro.StyleOption = None,
     aspect: ro.AspectOption = None,
@@ -110,7 +111,7 @@ def render(
     print(written)
 
 
-def run_render(audio: Path, lyrics: Path | None, title: str | None, subtitle: str, cover: Path | None,
+def run_render(audio: Path, lyrics: Path | None, title: str | None, subtitle: str | None, cover: Path | None,
                options, lyrics_offset: float, output: Path | None) -> Path:  # noqa: ANN001 - RenderOptions
     """Check every input, then render with a terminal progress bar; the written MP4's path."""
     from flows.cli_lyrics import check_audio
@@ -120,18 +121,20 @@ def run_render(audio: Path, lyrics: Path | None, title: str | None, subtitle: st
 
     check_audio(audio)
     seconds = audio_duration(audio)
-    lines = read_lines(lyrics, lyrics_offset)
+    lines, tags = read_lines(lyrics, lyrics_offset)
     check_cover(cover)
     destination = output_path(audio, output)
-    title = title_from(audio) if title is None else title
+    title = (tags.get("ti") or title_from(audio)) if title is None else title
+    subtitle = tags.get("ar", "") if subtitle is None else subtitle
     late = [ln for ln in lines if ln.start >= seconds]
     if late:
         console.print(f"[yellow]warning:[/] {len(late)} lyric line(s) start after the song ends ({seconds:.1f} s), "
                       f"first at {late[0].start:.1f} s: wrong lyrics file, or check --lyrics-offset")
     words = sum(1 for ln in lines if ln.words)
-    console.print(f"[bold]mvflow render[/] [cyan]{title or '(no title)'}[/]: {len(lines)} lyric line(s)"
+    shown = escape(f"{title or '(no title)'}{' — ' + subtitle if subtitle else ''}")
+    console.print(f"[bold]mvflow render[/] [cyan]{shown}[/]: {len(lines)} lyric line(s)"
                   f"{f' ({words} word-timed: karaoke)' if words else ''}, "
-                  f"{'cover ' + cover.name if cover else 'gradient background'}, "
+                  f"{escape('cover ' + cover.name) if cover else 'gradient background'}, "
                   f"{options.width}x{options.height}@{options.fps}, style {options.style}")
     started = time.perf_counter()
     try:

@@ -66,12 +66,12 @@ def lyric_ink(frame: np.ndarray) -> int:
 
 def test_renders_audio_lrc_and_cover_with_karaoke(song, lrc, cover, tmp_path):
     out = tmp_path / "video.mp4"
-    result = render("--audio", str(song), "--lyrics", str(lrc), "--cover", str(cover), "--title", "Night Drive",
+    result = render("--audio", str(song), "--lyrics", str(lrc), "--cover", str(cover), "--title", "Night Drive [Live]",
                     "-o", str(out))
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(out)
     assert out.stat().st_mode & 0o777 == FILE_MODE  # readable like any file the user makes, not 0600
-    assert "2 lyric line(s) (1 word-timed: karaoke)" in result.stderr
+    assert "Night Drive [Live]: 2 lyric line(s) (1 word-timed: karaoke)" in result.stderr
     assert "rendering video.mp4" in result.stderr and "100.0%" in result.stderr  # the progress bar
     video, audio = stream_durations(out, 15)
     assert abs(video - 5.0) < 0.1 and abs(audio - 5.0) < 0.1
@@ -115,9 +115,11 @@ def test_srt_and_json_lyrics_render_too(song, tmp_path):
 
 def test_lines_after_the_end_of_the_song_are_warned_about(song, tmp_path):
     lrc = tmp_path / "long.lrc"
-    lrc.write_text("[00:01.00]first line\n[00:03.00]second\n[00:12.50]far too late\n[01:02.00]and this\n")
+    lrc.write_text("[ti:Neon Nights (Remix)]\n[ar:The Band]\n[00:01.00]first line\n[00:03.00]second\n"
+                   "[00:12.50]far too late\n[01:02.00]and this\n")
     result = render("--audio", str(song), "--lyrics", str(lrc), "-o", str(tmp_path / "v.mp4"))
     assert result.exit_code == 0, result.output
+    assert "mvflow render Neon Nights (Remix) — The Band: 4 lyric line(s)" in result.stderr  # the LRC's tags
     assert "warning: 2 lyric line(s) start after the song ends (5.0 s), first at 12.5 s" in result.stderr
 
 

@@ -232,6 +232,15 @@ def parse_lrc(text: str) -> list[LyricLine]:
     return _to_lines(entries, shift)
 
 
+def lrc_tags(text: str) -> dict[str, str]:
+    """The LRC's metadata tags, lower-cased names: {"ti": title, "ar": artist, "al": album, ...}."""
+    tags = {}
+    for raw in text.lstrip("\ufeff").splitlines():
+        if (meta := _META.fullmatch(raw.strip())) and meta.group(2).strip():
+            tags.setdefault(meta.group(1).lower(), meta.group(2).strip())
+    return tags
+
+
 def _bad(number: int, raw: str, why: str) -> LrcError:
     return LrcError(f"LRC line {number}: {why}: {raw.strip()!r}")
 

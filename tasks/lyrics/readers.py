@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from tasks.lyrics.formats import LrcError, parse_lrc
+from tasks.lyrics.formats import LrcError, lrc_tags, parse_lrc
 from tasks.models import LyricLine
 
 READERS = (".lrc", ".srt", ".json")
@@ -24,6 +24,11 @@ class LyricsFileError(ValueError):
 
 def read_timed_lyrics(path: Path) -> list[LyricLine]:
     """Timed lines from `path`, chosen by its suffix (.lrc, .srt, .json), sorted by start."""
+    return read_lyrics_file(path)[0]
+
+
+def read_lyrics_file(path: Path) -> tuple[list[LyricLine], dict[str, str]]:
+    """(timed lines sorted by start, the file's metadata tags): LRC [ti:]/[ar:]/...; none for .srt/.json."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in READERS:
@@ -35,6 +40,7 @@ def read_timed_lyrics(path: Path) -> list[LyricLine]:
         raise LyricsFileError(f"lyrics file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LyricsFileError(f"cannot read lyrics file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    tags = lrc_tags(text) if suffix == ".lrc" else {}
     try:
         if suffix == ".lrc":
             lines = parse_lrc(text)
@@ -44,7 +50,7 @@ def read_timed_lyrics(path: Path) -> list[LyricLine]:
             lines = parse_json(text)
     except (LrcError, LyricsFileError) as exc:
         raise LyricsFileError(f"{path}: {exc}") from None
-    return sorted(lines, key=lambda ln: ln.start)
+    return sorted(lines, key=lambda ln: ln.start), tags
 
 
 _SRT_TIME = re.compile(r"(\d+):(\d{2}):(\d{2})[,.](\d{1,3})")
