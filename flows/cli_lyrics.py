@@ -28,8 +28,9 @@ def check_format(fmt: str) -> str:
     return name
 
 
-def check_audio(audio: Path) -> None:
-    """Fail early, in one line, on a missing or undecodable file (before a model is loaded)."""
+def check_audio(audio: Path) -> float:
+    """Fail early, in one line, on a missing or undecodable file (before a model is loaded);
+    the audio's duration in seconds."""
     from tasks.audio import audio_duration
 
     if not audio.is_file():
@@ -40,6 +41,7 @@ def check_audio(audio: Path) -> None:
         seconds = 0.0
     if seconds <= 0.0:
         raise UserError(f"cannot read audio from {audio}: give an audio file ffmpeg decodes (mp3, wav, flac, ...)")
+    return seconds
 
 
 def output_path(audio: Path, fmt: str, output: Path | None) -> Path:

@@ -115,12 +115,10 @@ def run_render(audio: Path, lyrics: Path | None, title: str | None, subtitle: st
                options, lyrics_offset: float, output: Path | None) -> Path:  # noqa: ANN001 - RenderOptions
     """Check every input, then render with a terminal progress bar; the written MP4's path."""
     from flows.cli_lyrics import check_audio
-    from tasks.audio import audio_duration
     from tasks.progress import StepProgress
     from tasks.render.video import render_music_video
 
-    check_audio(audio)
-    seconds = audio_duration(audio)
+    seconds = check_audio(audio)
     lines, tags = read_lines(lyrics, lyrics_offset)
     check_cover(cover)
     destination = output_path(audio, output)
