@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,7 @@ def test_make_from_stdin_lyrics_prints_the_mp4(prefect_harness, no_config):
         input="[Verse]\nHello from standard input\n", capture_output=True, text=True, env=env, timeout=600,
     )
     assert result.returncode == 0, result.stderr
+    assert re.search(r"rendering stdin-song\.mp4 .*100\.0%", result.stderr)  # the render step's progress bar
     mp4 = Path(result.stdout.strip().splitlines()[-1])
     assert mp4.suffix == ".mp4" and mp4.is_file() and mp4.is_relative_to(no_config / "out" / "stdin-song")
     lrc = next((no_config / "out" / "stdin-song").glob("lyrics-*/lyrics.lrc")).read_text()
