@@ -7,7 +7,7 @@ import pytest
 from PIL import ImageFont
 
 from tasks.audio import write_wav
-from tasks.lyrics.formats import parse_lrc
+from tasks.lyrics.formats import parse_lrc, to_enhanced_lrc
 from tasks.models import LyricLine, LyricWord, RenderOptions
 from tasks.render.fonts import families, family_for, font_path
 from tasks.render.layout import Layout
@@ -145,6 +145,9 @@ def test_word_timed_cjk_lrc_keeps_its_text():
     lines = parse_lrc("[00:01.00]<00:01.00>夜<00:01.50>の<00:02.00>街<00:02.50>\n"
                       "[00:03.00]<00:03.00>Hello <00:03.50>world<00:04.00>")
     assert [ln.text for ln in lines] == ["夜の街", "Hello world"]
+    assert [w.text for w in lines[0].words] == ["夜", "の", "街"]
+    again = parse_lrc(to_enhanced_lrc(lines))  # our writer puts spaces between word stamps
+    assert [ln.text for ln in again] == ["夜の街", "Hello world"]
 
 
 def test_full_hd_still_with_cjk_karaoke(tmp_path):
