@@ -1,6 +1,7 @@
 """Every visualiser kind: drawn into a real MP4 (with the audio), decoded, and inspected.
 
-The song is 3.5 s: silence, one loud second (noise, a chirp and a tone), silence again with
+The song is 3.5 s: silence, one loud second (a chirp, and noise and a tone pulsing at 4 Hz),
+silence again with
 a click at CLICK_AT. Each kind is rendered alone over a fixed backdrop, so any pixel that
 differs from the backdrop is the visualiser's.
 """
@@ -15,7 +16,9 @@ import pytest
 
 from tasks.audio import decode_audio, ffmpeg_exe, write_wav
 from tasks.render.bars import Bars
+from tasks.render.circular import Circular
 from tasks.render.compositor import Compositor
+from tasks.render.coverage import ragged_ranges
 from tasks.render.encoder import FrameSink, encode_command
 from tasks.render.features import FEATURE_RATE
 from tasks.render.layers import StaticBackground, gradient_texture
@@ -38,16 +41,21 @@ def _song() -> np.ndarray:
     audio = np.zeros_like(t)
     loud = (t >= LOUD[0]) & (t < LOUD[1])
     rng = np.random.default_rng(3)
-    audio[loud] = (0.25 * rng.standard_normal(loud.sum()) + 0.3 * np.sin(2 * np.pi * (200 + 800 * t[loud]) * t[loud])
-                   + 0.3 * np.sin(2 * np.pi * 110 * t[loud]))
+    beat = np.exp(-((t[loud] * 4) % 1.0) * 6)  # 240 bpm pulses: music moves, steady noise would not
+    pulse = beat * (0.3 * rng.standard_normal(loud.sum()) + 0.4 * np.sin(2 * np.pi * 110 * t[loud]))
+    audio[loud] = pulse + 0.2 * np.sin(2 * np.pi * (200 + 800 * t[loud]) * t[loud])
     click = int(CLICK_AT * RATE)
     audio[click : click + 32] = 0.9
     return audio
 
 
+STRIP = Box(16, 104, 304, 168)  # a bottom strip with the proportions of a 1080p layout's
+MIDDLE = Box(16, 24, 304, 148)
+
+
 def box_for(kind: str) -> Box:
-    """Strip kinds along the bottom; circular gets the big middle area (it centres a square in it)."""
-    return LAYOUT.lyric_box if kind == "circular" else LAYOUT.bars_box
+    """Strip kinds along the bottom; circular gets a big middle area (it centres a square in it)."""
+    return MIDDLE if kind == "circular" else STRIP
 
 
 def _backdrop() -> StaticBackground:
@@ -106,11 +114,6 @@ def at(frames: np.ndarray, t: float) -> np.ndarray:
     return frames[int(round(t * FPS))]
 
 
-def drawn_fraction(frame: np.ndarray, backdrop: np.ndarray, box: Box) -> float:
-    """Share of the box's pixels visibly different from the bare backdrop."""
-    return float((np.abs(region(frame, box) - region(backdrop, box)).max(axis=-1) > 30).mean())
-
-
 # ---------------------------------------------------------------- every kind, through the encoder
 
 
@@ -129,13 +132,19 @@ def test_draws_inside_its_box_only(kind, song):
 @pytest.mark.parametrize("kind", KINDS)
 def test_quiet_at_silence_and_lively_when_loud(kind, videos):
     frames, box = videos[kind]
-    bare = decode_frames_of_backdrop()
-    silent = drawn_fraction(at(frames, 0.5), bare, box)
-    loud = [drawn_fraction(at(frames, t), bare, box) for t in (1.3, 1.5, 1.7)]
-    assert min(loud) > 3 * silent + 0.04, (silent, loud)
-    # Lively: consecutive loud frames differ (the picture moves with the music).
-    moving = [np.abs(region(frames[k + 1], box) - region(frames[k], box)).mean() for k in range(36, 56)]
-    assert min(moving) > 0.2 and np.mean(moving) > 1.0, moving
+    area = box.width * box.height
+    silent = at(frames, 0.5)
+    baseline = changed_pixels(silent, decode_frames_of_backdrop(), box) / area  # stubs, a ring
+    loud = [changed_pixels(frames[k], silent, box) / area for k in range(33, 57)]  # the loud second
+    moving = [changed_pixels(frames[k + 1], frames[k], box) / area for k in range(33, 57)]
+    assert baseline < 0.07, "the silent frame is not quiet"
+    assert np.mean(loud) > max(0.12, 3 * baseline), "the loud second hardly shows"
+    assert np.mean(moving) > 0.1 * np.mean(loud), "the loud second does not move"
+
+
+def changed_pixels(a: np.ndarray, b: np.ndarray, box: Box) -> int:
+    """Pixels of the box where a and b visibly differ (not codec noise)."""
+    return int((np.abs(region(a, box) - region(b, box)).max(axis=-1) > 30).sum())
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -202,3 +211,37 @@ def test_bottom_bars_grow_from_the_bottom_edge(song):
         column = drawn[:, x0]
         assert column[box.height - part.lengths[k, i] :].all()  # the bar
         assert column.sum() == part.lengths[k, i] + (part.cap_h if part.caps[k, i] >= 0 else 0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_incremental_frames_equal_fresh_frames(kind, song):
+    """Repainting only what changed gives exactly the frame a fresh part draws from scratch."""
+    frames, _ = raw_frames(kind, song[1])
+    for k in (20, 36, 45, 61, 75, 90, 95):
+        part, _ = _part(kind, song[1])
+        with Compositor(W, H, FPS, _backdrop(), [part]) as fresh:
+            assert np.array_equal(fresh.render(k).buffer, frames[k]), f"{kind}: frame {k} differs"
+
+
+def test_circular_spokes_mirror_and_own_disjoint_pixels(song):
+    part, n_frames = _part("circular", song[1])
+    assert isinstance(part, Circular)
+    box = part.box
+    assert box.width == box.height and box.width == MIDDLE.height  # largest square in the box
+    lengths = part.lengths
+    assert np.array_equal(lengths, lengths[:, ::-1])  # left half mirrors the right half
+    silent, loud = lengths[int(0.5 * FPS)], lengths[int(1.5 * FPS)]
+    assert np.ptp(silent) == 0 and loud.mean() > 3 * silent.mean()
+    for pixels in part._pixels:
+        side = box.width // pixels.pixel
+        flat = pixels.rows * side + pixels.cols
+        assert len(np.unique(flat)) == len(flat)  # each pixel belongs to one spoke
+        assert pixels.rows.max() < side and pixels.cols.max() < side
+        assert np.all(np.diff(pixels.spoke) >= 0)
+        same_spoke = np.diff(pixels.spoke) == 0
+        assert np.all(np.diff(pixels.along)[same_spoke] >= 0)  # a spoke of length L is a prefix
+
+
+def test_ragged_ranges():
+    index, counts = ragged_ranges(np.array([3, 10, 7]), np.array([5, 10, 9]))
+    assert index.tolist() == [3, 4, 7, 8] and counts.tolist() == [2, 0, 2]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from tasks.render.coverage import rgba_image
 from tasks.render.layers import Layer
 from tasks.render.style_types import Color
 from tasks.render.visualiser import VisualiserSpec
@@ -40,21 +41,26 @@ def fitting_bar_count(width: int, wanted: int) -> int:
     return max(4, min(wanted, width // 4))
 
 
+def wash_colour(t: np.ndarray, reach: np.ndarray, start: Color, end: Color) -> np.ndarray:
+    """(..., 3) float colour of the visualisers: `start` to `end` along t in [0, 1], dimmer
+    and paler towards the tips (reach 0 at the base, 1 at the farthest tip)."""
+    t, reach = np.asarray(t, np.float32)[..., None], np.asarray(reach, np.float32)[..., None]
+    colour = np.array(start, np.float32) * (1 - t) + np.array(end, np.float32) * t
+    return colour * (0.8 + 0.2 * (1 - reach)) + (255 - colour) * 0.15 * reach**2
+
+
 def wash_rgba(width: int, height: int, left: Color, right: Color, opacity: float,
               reach: np.ndarray | None = None) -> Image.Image:
-    """The bars' colour: a left-to-right hue sweep, lighter towards the bar tips.
+    """The bars' colour over their whole box: a left-to-right hue sweep, paler towards the tips.
 
     `reach` (height,) says how far each row is from the bars' anchor, 0 at the anchor
     and 1 at the farthest tip; by default 1 at the top row and 0 at the bottom one.
     """
-    t = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :, None]
+    t = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
     if reach is None:
         reach = np.linspace(1.0, 0.0, height, dtype=np.float32)
-    rows = np.asarray(reach, np.float32)[:, None, None]
-    colour = np.array(left, np.float32) * (1 - t) + np.array(right, np.float32) * t
-    colour = colour * (0.8 + 0.2 * (1 - rows)) + (255 - colour) * 0.15 * rows**2
-    alpha = np.full((height, width, 1), 255 * opacity, np.float32)
-    return Image.fromarray(np.clip(np.concatenate([colour, alpha], axis=-1), 0, 255).astype(np.uint8))
+    rows = np.asarray(reach, np.float32)[:, None]
+    return rgba_image(wash_colour(t, rows, left, right), opacity)
 
 
 @dataclass(frozen=True)

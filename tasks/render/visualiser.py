@@ -20,6 +20,7 @@ from tasks.render.yuv import Box
 VISUALISER_KINDS = {
     "bars": "spectrum bars growing up from the bottom of the box",
     "mirrored": "spectrum bars growing up and down from the box's centre line",
+    "circular": "spectrum spokes around a ring, in the largest square centred in the box",
     "none": "no visualiser",
 }
 
@@ -34,7 +35,8 @@ class VisualiserSpec:
     opacity: float = 0.9
     release: float = 0.16  # seconds for a level to fall ~63% of the way back (smoothing)
     peak_hold: float = 0.6  # seconds a peak cap stays up before dropping onto its bar
-    thickness: float = 0.006  # line width of line-drawn kinds
+    thickness: float = 0.006  # line width of line-drawn kinds (and of the circular kind's ring)
+    ring: bool = True  # circular: draw a thin ring inside the spokes
     colors: tuple[Color, Color] | None = None  # (left/start, right/end); None: from the accent
 
     def __post_init__(self) -> None:
@@ -55,6 +57,12 @@ def build_visualiser(spec: VisualiserSpec, box: Box, unit: int, samples: np.ndar
     colours = spec.colors or colours
     if spec.kind == "none":
         return NoVisualiser()
+    if spec.kind == "circular":
+        from tasks.render.circular import Circular, centred_square, fitting_spoke_count
+
+        n_spokes = fitting_spoke_count(centred_square(box).width, spec.count)
+        levels, _ = bar_levels(samples, n_frames, fps, n_spokes // 2, spec.release, spec.peak_hold)
+        return Circular(levels, box, unit, spec, colours)
     n_bars = fitting_bar_count(box.width, spec.count)
     levels, peaks = bar_levels(samples, n_frames, fps, n_bars, spec.release, spec.peak_hold)
     return Bars(levels, peaks, box, unit, spec, colours, mirrored=spec.kind == "mirrored")
