@@ -4,7 +4,8 @@
     python benchmarks/visualiser_speed.py --audio song.wav --stills out/   # + a PNG per kind
 
 For every kind: the precompute time (audio analysis, sprites) and the time the part's
-`draw` takes per frame over the whole song at 30 fps (mean and 95th percentile), on a
+`draw` takes per frame (CPU time of the drawing thread, so that other processes on a
+shared machine barely move it) over the whole song at 30 fps (mean and 95th percentile), on a
 static gradient backdrop, without encoding. Strip kinds use the layout's bottom strip,
 `circular` a centred square. With --stills, saves the frame at the loudest second of each
 kind (plus one with every kind side by side is left to the styles).
@@ -68,9 +69,9 @@ def measure(kind: str, samples: np.ndarray, width: int, height: int, fps: int, s
         frame = compositor.render(0)
         bg, version = backdrop.at(0)
         for k in range(n_frames):
-            t0 = time.perf_counter()
+            t0 = time.thread_time()  # CPU time: other processes on a shared machine barely move it
             part.draw(frame, bg, version, k, k / fps)
-            times[k] = time.perf_counter() - t0
+            times[k] = time.thread_time() - t0
         if stills:
             still_at = loudest_frame(samples, n_frames, fps)
             for k in range(max(0, still_at - 10), still_at + 1):  # settle the smoothing before the still

@@ -24,6 +24,7 @@ from tasks.render.features import FEATURE_RATE
 from tasks.render.layers import StaticBackground, gradient_texture
 from tasks.render.layout import Layout
 from tasks.render.visualiser import VISUALISER_KINDS, VisualiserSpec, build_visualiser
+from tasks.render.waveform import WINDOW, line_spans, scope_traces, span_coverage
 from tasks.render.yuv import Box, Planes
 
 W, H, FPS = 320, 180, 30
@@ -138,7 +139,9 @@ def test_quiet_at_silence_and_lively_when_loud(kind, videos):
     loud = [changed_pixels(frames[k], silent, box) / area for k in range(33, 57)]  # the loud second
     moving = [changed_pixels(frames[k + 1], frames[k], box) / area for k in range(33, 57)]
     assert baseline < 0.07, "the silent frame is not quiet"
-    assert np.mean(loud) > max(0.12, 3 * baseline), "the loud second hardly shows"
+    assert changed_pixels(at(frames, 0.2), silent, box) == 0, "something moves in silence"
+    # A line only moves its own few pixels, bars fill their box: both leave the rest alone.
+    assert np.mean(loud) > max(1.4 * baseline, 0.02), "the loud second hardly shows"
     assert np.mean(moving) > 0.1 * np.mean(loud), "the loud second does not move"
 
 
@@ -245,3 +248,36 @@ def test_circular_spokes_mirror_and_own_disjoint_pixels(song):
 def test_ragged_ranges():
     index, counts = ragged_ranges(np.array([3, 10, 7]), np.array([5, 10, 9]))
     assert index.tolist() == [3, 4, 7, 8] and counts.tolist() == [2, 0, 2]
+
+
+def test_waveform_traces_are_flat_in_silence_and_hold_a_steady_tone_still():
+    fps, n_points = 30, 200
+    t = np.arange(FEATURE_RATE * 2) / FEATURE_RATE
+    samples = np.where(t >= 1.0, 0.5 * np.sin(2 * np.pi * 110 * t), 0.0)  # silence, then a held note
+    traces = scope_traces(samples, 60, fps, n_points, release_s=0.16)
+    assert traces.shape == (60, n_points) and np.abs(traces).max() <= 1.0
+    assert np.all(traces[:25] == 0)
+    held = traces[40:60]
+    assert np.abs(held).max() > 0.7
+    # Triggered on rising zero crossings, a held note looks the same in every frame ...
+    assert np.abs(np.diff(held, axis=0)).max() < 0.1
+    # ... and shows its own period: 110 Hz over WINDOW seconds.
+    middle = held[0][n_points // 5 : -n_points // 5]
+    crossings = np.count_nonzero(np.diff(np.signbit(middle)))
+    expected = 2 * 110 * WINDOW * 0.6
+    assert abs(crossings - expected) <= 1.5
+
+
+@pytest.mark.parametrize("slope", [0.0, 1.0, 3.0])
+def test_waveform_line_covers_its_thickness_at_any_slope(slope):
+    """Summed down a column, a straight line's coverage is its perpendicular thickness
+    times sqrt(1 + slope^2): the stroke looks equally thick whichever way it goes."""
+    thickness, sub = 2.0, 4
+    x = (np.arange(40 * sub) + 0.5) / sub
+    y = 100.5 + slope * (x - 20)
+    lo, hi = line_spans(y * sub, thickness / 2 * sub)
+    spans = (np.ascontiguousarray(v.reshape(-1, sub).T / sub) for v in (lo, hi))
+    rows, cols, alpha = span_coverage(*spans, 1, 200)
+    per_column = np.bincount(cols, weights=alpha)[10:30]
+    assert np.allclose(per_column, thickness * np.sqrt(1 + slope**2), atol=0.05)
+    assert alpha.max() <= 1.0 and np.all(rows < 200)

@@ -94,10 +94,14 @@ class CoverageCanvas:
             return (self.box.y0 + rows) * width + self.box.x0 + cols
         return width * height + (self.box.y0 // 2 + rows) * (width // 2) + self.box.x0 // 2 + cols
 
+    def restore(self, frame: Planes, luma: np.ndarray, chroma: np.ndarray) -> None:
+        """Set the given pixels (luma and U-plane positions) of the frame back to the bare picture."""
+        index = np.concatenate([luma, chroma, chroma + frame.width * frame.height // 4])
+        frame.buffer[index] = self.bare.buffer[index]
+
     def paint(self, frame: Planes, luma: Coverage, chroma: Coverage) -> None:
         """Set the given pixels of the frame to bare + (lit - bare) * alpha."""
-        quarter = frame.width * frame.height // 4
-        index = np.concatenate([luma.index, chroma.index, chroma.index + quarter])
+        index = np.concatenate([luma.index, chroma.index, chroma.index + frame.width * frame.height // 4])
         alpha = np.concatenate([luma.alpha, chroma.alpha, chroma.alpha])
         if len(index) == 0:
             return

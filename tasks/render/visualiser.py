@@ -20,6 +20,7 @@ from tasks.render.yuv import Box
 VISUALISER_KINDS = {
     "bars": "spectrum bars growing up from the bottom of the box",
     "mirrored": "spectrum bars growing up and down from the box's centre line",
+    "waveform": "an oscilloscope line of the music around each frame's time",
     "circular": "spectrum spokes around a ring, in the largest square centred in the box",
     "none": "no visualiser",
 }
@@ -57,6 +58,11 @@ def build_visualiser(spec: VisualiserSpec, box: Box, unit: int, samples: np.ndar
     colours = spec.colors or colours
     if spec.kind == "none":
         return NoVisualiser()
+    if spec.kind == "waveform":
+        from tasks.render.waveform import Waveform, scope_traces
+
+        n_points = max(16, min(box.width // 4, 480))
+        return Waveform(scope_traces(samples, n_frames, fps, n_points, spec.release), box, unit, spec, colours)
     if spec.kind == "circular":
         from tasks.render.circular import Circular, centred_square, fitting_spoke_count
 
