@@ -8,7 +8,7 @@ For every kind: the precompute time (audio analysis, sprites) and the time the p
 shared machine barely move it) over the whole song at 30 fps (mean and 95th percentile), on a
 static gradient backdrop, without encoding. Strip kinds use the layout's bottom strip,
 `circular` a centred square. With --stills, saves the frame at the loudest second of each
-kind (plus one with every kind side by side is left to the styles).
+kind and `visualisers.jpg`, all of them side by side (the README's picture).
 """
 
 from __future__ import annotations
@@ -106,6 +106,18 @@ def main() -> None:
     print(f"{len(samples) / FEATURE_RATE:.1f} s of audio, {width}x{height} @ {args.fps} fps")
     for kind in args.kinds:
         print(measure(kind, samples, width, height, args.fps, args.stills), flush=True)
+    if args.stills:
+        montage(args.stills, args.kinds).save(args.stills / "visualisers.jpg", quality=82)
+
+
+def montage(folder: Path, kinds: list[str], tile: tuple[int, int] = (480, 270)) -> Image.Image:
+    """The kinds' stills in a grid two wide, each scaled to `tile`."""
+    rows = (len(kinds) + 1) // 2
+    sheet = Image.new("RGB", (tile[0] * 2, tile[1] * rows))
+    for i, kind in enumerate(kinds):
+        with Image.open(folder / f"visualiser-{kind}.png") as still:
+            sheet.paste(still.resize(tile, Image.Resampling.LANCZOS), (tile[0] * (i % 2), tile[1] * (i // 2)))
+    return sheet
 
 
 if __name__ == "__main__":
