@@ -21,7 +21,7 @@ from tasks.render.compositor import Compositor
 from tasks.render.coverage import ragged_ranges
 from tasks.render.encoder import FrameSink, encode_command
 from tasks.render.features import FEATURE_RATE
-from tasks.render.layers import StaticBackground, gradient_texture
+from tasks.render.layers import DriftingBackground, StaticBackground, gradient_texture
 from tasks.render.layout import Layout
 from tasks.render.visualiser import VISUALISER_KINDS, VisualiserSpec, build_visualiser
 from tasks.render.waveform import WINDOW, line_spans, scope_traces, span_coverage
@@ -59,8 +59,13 @@ def box_for(kind: str) -> Box:
     return MIDDLE if kind == "circular" else STRIP
 
 
-def _backdrop() -> StaticBackground:
-    return StaticBackground(gradient_texture(W, H, [(40, 60, 90), (90, 40, 80), (20, 20, 30)]), [])
+PALETTE = [(40, 60, 90), (90, 40, 80), (20, 20, 30)]
+
+
+def _backdrop(drifting: bool = False) -> StaticBackground | DriftingBackground:
+    if drifting:  # moves a few px a second: parts must refresh their pictures of it
+        return DriftingBackground(gradient_texture(W + 32, H + 32, PALETTE), W, H, FPS, [])
+    return StaticBackground(gradient_texture(W, H, PALETTE), [])
 
 
 def _part(kind: str, samples: np.ndarray, **spec):
@@ -69,10 +74,10 @@ def _part(kind: str, samples: np.ndarray, **spec):
                             FPS, COLOURS), n_frames
 
 
-def raw_frames(kind: str, samples: np.ndarray, **spec) -> tuple[np.ndarray, Box]:
+def raw_frames(kind: str, samples: np.ndarray, drifting: bool = False) -> tuple[np.ndarray, Box]:
     """(n, H*W*3/2) yuv420p frames straight from the compositor, and the part's box."""
-    part, n_frames = _part(kind, samples, **spec)
-    with Compositor(W, H, FPS, _backdrop(), [part]) as compositor:
+    part, n_frames = _part(kind, samples)
+    with Compositor(W, H, FPS, _backdrop(drifting), [part]) as compositor:
         return np.stack([compositor.render(k).buffer.copy() for k in range(n_frames)]), part.box
 
 
@@ -216,13 +221,15 @@ def test_bottom_bars_grow_from_the_bottom_edge(song):
         assert column.sum() == part.lengths[k, i] + (part.cap_h if part.caps[k, i] >= 0 else 0)
 
 
+@pytest.mark.parametrize("drifting", [False, True], ids=["still", "drifting"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_incremental_frames_equal_fresh_frames(kind, song):
-    """Repainting only what changed gives exactly the frame a fresh part draws from scratch."""
-    frames, _ = raw_frames(kind, song[1])
+def test_incremental_frames_equal_fresh_frames(kind, drifting, song):
+    """Repainting only what changed gives exactly the frame a fresh part draws from scratch,
+    also over a backdrop that moves under the part."""
+    frames, _ = raw_frames(kind, song[1], drifting)
     for k in (20, 36, 45, 61, 75, 90, 95):
         part, _ = _part(kind, song[1])
-        with Compositor(W, H, FPS, _backdrop(), [part]) as fresh:
+        with Compositor(W, H, FPS, _backdrop(drifting), [part]) as fresh:
             assert np.array_equal(fresh.render(k).buffer, frames[k]), f"{kind}: frame {k} differs"
 
 
