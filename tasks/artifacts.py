@@ -9,11 +9,13 @@ only transient faults are retried.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import logging
 import os
 import re
+import socket
 import tempfile
 import time
 import unicodedata
@@ -177,12 +179,53 @@ def _process_umask() -> int:
 FILE_MODE = 0o666 & ~_process_umask()
 
 
+#: This machine in temp-file names, so a clean-up never judges another machine's writer by a local pid.
+_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:16] or "host"
+
+
+def _temp_pattern(final: Path) -> re.Pattern[str]:
+    """Names atomic_path gives the temp files of `final`: .<stem>.<host>-<pid>-<random>.part<suffix>."""
+    return re.compile(rf"\.{re.escape(final.stem)}\.{_HOST}-(\d+)-[^/]*\.part{re.escape(final.suffix)}")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temps(final: Path | str) -> list[Path]:
+    """Delete temp files of earlier writes of `final` whose writer died mid-write (kill -9, power cut).
+
+    A writer that is still running (another process making the same file) keeps its temp file.
+    """
+    final = Path(final)
+    pattern = _temp_pattern(final)
+    removed = []
+    for path in final.parent.glob(f".{glob.escape(final.stem)}.*"):
+        match = pattern.fullmatch(path.name)
+        if match and not _process_alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(final: Path | str) -> Iterator[Path]:
-    """Yield a temporary path beside `final`; rename it over `final` only if the block succeeds."""
+    """Yield a temporary path beside `final`; rename it over `final` only if the block succeeds.
+
+    The temp name carries this process's id, so the next write of `final` can tell the
+    leftovers of a killed writer from a live one's file and remove them.
+    """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".part{final.suffix}", dir=final.parent)
+    remove_stale_temps(final)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.{_HOST}-{os.getpid()}-", suffix=f".part{final.suffix}",
+                               dir=final.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

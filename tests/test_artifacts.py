@@ -1,3 +1,5 @@
+import os
+
 import httpx
 import pytest
 
@@ -33,6 +35,25 @@ def test_atomic_path_leaves_no_half_file_on_crash(tmp_path):
             raise RuntimeError("crash")
     assert not final.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_next_write_removes_temp_files_of_a_killed_writer_but_not_of_a_live_one(tmp_path):
+    import subprocess
+    import sys
+
+    from tasks.artifacts import _HOST
+
+    final = tmp_path / "song.mp4"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs: a writer killed mid-encode
+    dead = tmp_path / f".song.{_HOST}-{gone.pid}-abc123.part.mp4"
+    live = tmp_path / f".song.{_HOST}-{os.getppid()}-def456.part.mp4"
+    other = tmp_path / f".other.{_HOST}-{gone.pid}-abc123.part.mp4"
+    for path in (dead, live, other):
+        path.write_bytes(b"half an mp4")
+    write_text_atomic(final, "whole")
+    assert not dead.exists() and live.exists() and other.exists()
+    assert final.read_text() == "whole"
 
 
 def test_file_artifact_detects_change_and_deletion(tmp_path):

@@ -10,7 +10,6 @@ server (`songs-local`, `songs-<host:port>`), so batches and parallel runs never 
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -48,6 +47,8 @@ def uses_submit_and_poll(request: SongRequest) -> bool:
 SLOT_LEASE_SECONDS = 60
 #: How often a song waiting for its server's slot says so in the log.
 SLOT_WAIT_NOTICE_SECONDS = 300
+#: How often a waiting song looks for slots held by runs that died.
+SLOT_RECLAIM_SECONDS = 5
 
 
 def song_server(request: SongRequest) -> str:
@@ -89,39 +90,45 @@ def song_slot(request: SongRequest) -> Iterator[None]:
 
     Held by the flow around the whole song step rather than inside a task, so a song waiting
     for the GPU occupies no task-runner worker and ACE-Step's submit + poll share one slot.
+    The slot is crash-safe (tasks.slots): a run killed while holding it does not keep it.
     """
-    from prefect.concurrency.sync import concurrency
+    from tasks.slots import crash_safe_slot
 
     name = song_limit_name(request)
     ensure_song_limit(name)
     with ExitStack() as held:
         with _noticed_wait(name):
-            held.enter_context(concurrency(name, occupy=1, strict=True, lease_duration=SLOT_LEASE_SECONDS))
+            held.enter_context(crash_safe_slot(name, SLOT_LEASE_SECONDS))
         yield
 
 
 @contextmanager
 def _noticed_wait(name: str) -> Iterator[None]:
-    """While the block waits for a slot, say every few minutes what it waits for and how to free a stuck one.
+    """While the block waits for a slot, free the slots of runs that died, and say every few minutes
+    what it waits for.
 
-    A run killed while generating (SIGKILL, a temporary server that died with it) can leave
-    its slot counted as taken with no lease left to expire, and then every later song waits.
     (A watcher thread rather than an acquire timeout: a timeout firing as the slot is granted
     can lose the lease and hold the slot until it expires.)
     """
+    from tasks.slots import reclaim_dead_holders
+
     logger = get_run_logger()
     acquired = threading.Event()
 
-    def notice() -> None:
-        for rounds in itertools.count(1):
-            if acquired.wait(SLOT_WAIT_NOTICE_SECONDS):
-                return
-            logger.warning(
-                "still waiting for a slot of concurrency limit %r after %.0f min: another run is generating "
-                "on that server. If none is, a crashed run left its slot taken; free it with "
-                "`prefect gcl update %s --active-slots 0`", name, rounds * SLOT_WAIT_NOTICE_SECONDS / 60, name)
+    def watch() -> None:
+        waited = 0.0
+        while not acquired.wait(SLOT_RECLAIM_SECONDS):
+            waited += SLOT_RECLAIM_SECONDS
+            try:
+                reclaim_dead_holders(name)
+            except Exception as exc:  # noqa: BLE001 - a failed clean-up must not stop the wait
+                logger.debug("could not check for dead slot holders: %s", exc)
+            if waited % SLOT_WAIT_NOTICE_SECONDS < SLOT_RECLAIM_SECONDS:
+                logger.warning(
+                    "still waiting for a slot of concurrency limit %r after %.0f min: another run is generating "
+                    "on that server", name, waited / 60)
 
-    threading.Thread(target=notice, name=f"wait-{name}", daemon=True).start()
+    threading.Thread(target=watch, name=f"wait-{name}", daemon=True).start()
     try:
         yield
     finally:
