@@ -2,8 +2,9 @@
 
 The config file is `mvflow.toml` in the working directory, else `~/.config/mvflow/mvflow.toml`.
 Environment variables are `MVFLOW_<SETTING>` (e.g. MVFLOW_OUTPUT_DIR). API keys are read
-from the environment only when a provider needs them (see `api_key`) and never copied
-into settings, task inputs, logs or files.
+only when a provider needs them (see `api_key`): from the provider's environment variable,
+else from the Prefect Secret block a `<provider>_key_block` setting names. They are never
+copied into settings, task inputs, logs or files; a setting holds a block's name, not a key.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ class Settings(BaseModel):
     resolution: str | None = None  # 1080p | 720p | WIDTHxHEIGHT; None: the style's canvas
     fps: int = 30
     style: str = "classic"
+    # Names of Prefect Secret blocks holding keys (used when the key's environment variable is unset).
+    acestep_key_block: str | None = None
+    openai_key_block: str | None = None
+    elevenlabs_key_block: str | None = None
+    gemini_key_block: str | None = None
 
 
 #: Environment variables holding each provider's key, in order of preference.
@@ -89,9 +95,46 @@ def load_settings(flags: dict[str, Any] | None = None, cwd: Path | None = None) 
 
 
 def api_key(provider: str) -> str | None:
-    """The provider's API key from the environment, or None. Never log or persist the value."""
+    """The provider's API key, or None. Never log or persist the value.
+
+    From the environment (KEY_ENV_VARS) first, else from the Prefect Secret block named by
+    the `<provider>_key_block` setting (config file or MVFLOW_<PROVIDER>_KEY_BLOCK).
+    """
     for var in KEY_ENV_VARS.get(provider, ()):
         value = os.environ.get(var)
         if value:
             return value
-    return None
+    block = key_block_name(provider)
+    return read_secret_block(block, provider) if block else None
+
+
+def key_block_name(provider: str) -> str | None:
+    """The Prefect Secret block configured for the provider's key, if any."""
+    if provider not in KEY_ENV_VARS:
+        return None
+    return getattr(load_settings(), f"{provider}_key_block") or None
+
+
+def key_source(provider: str) -> str:
+    """Where the provider's key would come from, for `mvflow doctor` (never the key itself)."""
+    for var in KEY_ENV_VARS.get(provider, ()):
+        if os.environ.get(var):
+            return f"{var} set"
+    block = key_block_name(provider)
+    if block:
+        return f"Prefect Secret block {block!r}"
+    return f"{' or '.join(KEY_ENV_VARS.get(provider, ()))} unset"
+
+
+def read_secret_block(name: str, provider: str) -> str:
+    """The string a Prefect Secret block holds; a missing or empty block is one clear error."""
+    from prefect.blocks.system import Secret
+
+    hint = f"(setting {provider}_key_block); create it with `prefect block create secret` or in the dashboard"
+    try:
+        value = Secret.load(name).get()
+    except ValueError as exc:
+        raise PermanentError(f"Prefect Secret block {name!r} for the {provider} key was not found {hint}") from exc
+    if not isinstance(value, str) or not value.strip():
+        raise PermanentError(f"Prefect Secret block {name!r} for the {provider} key holds no text key {hint}")
+    return value.strip()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from tasks.config import KEY_ENV_VARS, api_key, read_config_file
+from tasks.artifacts import PermanentError
+from tasks.config import KEY_ENV_VARS, api_key, key_source, read_config_file
 
 
 @dataclass
@@ -45,11 +46,16 @@ def _check_whisper() -> Check:
 
 
 def _check_keys() -> list[Check]:
-    return [
-        Check(f"key: {provider}", api_key(provider) is not None,
-              f"{' or '.join(names)} {'set' if api_key(provider) else 'unset'}")
-        for provider, names in KEY_ENV_VARS.items()
-    ]
+    return [_check_key(provider) for provider in KEY_ENV_VARS]
+
+
+def _check_key(provider: str) -> Check:
+    """Whether the provider's key can be read, and from where (env or a Secret block); never the key."""
+    try:
+        usable = api_key(provider) is not None
+    except PermanentError as exc:
+        return Check(f"key: {provider}", False, str(exc))
+    return Check(f"key: {provider}", usable, key_source(provider))
 
 
 def _check_prefect() -> Check:

@@ -36,3 +36,26 @@ def test_api_key_from_env_only(monkeypatch):
     assert api_key("gemini") == "g-key"
     monkeypatch.delenv("GOOGLE_API_KEY")
     assert api_key("gemini") is None
+
+
+def test_api_key_from_a_prefect_secret_block_when_the_env_has_none(prefect_harness, no_config, monkeypatch):
+    from prefect.blocks.system import Secret
+
+    from tasks.doctor import run_checks
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    Secret(value="block-key-7f3a").save("mvflow-test-openai", overwrite=True)
+    (no_config / "mvflow.toml").write_text("openai_key_block = 'mvflow-test-openai'\n")
+    assert api_key("openai") == "block-key-7f3a"
+    checks = {c.name: c for c in run_checks("http://127.0.0.1:9")}
+    assert checks["key: openai"].ok and "Secret block 'mvflow-test-openai'" in checks["key: openai"].detail
+    assert all("block-key-7f3a" not in c.detail for c in checks.values())
+    monkeypatch.setenv("OPENAI_API_KEY", "env-key")  # the environment wins
+    assert api_key("openai") == "env-key"
+
+
+def test_a_missing_secret_block_is_one_clear_error(prefect_harness, no_config, monkeypatch):
+    monkeypatch.delenv("ELEVENLABS_API_KEY", raising=False)
+    monkeypatch.setenv("MVFLOW_ELEVENLABS_KEY_BLOCK", "no-such-block")
+    with pytest.raises(PermanentError, match="Secret block 'no-such-block' for the elevenlabs key was not found"):
+        api_key("elevenlabs")
