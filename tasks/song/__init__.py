@@ -11,6 +11,7 @@ server (`songs-local`, `songs-<host:port>`), so batches and parallel runs never 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -116,17 +117,19 @@ def _noticed_wait(name: str) -> Iterator[None]:
     acquired = threading.Event()
 
     def watch() -> None:
-        waited = 0.0
-        while not acquired.wait(SLOT_RECLAIM_SECONDS):
-            waited += SLOT_RECLAIM_SECONDS
+        start, notice_at = time.monotonic(), SLOT_WAIT_NOTICE_SECONDS
+        while not acquired.wait(min(SLOT_RECLAIM_SECONDS, SLOT_WAIT_NOTICE_SECONDS)):
             try:
                 reclaim_dead_holders(name)
             except Exception as exc:  # noqa: BLE001 - a failed clean-up must not stop the wait
                 logger.debug("could not check for dead slot holders: %s", exc)
-            if waited % SLOT_WAIT_NOTICE_SECONDS < SLOT_RECLAIM_SECONDS:
+            waited = time.monotonic() - start
+            if waited >= notice_at:
+                notice_at += SLOT_WAIT_NOTICE_SECONDS
                 logger.warning(
                     "still waiting for a slot of concurrency limit %r after %.0f min: another run is generating "
-                    "on that server", name, waited / 60)
+                    "on that server. If none is, a run on another machine died holding it; free it with "
+                    "`prefect gcl update %s --active-slots 0`", name, waited / 60, name)
 
     threading.Thread(target=watch, name=f"wait-{name}", daemon=True).start()
     try:
