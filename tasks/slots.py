@@ -8,7 +8,7 @@ its leases in memory, so it dies with the killed run: the slot then stays taken 
 database and every later song waits forever.
 
 So every slot taken on this machine leaves a holder record, `<PREFECT_HOME>/mvflow-slots/
-<limit id>/<lease id>.json`, locked (flock) for as long as the holder lives. The kernel drops
+<limit id>.<lease id>.json`, locked (flock) for as long as the holder lives. The kernel drops
 the lock when the process dies, however it dies. Before waiting for a slot, a process looks
 for records whose lock is free — their holder is dead — and gives their slots back: through
 the lease when the server still knows it, else (the lease died with a temporary server) by
@@ -53,12 +53,13 @@ def _limit_id(name: str) -> UUID:
 
 
 @contextlib.contextmanager
-def holder_record(folder: Path, lease_id: UUID, name: str) -> Iterator[None]:
+def holder_record(limit_id: UUID, lease_id: UUID, name: str) -> Iterator[None]:
     """A locked record of a held lease; locked before it appears under its final name, removed on release."""
+    folder = records_root()
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".holder-", dir=folder)
     fcntl.flock(fd, fcntl.LOCK_EX)
-    final = folder / f"{lease_id}.json"
+    final = folder / f"{limit_id}.{lease_id}.json"
     try:
         os.write(fd, json.dumps({"limit": name, "lease_id": str(lease_id), "pid": os.getpid(),
                                  "host": socket.gethostname(), "temporary_server": _uses_temporary_server(),
@@ -73,9 +74,9 @@ def holder_record(folder: Path, lease_id: UUID, name: str) -> Iterator[None]:
         os.close(fd)
 
 
-def _dead_holders(folder: Path) -> Iterator[dict]:
-    """Records whose holder process is gone (its lock is free); each is removed once yielded."""
-    for path in sorted(folder.glob("*.json")):
+def _dead_holders(limit_id: UUID) -> Iterator[dict]:
+    """Records of the limit whose holder process is gone (its lock is free); each is removed once yielded."""
+    for path in sorted(records_root().glob(f"{limit_id}.*.json")):
         try:
             fd = os.open(path, os.O_RDWR)
         except FileNotFoundError:
@@ -103,12 +104,11 @@ def reclaim_dead_holders(name: str) -> int:
     from prefect.client.orchestration import get_client
     from prefect.exceptions import PrefectHTTPStatusError
 
-    folder = records_root() / str(_limit_id(name))
-    if not folder.is_dir():
+    if not records_root().is_dir():
         return 0
     freed = 0
     with get_client(sync_client=True) as client:
-        for record in _dead_holders(folder):
+        for record in _dead_holders(_limit_id(name)):
             lease_id = record.get("lease_id")
             try:
                 client.renew_concurrency_lease(UUID(lease_id), 60)  # 404 when the server no longer knows it
@@ -143,7 +143,7 @@ def crash_safe_slot(name: str, lease_duration: float) -> Iterator[None]:
     reclaim_dead_holders(name)
     taken = acquire_concurrency_slots_with_lease([name], 1, lease_duration=lease_duration, strict=True)
     try:
-        with holder_record(records_root() / str(taken.limits[0].id), taken.lease_id, name), \
+        with holder_record(taken.limits[0].id, taken.lease_id, name), \
                 maintain_concurrency_lease(taken.lease_id, lease_duration, raise_on_lease_renewal_failure=True):
             yield
     finally:
