@@ -24,6 +24,7 @@ import httpx
 
 from tests.gemini_server import Answer, GeminiStub, Seen
 from tests.stt_servers import OpenAISttServer, Recorded
+from tests.stub_http import Reply
 
 MVFLOW = str(Path(sys.executable).parent / "mvflow")
 
@@ -58,9 +59,9 @@ class GatedOpenAI(OpenAISttServer):
         super().__init__(api_key, words)
         self.gate = Gate()
 
-    def _serve(self, request: Recorded) -> tuple[int, Any]:
+    def serve(self, request: Recorded) -> Reply:
         self.gate.pass_through()
-        return super()._serve(request)
+        return super().serve(request)
 
 
 class GatedGemini(GeminiStub):

@@ -104,7 +104,7 @@ def test_killed_while_transcribing_the_song_is_kept_and_not_submitted_again(stor
     kill_group(proc)
     story.openai.gate.open()
     story.gemini.gate.open()
-    assert "freed the 'songs-127.0.0.1:" in proc.stderr_text  # the killed run's song-server slot
+    assert "freed the 'songs-127.0.0.1:" in proc.stderr_text, proc.stderr_text[-3000:]  # the killed run's slot
     assert story.jobs()["total"] == 1, "the song was submitted to the server twice"
     audio = story.remember("song-*/song_*")
     story.remember("song-*/result.json")
