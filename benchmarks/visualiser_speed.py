@@ -2,19 +2,26 @@
 
     python benchmarks/visualiser_speed.py                          # synthetic 20 s song, 1920x1080
     python benchmarks/visualiser_speed.py --audio song.wav --stills out/   # + a PNG per kind
+    python benchmarks/visualiser_speed.py --audio song.wav --encode        # + x264's cost per kind
 
 For every kind: the precompute time (audio analysis, sprites) and the time the part's
 `draw` takes per frame (CPU time of the drawing thread, so that other processes on a
 shared machine barely move it) over the whole song at 30 fps (mean and 95th percentile), on a
 static gradient backdrop, without encoding. Strip kinds use the layout's bottom strip,
 `circular` a centred square. With --stills, saves the frame at the loudest second of each
-kind and `visualisers.jpg`, all of them side by side (the README's picture).
+kind and `visualisers.jpg`, all of them side by side (the README's picture). With --encode,
+the frames (backdrop + visualiser only) also go through the renderer's default x264
+settings, and the encoder's CPU time per frame is printed next to that of a video with no
+visualiser: what a kind costs x264 (a line that changes the whole width every frame costs
+more to encode than bars, most of which hold still).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from tasks.audio import decode_audio  # noqa: E402
 from tasks.render.compositor import Compositor  # noqa: E402
+from tasks.render.encoder import FrameSink, encode_command  # noqa: E402
 from tasks.render.features import FEATURE_RATE  # noqa: E402
 from tasks.render.layers import StaticBackground, gradient_texture, shade_map  # noqa: E402
 from tasks.render.layout import Layout  # noqa: E402
@@ -55,7 +63,8 @@ def visualiser_box(kind: str, layout: Layout) -> Box:
     return Box(x0, y0, x0 + side, y0 + side)
 
 
-def measure(kind: str, samples: np.ndarray, width: int, height: int, fps: int, stills: Path | None) -> str:
+def measure(kind: str, samples: np.ndarray, width: int, height: int, fps: int, stills: Path | None,
+            encode: bool = False) -> str:
     layout = Layout.for_size(width, height)
     n_frames = round(len(samples) / FEATURE_RATE * fps)
     texture = gradient_texture(width, height, [ACCENT[0], ACCENT[1], (18, 16, 34)]) * shade_map(width, height, 0.7)
@@ -82,7 +91,26 @@ def measure(kind: str, samples: np.ndarray, width: int, height: int, fps: int, s
     ms = times * 1000
     line = (f"{kind:<10} setup {setup:6.2f} s   draw {ms.mean():6.2f} ms/frame mean, "
             f"{np.percentile(ms, 95):6.2f} p95, {ms.max():6.2f} max")
+    if encode:
+        line += f"   x264 {encode_cpu_ms(kind, samples, width, height, fps, backdrop):6.2f} ms/frame CPU"
     return line
+
+
+def encode_cpu_ms(kind: str, samples: np.ndarray, width: int, height: int, fps: int, backdrop) -> float:
+    """ffmpeg's CPU time (user + system, all its threads) per frame for this kind's video."""
+    layout = Layout.for_size(width, height)
+    n_frames = round(len(samples) / FEATURE_RATE * fps)
+    part = build_visualiser(VisualiserSpec(kind=kind), visualiser_box(kind, layout), layout.unit, samples,
+                            n_frames, fps, ACCENT)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = encode_command(Path(tmp) / "v.mp4", width, height, fps, None)
+        with FrameSink(cmd, width * height * 3 // 2) as sink, Compositor(width, height, fps, backdrop, [part]) as comp:
+            for k in range(n_frames):
+                sink.write(comp.render(k).buffer)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu / n_frames * 1000
 
 
 def loudest_frame(samples: np.ndarray, n_frames: int, fps: int) -> int:
@@ -100,14 +128,17 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--kinds", nargs="*", default=[k for k in VISUALISER_KINDS if k != "none"])
     parser.add_argument("--stills", type=Path, help="folder for a PNG of each kind")
+    parser.add_argument("--encode", action="store_true", help="also measure x264's CPU time per kind")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     samples = decode_audio(args.audio, FEATURE_RATE) if args.audio else synthetic_song(args.seconds)
     print(f"{len(samples) / FEATURE_RATE:.1f} s of audio, {width}x{height} @ {args.fps} fps")
-    for kind in args.kinds:
-        print(measure(kind, samples, width, height, args.fps, args.stills), flush=True)
+    kinds = ["none", *args.kinds] if args.encode and "none" not in args.kinds else args.kinds
+    for kind in kinds:
+        print(measure(kind, samples, width, height, args.fps, args.stills if kind != "none" else None, args.encode),
+              flush=True)
     if args.stills:
-        montage(args.stills, args.kinds).save(args.stills / "visualisers.jpg", quality=82)
+        montage(args.stills, [k for k in args.kinds if k != "none"]).save(args.stills / "visualisers.jpg", quality=82)
 
 
 def montage(folder: Path, kinds: list[str], tile: tuple[int, int] = (480, 270)) -> Image.Image:
