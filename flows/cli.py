@@ -123,6 +123,9 @@ def make(
     dim: ro.DimOption = None,
     karaoke: ro.KaraokeOption = None,
     credit: ro.CreditOption = None,
+    codec: ro.CodecOption = None,
+    quality: ro.QualityOption = None,
+    max_size: ro.MaxSizeOption = None,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Where outputs go (default ./mvflow_output).")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Use the example request shipped in templates/demo.toml.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
@@ -156,7 +159,8 @@ def run_spec(spec) -> None:  # noqa: ANN001 - flows.spec.VideoSpec
     console.print(
         f"[bold]mvflow[/] making [cyan]{params['title']}[/]: {request.duration:.0f} s, engine [green]{request.engine}[/], "
         f"lyrics [green]{params['lyrics_options'].transcriber}[/], cover [green]{params['cover_options'].provider}[/], "
-        f"{render.width}x{render.height}@{render.fps}"
+        f"{render.width}x{render.height}@{render.fps} {render.codec}"
+        + (f" <= {render.max_size_mb:g} MB" if render.max_size_mb else "")
     )
     from flows.music_video import music_video
 

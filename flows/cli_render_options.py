@@ -46,6 +46,18 @@ KaraokeOption = Annotated[Optional[bool], typer.Option(
     "--karaoke/--no-karaoke", help="Word-by-word fill when the lyrics have word timings (style default: on).")]
 CreditOption = Annotated[Optional[str], typer.Option(
     "--credit", help="A small credit line on the video, e.g. 'Music: ACE-Step' ('' for none).")]
+CodecOption = Annotated[Optional[str], typer.Option(
+    "--codec", metavar="CODEC",
+    help="Video codec: h264 (MP4, plays everywhere; default), h265 (HEVC in MP4, tagged hvc1 for Apple "
+         "devices; ~2.5x the encode time) or vp9 (WebM with Opus audio). `mvflow doctor` lists the usable ones.")]
+QualityOption = Annotated[Optional[str], typer.Option(
+    "--quality", metavar="PRESET",
+    help="Encoder preset: draft (fastest encode, softer picture), standard (default) or high (sharper, "
+         "~2x the encode time). Sizes and speeds: README 'Encoding'.")]
+MaxSizeOption = Annotated[Optional[float], typer.Option(
+    "--max-size", metavar="MB",
+    help="Fit the video in MB megabytes (two-pass, 96 kb/s audio), e.g. 16 for WhatsApp, 25 for Discord, "
+         "50 for Telegram. Refused up front when even a low bitrate cannot fit.")]
 
 #: How an override's style key is named in errors.
 OPTION_LABELS = {"visualiser.kind": "--visualiser", "text.accent": "--accent", "background.dim": "--dim",
@@ -53,7 +65,7 @@ OPTION_LABELS = {"visualiser.kind": "--visualiser", "text.accent": "--accent", "
 
 #: The fields these options fill (VideoSpec fields of the same names).
 RENDER_FIELDS = ("style", "aspect", "resolution", "fps", "visualiser", "accent", "background", "dim", "karaoke",
-                 "credit")
+                 "credit", "codec", "quality", "max_size")
 
 
 def style_overrides(visualiser: str | None = None, accent: str | None = None, background: str | None = None,
@@ -74,8 +86,12 @@ def style_overrides(visualiser: str | None = None, accent: str | None = None, ba
 def build_render_options(style: str | None = None, aspect: str | None = None, resolution: str | None = None,
                          fps: int | None = None, visualiser: str | None = None, accent: str | None = None,
                          background: str | None = None, dim: float | None = None, karaoke: bool | None = None,
-                         credit: str | None = None, settings: Settings | None = None) -> RenderOptions:
+                         credit: str | None = None, settings: Settings | None = None, codec: str | None = None,
+                         quality: str | None = None, max_size: float | None = None) -> RenderOptions:
     """RenderOptions for these option values (None = not given). ValueError naming the option when bad.
+
+    The codec is checked against the bundled ffmpeg here; whether --max-size can hold the
+    song is checked once its duration is known (tasks.render.max_size.check_fits).
 
     `settings`, when given, already holds the merged flags/env/config values of style,
     aspect, resolution and fps (flows.spec does that for every step at once).
@@ -95,4 +111,8 @@ def build_render_options(style: str | None = None, aspect: str | None = None, re
     exact = f"{settings.width}x{settings.height}" if settings.width and settings.height else None
     width, height = canvas_size(settings.aspect, settings.resolution or exact, chosen.canvas.aspect,
                                 chosen.canvas.resolution)
-    return RenderOptions(width=width, height=height, fps=settings.fps, style=ref, overrides=overrides)
+    from tasks.render.codecs import check_quality, require_codec
+
+    check_quality(require_codec(codec or "h264"), quality or "standard")
+    return RenderOptions(width=width, height=height, fps=settings.fps, style=ref, overrides=overrides,
+                         codec=codec or "h264", quality=quality or "standard", max_size_mb=max_size)

@@ -85,6 +85,9 @@ class VideoSpec(BaseModel):
     dim: float | None = None
     karaoke: bool | None = None
     credit: str | None = None
+    codec: Literal["h264", "h265", "vp9"] | None = None
+    quality: Literal["draft", "standard", "high"] | None = None
+    max_size: float | None = Field(None, gt=0, description="Two-pass encode to at most this many MB")
     output_dir: Path | None = None
 
 def spec_from(fields: dict[str, Any], base: dict[str, Any] | None = None) -> VideoSpec:
@@ -142,7 +145,8 @@ def _render_options(spec: VideoSpec, settings: Settings) -> RenderOptions:
 
     try:
         return build_render_options(visualiser=spec.visualiser, accent=spec.accent, background=spec.background,
-                                    dim=spec.dim, karaoke=spec.karaoke, credit=spec.credit, settings=settings)
+                                    dim=spec.dim, karaoke=spec.karaoke, credit=spec.credit, settings=settings,
+                                    codec=spec.codec, quality=spec.quality, max_size=spec.max_size)
     except ValueError as exc:
         raise SpecError(str(exc)) from None
 
@@ -198,6 +202,13 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
             engine=settings.engine, engine_options=_engine_options(spec, settings),
         )
         render = _render_options(spec, settings)
+        from tasks.render.codecs import EncodingError
+        from tasks.render.max_size import check_fits
+
+        try:  # refuse an impossible --max-size now, before any song is made (the render step checks again)
+            check_fits(render, request.duration)
+        except EncodingError as exc:
+            raise SpecError(str(exc)) from None
         return {
             "request": request,
             "title": spec.title or (default_title(caption) if caption else "Random Song"),

@@ -26,6 +26,23 @@ def _check_ffmpeg() -> Check:
         return Check("ffmpeg (imageio-ffmpeg)", False, f"missing: {exc}", required=True)
 
 
+def _check_codecs() -> list[Check]:
+    """One line per --codec: usable, or which encoder the bundled ffmpeg lacks."""
+    try:
+        from tasks.render.codecs import CODECS, missing_encoders
+
+        checks = []
+        for codec in CODECS.values():
+            missing = missing_encoders(codec)
+            detail = f"{codec.label} ({' + '.join(codec.encoders)})"
+            checks.append(Check(f"codec: {codec.name}", not missing,
+                                f"{detail}: missing {', '.join(missing)}" if missing else detail,
+                                required=codec.name == "h264"))
+        return checks
+    except Exception as exc:  # noqa: BLE001 - report, don't crash
+        return [Check("codecs", False, f"cannot list ffmpeg's encoders: {exc}", required=True)]
+
+
 def _check_espeak() -> Check:
     try:
         from tasks.song.espeak import espeak
@@ -78,5 +95,6 @@ def _check_acestep_server(api_url: str | None = None) -> list[Check]:
 
 
 def run_checks(api_url: str | None = None) -> list[Check]:
-    return [_check_ffmpeg(), _check_espeak(), _check_whisper(), Check("cover provider: local", True, "procedural"),
+    return [_check_ffmpeg(), *_check_codecs(), _check_espeak(), _check_whisper(),
+            Check("cover provider: local", True, "procedural"),
             *_check_keys(), *_check_acestep_server(api_url), _check_prefect(), _check_config()]

@@ -123,6 +123,9 @@ class RenderOptions(BaseModel):
     overrides: dict[str, str | float | bool] = Field(
         default_factory=dict, description="style keys set by options, e.g. {'visualiser.kind': 'bars'}")
     style_sha256: str = Field("", description="hash of the style's TOML text (filled in): edits re-render")
+    codec: str = Field("h264", description="h264 (MP4) | h265 (MP4, hvc1) | vp9 (WebM with Opus)")
+    quality: str = Field("standard", description="draft | standard | high")
+    max_size_mb: float | None = Field(None, gt=0, description="Two-pass to fit this many MB (10^6 bytes)")
 
     @model_validator(mode="after")
     def _hash_style(self) -> RenderOptions:

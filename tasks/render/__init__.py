@@ -1,4 +1,4 @@
-"""Step 4 — render the MP4: cover background, visualiser, title and synced lyrics."""
+"""Step 4 — render the video (MP4 or WebM): cover background, visualiser, title and synced lyrics."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ def make_video(
     song: Song, lyrics: SyncedLyrics, cover: Cover, title: str, out_dir: Path | str, options: RenderOptions
 ) -> MusicVideo:
     """Render into a folder named by every input (upstream files by their sha256)."""
+    from tasks.render.codecs import get_codec
     from tasks.render.video import render_music_video
 
     folder = step_dir(out_dir, "video", song, lyrics, cover, title, options)
-    out_path = folder / f"{slugify(title, fallback='music-video')}.mp4"
+    out_path = folder / f"{slugify(title, fallback='music-video')}{get_codec(options.codec).extension}"
     render_music_video(
         Path(song.audio.path), lyrics.lines, Path(cover.background.path), title, out_path, options,
         progress=StepProgress("render", f"rendering {out_path.name}"), art_path=Path(cover.square.path),
@@ -38,7 +39,9 @@ def render_video(
     song: Song, lyrics: SyncedLyrics, cover: Cover, title: str, out_dir: str, options: RenderOptions
 ) -> MusicVideo:
     logger = get_run_logger()
-    logger.info("rendering %dx%d @ %d fps", options.width, options.height, options.fps)
+    size = f", at most {options.max_size_mb:g} MB (two-pass)" if options.max_size_mb else ""
+    logger.info("rendering %dx%d @ %d fps, %s %s%s", options.width, options.height, options.fps, options.codec,
+                options.quality, size)
     video = make_video(song, lyrics, cover, title, out_dir, options)
     logger.info("video ready: %s", video.video.path)
     return video

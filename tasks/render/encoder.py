@@ -1,4 +1,4 @@
-"""ffmpeg/x264 encoding from a pipe of raw yuv420p frames, and stream probing.
+"""ffmpeg encoding (H.264, H.265, VP9) from a pipe of raw yuv420p frames, and stream probing.
 
 The renderer hands over frames already in the encoder's pixel format, so ffmpeg only
 encodes and muxes. A writer thread does the (GIL-free) pipe writes while the main thread
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tasks.audio import ffmpeg_exe
+from tasks.render.codecs import check_quality, get_codec
 
 _F_SETPIPE_SZ = 1031  # Linux fcntl: a 1 MiB pipe lets a writer hand over bigger chunks per wakeup
 
@@ -31,40 +32,102 @@ _BT709 = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt
 
 @dataclass(frozen=True)
 class EncoderSettings:
-    """x264/AAC settings. The defaults were chosen with benchmarks/render_speed.py.
+    """Video/audio encoder settings. The defaults are `--codec h264 --quality standard`.
 
-    `veryfast` renders 1080p30 ~1.5x faster than `faster` and ~2x faster than `medium` on
-    2 cores, for a luma PSNR against the source frames of ~51 dB vs 53-54 dB: all are
-    visually lossless for lyric videos. Its motion search is then lowered (diamond,
-    subme 1): the only motion here is bar tops moving straight up and down over a fixed
-    backdrop, and that cut the encoder's CPU by ~20% at the same size and PSNR.
+    H.264's defaults were chosen with benchmarks/render_speed.py: `veryfast` renders
+    1080p30 ~1.5x faster than `faster` and ~2x faster than `medium` on 2 cores, for a luma
+    PSNR against the source frames of ~51 dB vs 53-54 dB: all are visually lossless for
+    lyric videos. Its motion search is then lowered (diamond, subme 1): the only motion
+    here is bar tops moving straight up and down over a fixed backdrop, and that cut the
+    encoder's CPU by ~20% at the same size and PSNR.
+
+    `video_kbps` set means two-pass average-bitrate encoding (--max-size) instead of crf.
     """
 
-    preset: str = "veryfast"
+    codec: str = "h264"
+    preset: str = "veryfast"  # x264/x265 --preset; VP9: libvpx deadline (realtime | good)
     crf: int = 20
-    threads: int = 0  # 0: let x264 pick (1.5 x cores)
-    x264_params: str = "me=dia:subme=1"  # extra "key=value:key=value" options for libx264
+    threads: int = 0  # 0: let the encoder pick
+    x264_params: str = "me=dia:subme=1"  # extra "key=value:key=value" options for libx264/libx265
     audio_bitrate: str = "192k"
+    cpu_used: int = 0  # VP9 only: libvpx speed, higher is faster
+    video_kbps: int | None = None
+
+    @classmethod
+    def for_quality(cls, codec: str = "h264", quality: str = "standard", video_kbps: int | None = None,
+                    audio_bitrate: str = "192k") -> EncoderSettings:
+        """The settings of a `--quality` preset (see codecs.CODECS), optionally at a two-pass bitrate."""
+        spec = check_quality(get_codec(codec), quality)
+        return cls(codec=codec, preset=spec.preset, crf=spec.crf, x264_params=spec.params, cpu_used=spec.cpu_used,
+                   video_kbps=video_kbps, audio_bitrate=audio_bitrate)
+
+    @property
+    def two_pass(self) -> bool:
+        return self.video_kbps is not None
 
 
 def encode_command(out_path: Path, width: int, height: int, fps: int, audio_path: Path | None,
-                   settings: EncoderSettings = EncoderSettings()) -> list[str]:
-    """The ffmpeg command reading yuv420p frames on stdin (and the audio file) into an MP4."""
+                   settings: EncoderSettings = EncoderSettings(), pass_no: int = 0,
+                   passlog: Path | None = None) -> list[str]:
+    """The ffmpeg command reading yuv420p frames on stdin (and the audio file) into the codec's container.
+
+    pass_no 1 or 2 (with `passlog`, the stats file prefix) runs one pass of a two-pass
+    encode at settings.video_kbps; pass 1 writes no file and reads no audio.
+    """
+    codec = get_codec(settings.codec)
     cmd = [
         ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-r", str(fps), *_BT709, "-i", "pipe:0",
     ]
-    if audio_path is not None:
-        cmd += ["-i", str(audio_path), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", settings.audio_bitrate]
-    cmd += [
-        "-c:v", "libx264", "-preset", settings.preset, "-crf", str(settings.crf), "-pix_fmt", "yuv420p", *_BT709,
-    ]
-    if settings.x264_params:
-        cmd += ["-x264-params", settings.x264_params]
+    if audio_path is not None and pass_no != 1:
+        cmd += ["-i", str(audio_path), "-map", "0:v:0", "-map", "1:a:0",
+                "-c:a", codec.audio_encoder, "-b:a", settings.audio_bitrate]
+        if settings.two_pass and codec.audio_encoder == "libopus":
+            cmd += ["-vbr", "off"]  # a size budget needs the bitrate exact: VBR Opus overshot it by 13%
+    cmd += ["-c:v", codec.encoder, "-pix_fmt", "yuv420p", *_BT709,
+            *_VIDEO_ARGS[codec.encoder](settings, pass_no, passlog)]
     if settings.threads:
         cmd += ["-threads", str(settings.threads)]
-    cmd += ["-movflags", "+faststart", "-f", "mp4", str(out_path)]
-    return cmd
+    if codec.tag:
+        cmd += ["-tag:v", codec.tag]
+    if pass_no == 1:
+        return [*cmd, "-an", "-f", "null", "-"]
+    if codec.container == "mp4":
+        cmd += ["-movflags", "+faststart"]
+    return [*cmd, "-f", codec.container, str(out_path)]
+
+
+def _rate_args(settings: EncoderSettings) -> list[str]:
+    return ["-b:v", f"{settings.video_kbps}k"] if settings.two_pass else ["-crf", str(settings.crf)]
+
+
+def _x264_args(settings: EncoderSettings, pass_no: int, passlog: Path | None) -> list[str]:
+    args = ["-preset", settings.preset, *_rate_args(settings)]
+    if settings.x264_params:
+        args += ["-x264-params", settings.x264_params]
+    if pass_no:  # pass 1 runs with x264's fast first-pass settings (ffmpeg's default)
+        args += ["-pass", str(pass_no), "-passlogfile", str(passlog)]
+    return args
+
+
+def _x265_args(settings: EncoderSettings, pass_no: int, passlog: Path | None) -> list[str]:
+    params = ["log-level=error"] + ([settings.x264_params] if settings.x264_params else [])
+    if pass_no:  # libx265 takes its pass options in x265-params only
+        params += [f"pass={pass_no}", f"stats={passlog}.x265"]
+    return ["-preset", settings.preset, *_rate_args(settings), "-x265-params", ":".join(params)]
+
+
+def _vp9_args(settings: EncoderSettings, pass_no: int, passlog: Path | None) -> list[str]:
+    # row-mt + tile columns let libvpx use both cores. libvpx's realtime deadline is one-pass
+    # only, so a two-pass encode runs at 'good' (its cpu-used caps at 5 there).
+    deadline = "good" if pass_no else settings.preset
+    args = ["-deadline", deadline, "-cpu-used", str(settings.cpu_used), "-row-mt", "1", "-tile-columns", "2"]
+    if not settings.two_pass:
+        return [*args, "-crf", str(settings.crf), "-b:v", "0"]  # -b:v 0: constant quality, no bitrate cap
+    return [*args, *_rate_args(settings), "-pass", str(pass_no), "-passlogfile", str(passlog)]
+
+
+_VIDEO_ARGS = {"libx264": _x264_args, "libx265": _x265_args, "libvpx-vp9": _vp9_args}
 
 
 class FrameSink:

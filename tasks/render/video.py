@@ -1,4 +1,4 @@
-"""Entry point: audio + timed lyrics + cover -> MP4 music video (plain Python, no Prefect).
+"""Entry point: audio + timed lyrics + cover -> music video file (plain Python, no Prefect).
 
 Everything expensive happens once up front (backdrop, title card, audio analysis); the
 frame loop only asks the compositor for frame k and hands it to the encoder pipe.
@@ -6,6 +6,7 @@ frame loop only asks the compositor for frame k and hands it to the encoder pipe
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from tasks.artifacts import atomic_path
 from tasks.audio import decode_audio
 from tasks.models import LyricLine, RenderOptions
 from tasks.render.captions import Captions
+from tasks.render.codecs import EncodingError, require_codec
 from tasks.render.compositor import Backdrop, Compositor
 from tasks.render.encoder import EncoderSettings, FrameSink, encode_command
 from tasks.render.features import FEATURE_RATE
@@ -33,6 +35,7 @@ from tasks.render.layers import (
     shade_map,
 )
 from tasks.render.layout import Layout
+from tasks.render.max_size import check_fits
 from tasks.render.style import Color, Style, accent_from_image, shifted_hue
 from tasks.render.style_loader import load_style
 from tasks.render.text import CardPainter
@@ -57,29 +60,72 @@ def render_music_video(audio_path: Path, lines: list[LyricLine], cover_path: Pat
                        out_path: Path, options: RenderOptions, subtitle: str = "",
                        progress: Progress | None = None, encoder: EncoderSettings | None = None,
                        art_path: Path | None = None) -> None:
-    """Render the video to `out_path` (H.264 + AAC MP4, written atomically).
+    """Render the video to `out_path` (options.codec in its container, written atomically).
 
     `cover_path` is the backdrop picture; `art_path` (default: the cover) the square art
     shown as the title thumbnail or in a style's art box.
 
     The frame count is round(audio duration * fps), so the video and audio streams end
     together (within half a frame) without relying on ffmpeg's -shortest.
-    `progress(done_frames, total_frames)` is called about once per second of video.
+    `progress(done, total)` is called about once per second of video; with
+    options.max_size_mb the frames are composited twice (one per pass: compositing costs
+    ~2 ms a 1080p frame, far less than writing and re-reading an intermediate file) and
+    `total` counts both passes.
     """
     check_options(options)
+    codec = require_codec(options.codec)
+    if Path(out_path).suffix.lower() != codec.extension:
+        raise EncodingError(f"{codec.name} writes {codec.container.upper()}: name the output *{codec.extension}, "
+                            f"not {Path(out_path).name}")
+    if options.max_size_mb is not None:
+        scene = build_scene(audio_path, lines, cover_path, title, options, subtitle, art_path)
+        _render_two_pass(scene, Path(audio_path), Path(out_path), options, progress)
+        return
+    settings = encoder or EncoderSettings.for_quality(options.codec, options.quality)
     width, height = options.width, options.height
     with atomic_path(out_path) as tmp:
-        cmd = encode_command(tmp, width, height, options.fps, Path(audio_path), encoder or EncoderSettings())
-        # ffmpeg starts up (process, x264, audio input) while the scene is being prepared.
+        cmd = encode_command(tmp, width, height, options.fps, Path(audio_path), settings)
+        # ffmpeg starts up (process, encoder, audio input) while the scene is being prepared.
         with FrameSink(cmd, width * height * 3 // 2) as sink:
             scene = build_scene(audio_path, lines, cover_path, title, options, subtitle, art_path)
             with scene.compositor as compositor:
-                for k in range(scene.n_frames):
-                    sink.write(compositor.render(k).buffer)
-                    if progress and k % scene.fps == scene.fps - 1:
-                        progress(k + 1, scene.n_frames)
+                _feed(compositor, scene, sink, progress)
     if progress:
         progress(scene.n_frames, scene.n_frames)
+
+
+def _render_two_pass(scene: Scene, audio_path: Path, out_path: Path, options: RenderOptions,
+                     progress: Progress | None) -> None:
+    """--max-size: plan the bitrate from the audio's duration (refusing before anything is
+    written), then pass 1 (stats only) and pass 2 (the file) over the same scene."""
+    plan = check_fits(options, scene.duration)
+    settings = EncoderSettings.for_quality(options.codec, options.quality, video_kbps=plan.video_kbps,
+                                           audio_bitrate=f"{plan.audio_kbps}k")
+    frame_bytes = options.width * options.height * 3 // 2
+    with (tempfile.TemporaryDirectory(prefix="mvflow-2pass-") as logs, atomic_path(out_path) as tmp,
+          scene.compositor as compositor):
+        for pass_no in (1, 2):
+            cmd = encode_command(tmp, options.width, options.height, options.fps, audio_path, settings,
+                                 pass_no=pass_no, passlog=Path(logs) / "pass")
+            with FrameSink(cmd, frame_bytes) as sink:
+                _feed(compositor, scene, sink, progress, done=(pass_no - 1) * scene.n_frames,
+                      total=2 * scene.n_frames)
+    if progress:
+        progress(2 * scene.n_frames, 2 * scene.n_frames)
+
+
+def _feed(compositor: Compositor, scene: Scene, sink: FrameSink, progress: Progress | None, done: int = 0,
+          total: int | None = None) -> None:
+    """Composite every frame of the scene into the encoder, reporting about once per second of video.
+
+    Frames depend only on their index (parts redraw from state, not from the previous
+    frame), so a second pass can start again at frame 0 with the same compositor.
+    """
+    total = total or scene.n_frames
+    for k in range(scene.n_frames):
+        sink.write(compositor.render(k).buffer)
+        if progress and k % scene.fps == scene.fps - 1:
+            progress(done + k + 1, total)
 
 
 def render_still(audio_path: Path, lines: list[LyricLine], cover_path: Path | None, title: str, t: float,

@@ -1,0 +1,129 @@
+"""The video codecs and quality presets the renderer offers, and which ones this ffmpeg has.
+
+Each codec is a small table row (encoder, container, audio codec, the settings of each
+`--quality` preset), so adding one is data, not another branch in the command builder.
+The quality settings were chosen with benchmarks/encode_presets.py on a 2-core machine;
+`standard` H.264 is the speed-tuned default the render benchmark is measured on.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from dataclasses import dataclass
+
+from tasks.artifacts import PermanentError
+from tasks.audio import ffmpeg_exe
+
+QUALITIES = ("draft", "standard", "high")
+
+
+class EncodingError(PermanentError, ValueError):
+    """An encoding request that cannot be met (unknown or missing codec, impossible size)."""
+
+
+@dataclass(frozen=True)
+class Quality:
+    """One `--quality` preset of one codec.
+
+    `preset` is x264/x265's --preset, or libvpx's deadline (realtime | good);
+    `cpu_used` is libvpx's speed (higher = faster), ignored by x264/x265.
+    """
+
+    crf: int
+    preset: str
+    cpu_used: int = 0
+    params: str = ""  # extra "key=value:key=value" options for libx264 / libx265
+
+
+@dataclass(frozen=True)
+class Codec:
+    name: str
+    label: str
+    encoder: str  # ffmpeg video encoder
+    audio_encoder: str
+    container: str  # ffmpeg muxer
+    extension: str
+    qualities: dict[str, Quality]
+    tag: str = ""  # codec tag in the container (hvc1: the HEVC flavour Apple devices play)
+    # Below this many bits per pixel per frame a lyric video turns to mush; --max-size refuses it.
+    min_bits_per_pixel: float = 0.012
+
+    @property
+    def encoders(self) -> tuple[str, str]:
+        return self.encoder, self.audio_encoder
+
+
+CODECS: dict[str, Codec] = {
+    "h264": Codec(
+        "h264", "H.264 / AAC in MP4", "libx264", "aac", "mp4", ".mp4",
+        {
+            "draft": Quality(crf=26, preset="superfast", params="me=dia:subme=1"),
+            # x264 veryfast with a light motion search: see EncoderSettings in encoder.py.
+            "standard": Quality(crf=20, preset="veryfast", params="me=dia:subme=1"),
+            "high": Quality(crf=18, preset="medium"),
+        },
+    ),
+    "h265": Codec(
+        "h265", "H.265 / AAC in MP4 (hvc1)", "libx265", "aac", "mp4", ".mp4",
+        {
+            "draft": Quality(crf=30, preset="ultrafast"),
+            "standard": Quality(crf=26, preset="superfast"),
+            "high": Quality(crf=22, preset="fast"),
+        },
+        tag="hvc1", min_bits_per_pixel=0.008,
+    ),
+    "vp9": Codec(
+        "vp9", "VP9 / Opus in WebM", "libvpx-vp9", "libopus", "webm", ".webm",
+        {
+            "draft": Quality(crf=42, preset="realtime", cpu_used=8),
+            "standard": Quality(crf=34, preset="realtime", cpu_used=7),
+            "high": Quality(crf=30, preset="good", cpu_used=4),
+        },
+        min_bits_per_pixel=0.008,
+    ),
+}
+
+
+def get_codec(name: str) -> Codec:
+    """The codec called `name`, or an EncodingError listing the choices."""
+    try:
+        return CODECS[name]
+    except KeyError:
+        raise EncodingError(f"unknown codec {name!r}: choose one of {', '.join(CODECS)}") from None
+
+
+def check_quality(codec: Codec, quality: str) -> Quality:
+    try:
+        return codec.qualities[quality]
+    except KeyError:
+        raise EncodingError(f"unknown quality {quality!r}: choose one of {', '.join(QUALITIES)}") from None
+
+
+@functools.cache
+def ffmpeg_encoders() -> frozenset[str]:
+    """Names of the encoders compiled into the bundled ffmpeg."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True, text=True, check=False)
+    names = set()
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and len(parts[0]) == 6 and parts[0][0] in "VAS":
+            names.add(parts[1])
+    return frozenset(names)
+
+
+def missing_encoders(codec: Codec) -> list[str]:
+    have = ffmpeg_encoders()
+    return [name for name in codec.encoders if name not in have]
+
+
+def require_codec(name: str) -> Codec:
+    """The codec, checked against this ffmpeg build: a clear EncodingError when it cannot encode it."""
+    codec = get_codec(name)
+    if missing := missing_encoders(codec):
+        usable = [c.name for c in CODECS.values() if not missing_encoders(c)]
+        raise EncodingError(
+            f"codec {name} needs the ffmpeg encoder(s) {', '.join(missing)}, which the bundled ffmpeg "
+            f"({ffmpeg_exe()}) lacks; usable here: {', '.join(usable) or 'none'} (see `mvflow doctor`)"
+        )
+    return codec
