@@ -47,18 +47,25 @@ class Codec:
     qualities: dict[str, Quality]
     tag: str = ""  # codec tag in the container (hvc1: the HEVC flavour Apple devices play)
     # Below this many bits per pixel per frame a lyric video turns to mush; --max-size refuses it.
-    min_bits_per_pixel: float = 0.012
+    min_bits_per_pixel: float = 0.004
 
     @property
     def encoders(self) -> tuple[str, str]:
         return self.encoder, self.audio_encoder
 
 
+# Measured with benchmarks/encode_presets.py (1080p30 lyric video; see the README's table):
+# - h264 draft: ultrafast encodes with ~half the CPU of standard at the same PSNR, but its
+#   files are ~1.5x larger (no CABAC, no lookahead); superfast was no faster than standard.
+# - h265: x265 needs ~2.5x x264's CPU at any of these presets; veryfast beat 'fast' on
+#   both speed and PSNR for this content.
+# - vp9: the realtime deadline with row-mt is about as fast as x264 standard; the 'good'
+#   deadline made ~30% smaller files at ~5x the CPU, too slow for 2 cores.
 CODECS: dict[str, Codec] = {
     "h264": Codec(
         "h264", "H.264 / AAC in MP4", "libx264", "aac", "mp4", ".mp4",
         {
-            "draft": Quality(crf=26, preset="superfast", params="me=dia:subme=1"),
+            "draft": Quality(crf=30, preset="ultrafast"),
             # x264 veryfast with a light motion search: see EncoderSettings in encoder.py.
             "standard": Quality(crf=20, preset="veryfast", params="me=dia:subme=1"),
             "high": Quality(crf=18, preset="medium"),
@@ -67,20 +74,20 @@ CODECS: dict[str, Codec] = {
     "h265": Codec(
         "h265", "H.265 / AAC in MP4 (hvc1)", "libx265", "aac", "mp4", ".mp4",
         {
-            "draft": Quality(crf=30, preset="ultrafast"),
-            "standard": Quality(crf=26, preset="superfast"),
-            "high": Quality(crf=22, preset="fast"),
+            "draft": Quality(crf=30, preset="superfast"),
+            "standard": Quality(crf=23, preset="superfast"),
+            "high": Quality(crf=21, preset="veryfast"),
         },
-        tag="hvc1", min_bits_per_pixel=0.008,
+        tag="hvc1", min_bits_per_pixel=0.003,
     ),
     "vp9": Codec(
         "vp9", "VP9 / Opus in WebM", "libvpx-vp9", "libopus", "webm", ".webm",
         {
-            "draft": Quality(crf=42, preset="realtime", cpu_used=8),
-            "standard": Quality(crf=34, preset="realtime", cpu_used=7),
-            "high": Quality(crf=30, preset="good", cpu_used=4),
+            "draft": Quality(crf=38, preset="realtime", cpu_used=8),
+            "standard": Quality(crf=32, preset="realtime", cpu_used=6),
+            "high": Quality(crf=28, preset="realtime", cpu_used=5),
         },
-        min_bits_per_pixel=0.008,
+        min_bits_per_pixel=0.003,
     ),
 }
 
