@@ -144,11 +144,11 @@ def test_impossible_size_is_refused_before_anything_is_written(inputs, tmp_path)
 
 def test_refusal_names_what_would_fit():
     with pytest.raises(EncodingError) as err:
-        plan_max_size(16, 240, 1920, 1080, 30, "h264")
+        plan_max_size(8, 240, 1920, 1080, 30, "h264")
     needed = float(str(err.value).split("needs at least ")[1].split(" MB")[0])
-    assert needed > 16
+    assert needed > 8
     assert "try --resolution 1280x720 or --max-size" in str(err.value)
-    assert plan_max_size(16, 240, 1280, 720, 30, "h264").video_kbps > 0
+    assert plan_max_size(8, 240, 1280, 720, 30, "h264").video_kbps > 0
     assert plan_max_size(needed, 240, 1920, 1080, 30, "h264").video_kbps > 0
 
 
