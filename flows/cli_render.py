@@ -48,14 +48,15 @@ def read_lines(lyrics: Path | None, offset: float):  # noqa: ANN201 - (list[Lyri
     return shift_lines(lines, offset), tags
 
 
-def output_path(audio: Path, output: Path | None) -> Path:
-    """OUT as given, inside OUT when it is a folder, else beside the audio (song.mp3 -> song.mp4)."""
-    name = audio.with_suffix(".mp4").name
+def output_path(audio: Path, output: Path | None, extension: str = ".mp4") -> Path:
+    """OUT as given, inside OUT when it is a folder, else beside the audio (song.mp3 -> song.mp4,
+    or song.webm for --codec vp9)."""
+    name = audio.with_suffix(extension).name
     destination = audio.with_name(name) if output is None else output / name if output.is_dir() else output
     if destination.resolve() == audio.resolve():
         raise UserError(f"the output {destination} is the audio file itself: give another name with -o")
-    if destination.suffix.lower() != ".mp4":
-        raise UserError(f"the output {destination} must end in .mp4")
+    if destination.suffix.lower() != extension:
+        raise UserError(f"the output {destination} must end in {extension}")
     if not destination.parent.is_dir():
         raise UserError(f"output folder does not exist: {destination.parent}")
     return destination
@@ -96,15 +97,19 @@ def render(
     dim: ro.DimOption = None,
     karaoke: ro.KaraokeOption = None,
     credit: ro.CreditOption = None,
+    codec: ro.CodecOption = None,
+    quality: ro.QualityOption = None,
+    max_size: ro.MaxSizeOption = None,
     lyrics_offset: Annotated[float, typer.Option("--lyrics-offset", help="Shift all lyric times by SECONDS; positive = lyrics later.")] = 0.0,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="MP4 file or folder (default: beside the audio, song.mp3 -> song.mp4).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Video file or folder (default: beside the audio, song.mp3 -> song.mp4; .webm for --codec vp9).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
 ) -> None:
-    """Render a music video from an existing song, timed lyrics and cover; print the MP4's path."""
+    """Render a music video from an existing song, timed lyrics and cover; print the video file's path."""
     DEBUG["on"] = debug
     try:
         options = render_options(style=style, aspect=aspect, resolution=resolution, fps=fps, visualiser=visualiser,
-                                 accent=accent, background=background, dim=dim, karaoke=karaoke, credit=credit)
+                                 accent=accent, background=background, dim=dim, karaoke=karaoke, credit=credit,
+                                 codec=codec, quality=quality, max_size=max_size)
         written = run_render(audio, lyrics, title, subtitle, cover, options, lyrics_offset, output)
     except UserError as exc:
         fail(str(exc))
@@ -113,15 +118,21 @@ def render(
 
 def run_render(audio: Path, lyrics: Path | None, title: str | None, subtitle: str | None, cover: Path | None,
                options, lyrics_offset: float, output: Path | None) -> Path:  # noqa: ANN001 - RenderOptions
-    """Check every input, then render with a terminal progress bar; the written MP4's path."""
+    """Check every input, then render with a terminal progress bar; the written video's path."""
     from flows.cli_lyrics import check_audio
     from tasks.progress import StepProgress
+    from tasks.render.codecs import EncodingError, get_codec
+    from tasks.render.max_size import check_fits
     from tasks.render.video import render_music_video
 
     seconds = check_audio(audio)
     lines, tags = read_lines(lyrics, lyrics_offset)
     check_cover(cover)
-    destination = output_path(audio, output)
+    destination = output_path(audio, output, get_codec(options.codec).extension)
+    try:  # an impossible --max-size is refused before anything is rendered
+        check_fits(options, seconds)
+    except EncodingError as exc:
+        raise UserError(str(exc)) from None
     title = (tags.get("ti") or title_from(audio)) if title is None else title
     subtitle = tags.get("ar", "") if subtitle is None else subtitle
     late = [ln for ln in lines if ln.start >= seconds]
@@ -133,7 +144,8 @@ def run_render(audio: Path, lyrics: Path | None, title: str | None, subtitle: st
     console.print(f"[bold]mvflow render[/] [cyan]{shown}[/]: {len(lines)} lyric line(s)"
                   f"{f' ({words} word-timed: karaoke)' if words else ''}, "
                   f"{escape('cover ' + cover.name) if cover else 'gradient background'}, "
-                  f"{options.width}x{options.height}@{options.fps}, style {options.style}")
+                  f"{options.width}x{options.height}@{options.fps}, style {options.style}, {options.codec}"
+                  + (f" <= {options.max_size_mb:g} MB" if options.max_size_mb else ""))
     started = time.perf_counter()
     try:
         with terminal_progress():

@@ -204,3 +204,19 @@ def test_cli_encoding_errors_are_one_line(no_config, args, message):
     result = CliRunner().invoke(app, ["make", "-c", "pop", *args])
     assert result.exit_code == 1
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_mvflow_render_takes_the_encoding_options(inputs, tmp_path):
+    audio = tmp_path / "night_drive.wav"
+    audio.write_bytes((inputs / "song.wav").read_bytes())
+    base = ["render", "--audio", str(audio), "--resolution", f"{W}x{H}", "--fps", "15"]
+    result = CliRunner().invoke(app, [*base, "--codec", "vp9", "--quality", "draft"])
+    assert result.exit_code == 0, result.output
+    webm = audio.with_suffix(".webm")
+    assert result.stdout.strip() == str(webm) and probe_streams(webm)["video_codec"] == "vp9"
+
+    for args, message in [(["--codec", "vp9", "-o", str(tmp_path / "v.mp4")], "must end in .webm"),
+                          (["--max-size", "0.01", "-o", str(tmp_path / "small.mp4")], "try --max-size 0.1")]:
+        result = CliRunner().invoke(app, [*base, *args])
+        assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["night_drive.wav", "night_drive.webm"]  # nothing else
