@@ -130,7 +130,7 @@ def make(
     demo: Annotated[bool, typer.Option("--demo", help="Use the example request shipped in templates/demo.toml.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
 ) -> None:
-    """Make a music video from one request and print where the MP4 is."""
+    """Make a music video from one request and print where the video file is."""
     DEBUG["on"] = debug
     flags = {k: v for k, v in locals().items() if k not in ("demo", "debug", "lyrics") and v is not None}
     try:

@@ -3,7 +3,8 @@
 Each option is a Typer `Annotated` type (import it as a parameter's annotation), and
 `build_render_options` turns the values (None = not given) into the render step's
 `RenderOptions`: settings precedence flags > environment (MVFLOW_STYLE, MVFLOW_ASPECT,
-MVFLOW_RESOLUTION, MVFLOW_FPS) > mvflow.toml > the style's own canvas and defaults. The
+MVFLOW_RESOLUTION, MVFLOW_FPS, MVFLOW_CODEC, MVFLOW_QUALITY) > mvflow.toml > the style's own
+canvas and defaults. The
 style knobs (--visualiser, --accent, --background, --dim, --karaoke, --credit) become
 dotted style overrides, validated like the style's own TOML keys.
 """
@@ -100,7 +101,8 @@ def build_render_options(style: str | None = None, aspect: str | None = None, re
     from tasks.render.style_loader import load_style
 
     if settings is None:
-        settings = load_settings({"style": style, "aspect": aspect, "resolution": resolution, "fps": fps})
+        settings = load_settings({"style": style, "aspect": aspect, "resolution": resolution, "fps": fps,
+                                  "codec": codec, "quality": quality})
     if settings.fps <= 0:
         raise ValueError(f"fps must be positive, got {settings.fps}")
     ref = settings.style
@@ -113,6 +115,7 @@ def build_render_options(style: str | None = None, aspect: str | None = None, re
                                 chosen.canvas.resolution)
     from tasks.render.codecs import check_quality, require_codec
 
-    check_quality(require_codec(codec or "h264"), quality or "standard")
+    codec, quality = codec or settings.codec, quality or settings.quality
+    check_quality(require_codec(codec), quality)
     return RenderOptions(width=width, height=height, fps=settings.fps, style=ref, overrides=overrides,
-                         codec=codec or "h264", quality=quality or "standard", max_size_mb=max_size)
+                         codec=codec, quality=quality, max_size_mb=max_size)

@@ -135,7 +135,7 @@ def _settings_for(spec: VideoSpec) -> Settings:
     flags = {"output_dir": spec.output_dir, "engine": spec.engine, "transcriber": spec.transcriber,
              "whisper_model": spec.whisper_model, "cover_provider": spec.cover_provider, "fps": spec.fps,
              "style": spec.style, "acestep_api_url": spec.api_url, "acestep_api_mode": spec.api_mode,
-             "aspect": spec.aspect, "resolution": spec.resolution}
+             "aspect": spec.aspect, "resolution": spec.resolution, "codec": spec.codec, "quality": spec.quality}
     return load_settings(flags)
 
 

@@ -33,6 +33,8 @@ class Settings(BaseModel):
     resolution: str | None = None  # 1080p | 720p | WIDTHxHEIGHT; None: the style's canvas
     fps: int = 30
     style: str = "classic"
+    codec: str = "h264"  # h264 | h265 | vp9
+    quality: str = "standard"  # draft | standard | high
     # Names of Prefect Secret blocks holding keys (used when the key's environment variable is unset).
     acestep_key_block: str | None = None
     openai_key_block: str | None = None

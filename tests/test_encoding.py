@@ -191,6 +191,18 @@ def test_spec_carries_encoding_options(no_config):
         flow_params(spec_from({"caption": "pop", "duration": 240, "max_size": 2}))
 
 
+def test_codec_and_quality_settings_from_environment_and_config(no_config, monkeypatch):
+    (no_config / "mvflow.toml").write_text('codec = "h265"\nquality = "high"\n', encoding="utf-8")
+    options = flow_params(spec_from({"caption": "pop"}))["render_options"]
+    assert (options.codec, options.quality) == ("h265", "high")
+    monkeypatch.setenv("MVFLOW_CODEC", "vp9")
+    assert flow_params(spec_from({"caption": "pop"}))["render_options"].codec == "vp9"
+    assert flow_params(spec_from({"caption": "pop", "codec": "h264"}))["render_options"].codec == "h264"
+    monkeypatch.setenv("MVFLOW_CODEC", "av1")
+    with pytest.raises(SpecError, match="unknown codec 'av1': choose one of h264, h265, vp9"):
+        flow_params(spec_from({"caption": "pop"}))
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -204,7 +204,7 @@ _AUDIO_INFO = re.compile(r"Audio: (\w+)")
 
 
 def probe_streams(path: Path | str) -> dict:
-    """Measure an MP4's streams: exact durations from its packets (audio after decoding).
+    """Measure a video file's streams (MP4 or WebM): exact durations from its packets (audio after decoding).
 
     Returns video_duration, audio_duration (seconds, None if the stream is missing),
     video_frames, width, height, fps, video_codec, pix_fmt, audio_codec.
