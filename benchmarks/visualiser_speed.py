@@ -141,13 +141,16 @@ def main() -> None:
         montage(args.stills, [k for k in args.kinds if k != "none"]).save(args.stills / "visualisers.jpg", quality=82)
 
 
-def montage(folder: Path, kinds: list[str], tile: tuple[int, int] = (480, 270)) -> Image.Image:
-    """The kinds' stills in a grid two wide, each scaled to `tile`."""
-    rows = (len(kinds) + 1) // 2
-    sheet = Image.new("RGB", (tile[0] * 2, tile[1] * rows))
-    for i, kind in enumerate(kinds):
-        with Image.open(folder / f"visualiser-{kind}.png") as still:
-            sheet.paste(still.resize(tile, Image.Resampling.LANCZOS), (tile[0] * (i % 2), tile[1] * (i // 2)))
+def montage(folder: Path, kinds: list[str], long_side: int = 480) -> Image.Image:
+    """The kinds' stills in a grid two wide, each scaled (keeping its shape) to `long_side`."""
+    stills = [Image.open(folder / f"visualiser-{kind}.png") for kind in kinds]
+    width, height = stills[0].size
+    scale = long_side / max(width, height)
+    tile = (round(width * scale), round(height * scale))
+    sheet = Image.new("RGB", (tile[0] * 2, tile[1] * ((len(kinds) + 1) // 2)))
+    for i, still in enumerate(stills):
+        sheet.paste(still.resize(tile, Image.Resampling.LANCZOS), (tile[0] * (i % 2), tile[1] * (i // 2)))
+        still.close()
     return sheet
 
 
