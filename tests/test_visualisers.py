@@ -288,3 +288,82 @@ def test_waveform_line_covers_its_thickness_at_any_slope(slope):
     per_column = np.bincount(cols, weights=alpha)[10:30]
     assert np.allclose(per_column, thickness * np.sqrt(1 + slope**2), atol=0.05)
     assert alpha.max() <= 1.0 and np.all(rows < 200)
+
+
+# ---------------------------------------------------------------- the knobs, on a flat dark backdrop
+
+DARK = 20
+
+
+def knob_frame(kind: str, samples: np.ndarray, t: float, **spec) -> tuple[np.ndarray, np.ndarray, Box]:
+    """(box RGB as int, mask of drawn pixels, box) of the frame at t, rendered frame by frame up to it."""
+    part, _ = _part(kind, samples, **spec)
+    backdrop = StaticBackground(np.full((H, W, 3), float(DARK)), [])
+    with Compositor(W, H, FPS, backdrop, [part]) as compositor:
+        for k in range(int(round(t * FPS)) + 1):
+            frame = compositor.render(k)
+        rgb = region(frame.to_rgb(), part.box)
+    return rgb, np.abs(rgb - DARK).max(axis=-1) > 12, part.box
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_colours_come_from_the_spec(kind, song):
+    red, blue = (255, 40, 40), (40, 40, 255)
+    rgb, drawn, box = knob_frame(kind, song[1], 1.3, colors=(red, blue))
+    if kind == "circular":  # start colour at the top of the circle, end colour at the bottom
+        first, last = slice(0, box.height // 3), slice(2 * box.height // 3, None)
+        parts = (rgb[first], drawn[first]), (rgb[last], drawn[last])
+    else:  # left to right
+        first, last = slice(0, box.width // 3), slice(2 * box.width // 3, None)
+        parts = (rgb[:, first], drawn[:, first]), (rgb[:, last], drawn[:, last])
+    (start, start_drawn), (end, end_drawn) = parts
+    assert start_drawn.sum() > 20 and end_drawn.sum() > 20
+    start_mean, end_mean = start[start_drawn].mean(axis=0), end[end_drawn].mean(axis=0)
+    assert start_mean[0] > start_mean[2] + 30, start_mean  # reddish
+    assert end_mean[2] > end_mean[0] + 30, end_mean  # bluish
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_opacity_fades_the_drawing(kind, song):
+    strong, _, _ = knob_frame(kind, song[1], 1.3, opacity=1.0)
+    faint, _, _ = knob_frame(kind, song[1], 1.3, opacity=0.35)
+    strong_ink, faint_ink = np.abs(strong - DARK).sum(), np.abs(faint - DARK).sum()
+    assert 0.2 * strong_ink < faint_ink < 0.5 * strong_ink
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_longer_release_holds_the_music_longer(kind, song):
+    """Between two pulses (0.15 s after one), a slow release still shows much more than a fast one."""
+    silent, _, _ = knob_frame(kind, song[1], 0.5)
+    fast, _, _ = knob_frame(kind, song[1], 1.4, release=0.03)
+    slow, _, _ = knob_frame(kind, song[1], 1.4, release=0.6)
+    # (A line's pixels saturate once it moves more than its width: see the trace test for the waveform.)
+    assert np.abs(slow - silent).sum() > 1.3 * np.abs(fast - silent).sum()
+
+
+def test_waveform_release_holds_the_line_up_between_pulses(song):
+    slow, _ = _part("waveform", song[1], release=0.6)
+    fast, _ = _part("waveform", song[1], release=0.03)
+    pulse, after = int(1.25 * FPS), int(1.4 * FPS)
+    assert np.abs(slow.traces[pulse]).max() == pytest.approx(np.abs(fast.traces[pulse]).max())  # same attack
+    assert np.abs(slow.traces[after]).max() > 2 * np.abs(fast.traces[after]).max()
+
+
+@pytest.mark.parametrize("kind", ["bars", "mirrored", "circular"])
+def test_count_sets_bars_and_spokes(kind, song):
+    part, _ = _part(kind, song[1], count=20)
+    shown = part.lengths.shape[1]
+    assert shown == 20
+
+
+@pytest.mark.parametrize("kind", ["waveform", "circular"])
+def test_thickness_sets_line_width(kind, song):
+    """In silence the waveform is a flat line and the circle shows its ring: both as thick as asked."""
+    def line_pixels(thickness: float) -> int:
+        _, drawn, _ = knob_frame(kind, song[1], 0.5, thickness=thickness)
+        if kind == "circular":  # the ring alone: without it only the spokes' stubs are left
+            _, stubs, _ = knob_frame(kind, song[1], 0.5, thickness=thickness, ring=False)
+            return int(drawn.sum() - stubs.sum())
+        return int(drawn.sum())
+
+    assert line_pixels(0.03) > 1.8 * line_pixels(0.01)

@@ -29,7 +29,7 @@ from tasks.render.yuv import Box, Planes
 WINDOW = 0.05  # seconds of audio across the box
 TRIGGER_SEARCH = 0.012  # how far (s) from the window's start a rising zero crossing is looked for
 LOWPASS_TAPS = 63  # Hann kernel at 22.05 kHz: first null near 700 Hz
-MAX_BOOST = 2.5  # the release may hold a quieter passage up to this much louder than it is
+MAX_BOOST = 4.0  # the release may hold a quieter passage up to this much louder than it is
 GAIN = 1.3  # the song's loud level reaches tanh(1.3) = 86% of the half height
 SILENCE = 1e-3  # loud level floor (-60 dBFS): a silent song stays a flat line
 TAPER = 0.15  # share of the width over which each end fades to the centre line
@@ -73,10 +73,11 @@ def scope_traces(samples: np.ndarray, n_frames: int, fps: float, n_points: int, 
         block = starts[first : first + _CHUNK, None] + whole[None, :]
         values = signal[block] + (signal[block + 1] - signal[block]) * frac
         traces[first : first + len(block)] = np.tanh(values * (GAIN / loud))
-    envelope = np.abs(traces).max(axis=1, keepdims=True)
+    traces *= taper(n_points)
+    envelope = np.abs(traces).max(axis=1, keepdims=True)  # of what shows (a beat at a tapered end hardly does)
     held = release(envelope, fps, release_s)
     traces *= np.clip(held / np.maximum(envelope, 1e-6), 1.0, MAX_BOOST)
-    return np.clip(traces, -1.0, 1.0) * taper(n_points)
+    return np.clip(traces, -1.0, 1.0)
 
 
 def taper(n: int) -> np.ndarray:
