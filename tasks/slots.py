@@ -116,7 +116,8 @@ def reclaim_dead_holders(name: str) -> int:
             except (PrefectHTTPStatusError, ValueError, TypeError):
                 if not record.get("temporary_server", True):
                     continue  # a full server's repossessor frees expired leases itself
-                client.release_concurrency_slots([name], 1, 0.0)  # the lease died with its temporary server
+                held = max(time.time() - float(record.get("since") or 0), 1.0)  # the API wants occupancy > 0
+                client.release_concurrency_slots([name], 1, held)  # the lease died with its temporary server
             freed += 1
             _logger().warning("freed the %r slot of a run that died (pid %s on %s)", name, record.get("pid"),
                               record.get("host"))
@@ -140,7 +141,10 @@ def crash_safe_slot(name: str, lease_duration: float) -> Iterator[None]:
     from prefect.concurrency._leases import maintain_concurrency_lease
     from prefect.concurrency._sync import acquire_concurrency_slots_with_lease, release_concurrency_slots_with_lease
 
-    reclaim_dead_holders(name)
+    try:
+        reclaim_dead_holders(name)
+    except Exception as exc:  # noqa: BLE001 - a failed clean-up must not fail the song; the wait reports it
+        _logger().warning("could not check %r for slots of runs that died: %s", name, exc)
     taken = acquire_concurrency_slots_with_lease([name], 1, lease_duration=lease_duration, strict=True)
     try:
         with holder_record(taken.limits[0].id, taken.lease_id, name), \

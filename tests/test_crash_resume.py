@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tasks.models import sha256_of
+from tasks.song.acestep_jobs import FaultPlan
 from tasks.song.acestep_server import start_in_thread
 from tests.crash_harness import (
     GatedGemini,
@@ -33,6 +34,7 @@ from tests.crash_harness import (
     wait_for,
 )
 from tests.media import stream_durations
+from tests.stt_servers import OpenAISttServer
 
 pytestmark = pytest.mark.e2e
 
@@ -165,3 +167,32 @@ def test_the_run_after_the_crashes_completes_and_reuses_every_finished_step(stor
     video_s, audio_s = stream_durations(mp4, FPS)
     assert abs(video_s - song_s) <= 0.1 and abs(audio_s - song_s) <= 0.1
     assert partial_files(story.song) == [], "temp files of the killed runs were left behind"
+
+
+def test_without_a_prefect_server_a_killed_runs_song_slot_is_freed_by_the_next_run(tmp_path):
+    """The default set-up: no PREFECT_API_URL, so each run starts its own temporary Prefect server, which
+    dies with a killed run and takes the slot's lease with it; the slot stays counted in the database."""
+    url, stop = start_in_thread(api_key=KEYS["ACESTEP_API_KEY"], audio_dir=tmp_path / "server_audio", admin=True,
+                                faults=FaultPlan(job_delay=3.0))
+    try:
+        with OpenAISttServer(KEYS["OPENAI_API_KEY"], LYRICS.split()[1:]) as openai:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+            env.update({**KEYS, "OPENAI_BASE_URL": openai.base_url, "PREFECT_HOME": str(tmp_path / "prefect-home"),
+                        "XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+            (tmp_path / "lyrics.txt").write_text(LYRICS, encoding="utf-8")
+            make = MakeCommand(["-c", "dream pop", "--lyrics", "lyrics.txt", "--title", "Alone", "--duration", "5",
+                                "--engine", "acestep", "--api-url", url, "--no-thinking", "--transcriber", "openai",
+                                "--cover-provider", "local", "--resolution", "320x180", "--fps", "8", "-o", "out"],
+                               env, tmp_path)
+            killed = make.start()
+            wait_for(lambda: acestep_stats(url, KEYS["ACESTEP_API_KEY"])["running"] == 1, 180, "the song job",
+                     killed)
+            kill_group(killed)
+            done = make.run(timeout=300)
+            jobs_total = acestep_stats(url, KEYS["ACESTEP_API_KEY"])["total"]
+    finally:
+        stop()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "freed the 'songs-127.0.0.1:" in done.stderr
+    assert Path(done.stdout.strip().splitlines()[-1]).is_file()
+    assert jobs_total == 1, "the song was submitted twice"
