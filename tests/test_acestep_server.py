@@ -377,6 +377,27 @@ def test_a_lost_task_is_resubmitted_once(srv, tmp_path):
     assert json.loads((tmp_path / "submission.json").read_text())["task_id"] in Path(song.result.path).read_text()
 
 
+def test_a_task_recorded_in_the_song_folder_is_polled_again_not_submitted_twice(srv, tmp_path):
+    """A run killed after the server accepted the job but before Prefect stored the submit step's result."""
+    total = lambda: httpx.get(f"{srv.url}/v1/stats", headers=AUTH).json()["data"]["jobs"]["total"]  # noqa: E731
+    before = total()
+    request = song_request(srv, lyrics="")
+    first = submit_song(request, tmp_path)
+    again = submit_song(request, tmp_path)
+    assert again.task_id == first.task_id and total() == before + 1
+    assert poll_song(again, request, tmp_path).audio.size > 0
+
+
+def test_a_failed_task_is_forgotten_so_the_next_run_submits_again(srv, tmp_path):
+    faults(srv, fail_jobs=1)
+    request = song_request(srv, lyrics="")
+    failed = submit_song(request, tmp_path)
+    with pytest.raises(AceStepJobFailed):
+        poll_song(failed, request, tmp_path)
+    assert not (tmp_path / "submission.json").exists()
+    assert submit_song(request, tmp_path).task_id != failed.task_id
+
+
 def test_a_task_lost_twice_is_reported(srv, tmp_path):
     faults(srv, forget_submits=2)
     with pytest.raises(AceStepLostTask, match="does not know task .* any more"):

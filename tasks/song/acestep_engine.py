@@ -89,8 +89,35 @@ def _effective(request: SongRequest, options: AceStepOptions,
     return random_sample_request(request, options, client) if options.random_sample else (request, options)
 
 
+SUBMISSION = "submission.json"
+
+
+def recorded_submission(out_dir: Path) -> AceStepJob | None:
+    """The job submitted earlier into this song folder (same audio inputs), if its record is readable.
+
+    submission.json is written the moment the server answers, before Prefect stores the submit
+    step's result; a run killed in between finds the task id here instead of submitting again.
+    """
+    try:
+        return AceStepJob.model_validate_json((Path(out_dir) / SUBMISSION).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def forget_submission(out_dir: Path) -> None:
+    """The recorded task failed or was lost: the next submit must really submit."""
+    (Path(out_dir) / SUBMISSION).unlink(missing_ok=True)
+
+
 def submit_song(request: SongRequest, out_dir: Path) -> AceStepJob:
-    """Submit the job (JSON, or multipart when uploading) and record its task id in submission.json."""
+    """Submit the job (JSON, or multipart when uploading) and record its task id in submission.json.
+
+    A task already recorded in the folder (by a run that was killed before it finished) is
+    polled again rather than submitted a second time.
+    """
+    if (previous := recorded_submission(out_dir)) is not None:
+        log.info("ACE-Step task %s was submitted before (%s); polling it again", previous.task_id, SUBMISSION)
+        return previous
     options = AceStepOptions.from_request(request)
     files = options.upload_files()
     with client_for(options) as client:
@@ -100,7 +127,7 @@ def submit_song(request: SongRequest, out_dir: Path) -> AceStepJob:
     job = AceStepJob(task_id=task_id, api_url=options.api_url, payload=payload,
                      payload_sha256=inputs_hash(payload, length=64), uploads=[p.name for p in files.values()],
                      request=request, submitted_at=time.time())
-    write_json_atomic(Path(out_dir) / "submission.json", job)
+    write_json_atomic(Path(out_dir) / SUBMISSION, job)
     log.info("ACE-Step task %s submitted to %s", task_id, options.api_url)
     return job
 
@@ -164,7 +191,11 @@ def poll_song(job: AceStepJob, request: SongRequest, out_dir: Path, progress: Pr
     """Wait for the job, download every audio of the batch and build the Song from the picked one."""
     options = AceStepOptions.from_request(request)
     with client_for(options, job.api_url) as client:
-        entries = wait_for_result(client, job, options, progress)
+        try:
+            entries = wait_for_result(client, job, options, progress)
+        except (AceStepLostTask, AceStepJobFailed):
+            forget_submission(out_dir)
+            raise
         audios = _download_all(client, entries, Path(out_dir), options.audio_format)
     record = {"engine": "acestep", "api_mode": "native", "api_url": job.api_url, "task_id": job.task_id,
               "submitted": job.payload, "uploads": job.uploads, "result": entries}
