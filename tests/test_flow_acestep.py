@@ -79,3 +79,16 @@ def test_a_task_the_server_forgot_is_resubmitted_once(prefect_harness, keyed, tm
     done = run(keyed, tmp_path)
     assert [s.name for s in done.steps][:2] == ["song-submit", "song-submit"]
     assert Path(done.video.video.path).is_file()
+
+
+def test_after_a_failed_job_the_next_run_submits_again(prefect_harness, keyed, tmp_path):
+    """The failed task is forgotten (its submission.json removed), so the cached submit is stale, not reused."""
+    from tasks.song.acestep_client import AceStepJobFailed
+
+    httpx.post(f"{keyed}/_faults", json={"fail_jobs": 1},
+               headers={"Authorization": f"Bearer {KEY}"}).raise_for_status()
+    with pytest.raises(AceStepJobFailed):
+        run(keyed, tmp_path)
+    done = run(keyed, tmp_path)
+    assert steps(done)["song-submit"] == "re-ran" and steps(done)["song"] == "ran"
+    assert Path(done.video.video.path).is_file()

@@ -68,6 +68,12 @@ class AceStepJob(BaseModel):
     uploads: list[str] = Field(default_factory=list, description="Names of the uploaded files")
     request: SongRequest = Field(description="The request generated (after random sample mode)")
     submitted_at: float
+    record: FileArtifact | None = Field(None, description="submission.json, which holds this job (not itself)")
+
+    def own_files(self) -> list[FileArtifact]:
+        """submission.json: a cached submit whose record was forgotten (the task failed or was lost)
+        is stale, so the flow submits again instead of polling a dead task forever."""
+        return [self.record] if self.record else []
 
 
 def client_for(options: AceStepOptions, api_url: str | None = None) -> AceStepClient:
@@ -98,10 +104,12 @@ def recorded_submission(out_dir: Path) -> AceStepJob | None:
     submission.json is written the moment the server answers, before Prefect stores the submit
     step's result; a run killed in between finds the task id here instead of submitting again.
     """
+    path = Path(out_dir) / SUBMISSION
     try:
-        return AceStepJob.model_validate_json((Path(out_dir) / SUBMISSION).read_text(encoding="utf-8"))
+        job = AceStepJob.model_validate_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return job.model_copy(update={"record": FileArtifact.from_path(path)})
 
 
 def forget_submission(out_dir: Path) -> None:
@@ -127,9 +135,9 @@ def submit_song(request: SongRequest, out_dir: Path) -> AceStepJob:
     job = AceStepJob(task_id=task_id, api_url=options.api_url, payload=payload,
                      payload_sha256=inputs_hash(payload, length=64), uploads=[p.name for p in files.values()],
                      request=request, submitted_at=time.time())
-    write_json_atomic(Path(out_dir) / SUBMISSION, job)
+    record = write_json_atomic(Path(out_dir) / SUBMISSION, job)
     log.info("ACE-Step task %s submitted to %s", task_id, options.api_url)
-    return job
+    return job.model_copy(update={"record": record})
 
 
 def wait_for_result(client: AceStepClient, job: AceStepJob, options: AceStepOptions,
