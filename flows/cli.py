@@ -34,14 +34,22 @@ def fail(message: str) -> None:
 
 def read_lyrics(source: str | None) -> str:
     """Lyrics from a file path or '-' (standard input); None means instrumental."""
+    from tasks.inputs import InputError, check_lyrics, read_lyrics_file
+
     if source is None:
         return ""
-    if source == "-":
-        return sys.stdin.read()
-    path = Path(source)
-    if not path.is_file():
-        raise UserError(f"lyrics file not found: {source} (give a text file, or - to read standard input)")
-    return path.read_text(encoding="utf-8-sig")
+    try:
+        if source == "-":
+            try:
+                text = sys.stdin.read()
+            except UnicodeDecodeError:
+                raise InputError("lyrics on standard input are not UTF-8 text") from None
+            if not text.strip():
+                raise InputError("no lyrics on standard input: leave out --lyrics for an instrumental")
+            return check_lyrics(text, "lyrics on standard input")
+        return read_lyrics_file(source, "--lyrics")
+    except InputError as exc:
+        raise UserError(str(exc)) from None
 
 
 def terminal_progress():  # noqa: ANN201 - returns a context manager

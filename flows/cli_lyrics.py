@@ -8,7 +8,6 @@ Prefect server, no flow run and no output tree.
 from __future__ import annotations
 
 import tempfile
-import wave
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -29,19 +28,14 @@ def check_format(fmt: str) -> str:
 
 
 def check_audio(audio: Path) -> float:
-    """Fail early, in one line, on a missing or undecodable file (before a model is loaded);
+    """Fail early, in one line, on a missing, empty or undecodable file (before a model is loaded);
     the audio's duration in seconds."""
-    from tasks.audio import audio_duration
+    from tasks.inputs import InputError, check_audio_file
 
-    if not audio.is_file():
-        raise UserError(f"audio file not found: {audio}")
     try:
-        seconds = audio_duration(audio)
-    except (ValueError, EOFError, wave.Error):
-        seconds = 0.0
-    if seconds <= 0.0:
-        raise UserError(f"cannot read audio from {audio}: give an audio file ffmpeg decodes (mp3, wav, flac, ...)")
-    return seconds
+        return check_audio_file(audio)
+    except InputError as exc:
+        raise UserError(str(exc)) from None
 
 
 def output_path(audio: Path, fmt: str, output: Path | None) -> Path:

@@ -18,6 +18,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tasks.artifacts import PermanentError
 from tasks.config import Settings, load_settings
+from tasks.inputs import (
+    InputError,
+    check_audio_file,
+    check_duration,
+    check_image_file,
+    check_key_and_meter,
+    check_lrc_file,
+    check_lyrics,
+    check_output_folder,
+    check_video,
+    read_lyrics_file,
+)
 from tasks.models import CoverOptions, FileArtifact, LyricsOptions, RenderOptions, SongRequest
 
 
@@ -114,21 +126,20 @@ def stable_seed(*parts: str) -> int:
 def lyrics_text(spec: VideoSpec, base_dir: Path | None = None) -> str:
     """The lyrics: inline text, or read from lyrics_file (relative to base_dir); '' = instrumental."""
     if spec.lyrics is not None:
-        return spec.lyrics
+        return check_lyrics(spec.lyrics)
     if spec.lyrics_file is None:
         return ""
     path = spec.lyrics_file if spec.lyrics_file.is_absolute() else (base_dir or Path.cwd()) / spec.lyrics_file
-    if not path.is_file():
+    if not path.exists():
         raise SpecError(f"lyrics file not found: {spec.lyrics_file}")
-    return path.read_text(encoding="utf-8-sig")
+    return read_lyrics_file(path, "lyrics_file")
 
 
-def _existing(path: Path | None, what: str) -> FileArtifact | None:
+def _checked(path: Path | None, check) -> FileArtifact | None:  # noqa: ANN001 - a tasks.inputs check
+    """The user's file as a FileArtifact, after `check` found it usable (decodes, parses, big enough)."""
     if path is None:
         return None
-    if not Path(path).expanduser().is_file():
-        raise SpecError(f"{what} not found: {path}")
-    return FileArtifact.from_path(Path(path).expanduser())
+    return FileArtifact.from_path(check(path))
 
 
 def _settings_for(spec: VideoSpec) -> Settings:
@@ -167,7 +178,12 @@ def _engine_options(spec: VideoSpec, settings: Settings) -> dict[str, Any]:
         "repainting_start": spec.repaint_start, "repainting_end": spec.repaint_end,
         "audio_cover_strength": spec.cover_strength, "timeout": spec.timeout,
     }
+    for upload in (spec.src_audio, spec.reference_audio):
+        if upload is not None:
+            check_audio_file(upload, "upload audio")
     given = {k: v for k, v in fields.items() if v is not None}
+    if settings.acestep_max_download_mb is not None:
+        given.setdefault("max_download_mb", settings.acestep_max_download_mb)
     options = AceStepOptions(api_url=settings.acestep_api_url, api_mode=settings.acestep_api_mode, **given)
     return options.pinned().model_dump(mode="json", exclude_none=True)
 
@@ -175,7 +191,7 @@ def _engine_options(spec: VideoSpec, settings: Settings) -> dict[str, Any]:
 def _cover_options(spec: VideoSpec, settings: Settings, render: RenderOptions) -> CoverOptions:
     from tasks.thumbnail import choose_cover_provider
 
-    image = _existing(spec.cover, "cover image")
+    image = _checked(spec.cover, check_image_file)
     return CoverOptions(
         provider="image" if image is not None else choose_cover_provider(settings.cover_provider),
         width=render.width, height=render.height, image=image, fit=spec.cover_fit or "crop",
@@ -194,6 +210,10 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
         caption = spec.caption or spec.description or ("" if spec.random_sample else None)
         if caption is None:
             raise SpecError("caption is required: the style of the song, e.g. 'dreamy synthwave, female vocal'")
+        check_duration(spec.duration)
+        check_video(settings.width, settings.height, settings.fps)
+        check_key_and_meter(spec.key, spec.time_signature)
+        check_output_folder(settings.output_dir)
         lyrics = lyrics_text(spec, base_dir)
         request = SongRequest(
             caption=caption, lyrics=lyrics, duration=spec.duration or 30.0, bpm=spec.bpm, key_scale=spec.key,
@@ -215,7 +235,7 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
             "output_root": str(settings.output_dir.resolve()),
             "lyrics_options": LyricsOptions(
                 transcriber=settings.transcriber, whisper_model=settings.whisper_model,
-                language=request.language, offset=spec.lyrics_offset or 0.0, lrc=_existing(spec.lrc, "LRC file"),
+                language=request.language, offset=spec.lyrics_offset or 0.0, lrc=_checked(spec.lrc, check_lrc_file),
             ),
             "cover_options": _cover_options(spec, settings, render),
             "render_options": render,
@@ -224,3 +244,5 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "request"
         raise SpecError(f"bad value for {where}: {first['msg']}") from exc
+    except InputError as exc:
+        raise SpecError(str(exc)) from None

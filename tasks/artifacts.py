@@ -9,12 +9,14 @@ only transient faults are retried.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import hashlib
 import json
 import logging
 import os
 import re
+import shutil
 import socket
 import tempfile
 import time
@@ -61,6 +63,38 @@ STEP_RETRY_OPTIONS: dict[str, Any] = {
 
 class PermanentError(RuntimeError):
     """A fault retrying cannot fix (bad input, wrong key). Its message is shown to the user as is."""
+
+
+class DiskFullError(PermanentError):
+    """A write failed because the disk (or the process's file size limit) is full.
+
+    Permanent: retrying at once cannot help. The temporary file is removed, so nothing
+    half-written is left looking finished, and files written before stay as they were.
+    """
+
+
+#: errno values meaning "no room": no space, quota exceeded, file size limit (RLIMIT_FSIZE).
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+#: What a child process (ffmpeg) prints for the same conditions.
+_NO_ROOM_TEXT = ("No space left on device", "Disk quota exceeded", "File too large")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True when `exc` says the disk is full: an OSError's errno, or a tool's message saying so."""
+    if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
+        return True
+    return any(text in str(exc) for text in _NO_ROOM_TEXT)
+
+
+def disk_full_error(path: Path, exc: BaseException) -> DiskFullError:
+    """One line: which file could not be written, the free space left, and the fix."""
+    try:
+        free = f"{shutil.disk_usage(path.parent).free / 1024 / 1024:.0f} MB free"
+    except OSError:
+        free = "free space unknown"
+    reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else "no space left"
+    return DiskFullError(f"disk full: could not write {path} ({reason}; {free} in {path.parent}); "
+                         "free some space and run again")
 
 
 def _network_error_types() -> tuple[type[BaseException], ...]:
@@ -224,14 +258,21 @@ def atomic_path(final: Path | str) -> Iterator[Path]:
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(final)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.{_HOST}-{os.getpid()}-", suffix=f".part{final.suffix}",
-                               dir=final.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.{_HOST}-{os.getpid()}-", suffix=f".part{final.suffix}",
+                                   dir=final.parent)
+    except OSError as exc:
+        raise (disk_full_error(final, exc) if is_disk_full(exc) else exc) from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.chmod(tmp_path, FILE_MODE)
         os.replace(tmp_path, final)
+    except Exception as exc:
+        if is_disk_full(exc) and not isinstance(exc, DiskFullError):
+            raise disk_full_error(final, exc) from exc
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

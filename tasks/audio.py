@@ -53,17 +53,24 @@ def write_wav(path: Path | str, samples: np.ndarray, sample_rate: int) -> None:
 
 
 def audio_duration(path: Path | str) -> float:
-    """Duration in seconds, measured by decoding (exact for any format ffmpeg reads)."""
+    """Duration in seconds: from a PCM WAV's header when the wave module reads it, else by decoding
+    with ffmpeg (float or extensible WAV, mp3, flac, ...). ValueError for anything not audio."""
     p = Path(path)
     if p.suffix.lower() == ".wav":
-        with wave.open(str(p), "rb") as wf:
-            return wf.getnframes() / float(wf.getframerate())
+        try:
+            with wave.open(str(p), "rb") as wf:
+                return wf.getnframes() / float(wf.getframerate())
+        except (wave.Error, EOFError, ZeroDivisionError):
+            pass  # not a PCM WAV the wave module reads (e.g. 32-bit float): ffmpeg decides
     proc = subprocess.run(
         [ffmpeg_exe(), "-v", "info", "-nostdin", "-i", str(p), "-f", "null", "-"],
         capture_output=True, check=False,
     )
-    times = re.findall(r"time=(\d+):(\d+):(\d+(?:\.\d+)?)", proc.stderr.decode(errors="replace"))
-    if proc.returncode != 0 or not times:
+    stderr = proc.stderr.decode(errors="replace")
+    times = re.findall(r"time=(\d+):(\d+):(\d+(?:\.\d+)?)", stderr)
+    if proc.returncode != 0 or "Audio:" not in stderr:
         raise ValueError(f"cannot read audio duration of {path}")
+    if not times:
+        return 0.0  # an audio stream with no samples
     h, m, s = times[-1]
     return int(h) * 3600 + int(m) * 60 + float(s)

@@ -24,6 +24,7 @@ class Settings(BaseModel):
     engine: str = "local"
     acestep_api_url: str = "http://127.0.0.1:8001"
     acestep_api_mode: str = "native"
+    acestep_max_download_mb: float | None = None  # None: AceStepOptions' default
     transcriber: str = "auto"
     whisper_model: str | None = None
     cover_provider: str = "auto"

@@ -183,7 +183,9 @@ def to_json(lines: list[LyricLine], offset: float = 0.0) -> str:
 
 # --------------------------------------------------------------------------- reader
 
-_STAMP = r"(\d+):(\d{1,2})(?:[.:](\d{1,3}))?"
+#: Minutes have at most 4 digits (a stamp past 166 h is garbage, and an endless digit run must not
+#: reach int()); a stamp that does not match is reported with its line.
+_STAMP = r"(\d{1,4}):(\d{1,2})(?:[.:](\d{1,3}))?"
 _LINE_STAMP = re.compile(r"\[" + _STAMP + r"\]")
 _WORD_STAMP = re.compile(r"<" + _STAMP + r">")
 _META = re.compile(r"\[([A-Za-z#][A-Za-z0-9#_-]*):([^\]]*)\]")
@@ -245,11 +247,17 @@ def _bad(number: int, raw: str, why: str) -> LrcError:
     return LrcError(f"LRC line {number}: {why}: {raw.strip()!r}")
 
 
+#: The largest [offset:ms] accepted (one hour): anything beyond moves every line off the song.
+MAX_OFFSET_MS = 3_600_000
+
+
 def _offset_tag(meta: re.Match, number: int, raw: str) -> int:
-    try:
-        return int(meta.group(2).strip())
-    except ValueError:
-        raise _bad(number, raw, "[offset:] must be whole milliseconds") from None
+    value = meta.group(2).strip()
+    if not re.fullmatch(r"[+-]?\d{1,10}", value):
+        raise _bad(number, raw, "[offset:] must be whole milliseconds")
+    if abs(int(value)) > MAX_OFFSET_MS:
+        raise _bad(number, raw, "[offset:] is more than an hour")
+    return int(value)
 
 
 def _parse_stamped(line: str, number: int, raw: str) -> list[_Entry]:

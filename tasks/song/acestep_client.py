@@ -9,6 +9,11 @@ One method per route. The quirks are handled here, each on purpose:
 - `result` is a JSON *string* holding a list; `/v1/models` has two shapes;
 - 401 is permanent and said in one line; 429 and 5xx stay `httpx.HTTPStatusError`, so
   `tasks.artifacts.is_transient` retries them, and a submit also retries 429 itself.
+A server is not trusted with the disk or the memory: every answer is read with a size cap
+(JSON answers MAX_JSON_BYTES; audio `max_download_bytes`, a setting), a download must say
+it is audio (an HTML error page is not) and decode as audio before it is renamed into
+place, and a `file` URL on another host is refused (the local file name never comes from
+the server, so a `../../x` path cannot escape the song's folder).
 Request bodies are built elsewhere (acestep_payload) as pure functions.
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -28,6 +34,13 @@ from tasks.artifacts import PermanentError, atomic_path, is_transient
 from tasks.models import FileArtifact
 
 log = logging.getLogger("mvflow.acestep")
+
+#: Largest JSON answer read (a status or result is a few kB; a hostile server may send gigabytes).
+MAX_JSON_BYTES = 16 * 1024 * 1024
+#: Default cap of one audio download: a 10-minute 48 kHz stereo WAV is about 115 MB.
+DEFAULT_MAX_DOWNLOAD_MB = 512.0
+#: Content types a download may have: audio, or the generic binary types servers fall back to.
+BINARY_TYPES = ("application/octet-stream", "binary/octet-stream", "")
 
 MIME_BY_SUFFIX = {".mp3": "audio/mpeg", ".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg",
                   ".m4a": "audio/mp4", ".aac": "audio/aac"}
@@ -90,7 +103,10 @@ def parse_result(raw: Any) -> list[dict]:
     """`result` of /query_result: a JSON string holding a list (tolerate an already-parsed list)."""
     if raw in (None, ""):
         return []
-    value = json.loads(raw) if isinstance(raw, str) else raw
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except (ValueError, RecursionError):
+        raise AceStepError(f"ACE-Step /query_result gave a result that is not JSON: {str(raw)[:80]!r}") from None
     if isinstance(value, dict):
         value = [value]
     if not isinstance(value, list):
@@ -152,9 +168,11 @@ class AceStepClient:
     """Talks to one ACE-Step server. Use as a context manager, or call close()."""
 
     def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 60.0,
-                 transport: httpx.BaseTransport | None = None, download_timeout: float = 600.0) -> None:
+                 transport: httpx.BaseTransport | None = None, download_timeout: float = 600.0,
+                 max_download_bytes: int = int(DEFAULT_MAX_DOWNLOAD_MB * 1024 * 1024)) -> None:
         self.base_url = base_url.rstrip("/")
         self.download_timeout = download_timeout
+        self.max_download_bytes = max_download_bytes
         self._key_sent = bool(api_key)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout,
@@ -170,6 +188,15 @@ class AceStepClient:
         self._http.close()
 
     # ---- response handling -------------------------------------------------------------
+
+    def _send(self, method: str, url: str, limit: int = MAX_JSON_BYTES, what: str | None = None,
+              **kwargs: Any) -> httpx.Response:
+        """One request whose answer is read into memory, but never more than `limit` bytes of it."""
+        with self._http.stream(method, url, **kwargs) as response:
+            body = read_capped(response, limit, f"ACE-Step {what or url}")
+        headers = [(k, v) for k, v in response.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=headers, content=body, request=response.request)
 
     def _check(self, response: httpx.Response, what: str, permanent: type[AceStepError] = AceStepError) -> None:
         """Raise for an HTTP error: 401 one line, 429/5xx transient HTTPStatusError, other 4xx permanent."""
@@ -187,7 +214,7 @@ class AceStepClient:
         self._check(response, what)
         try:
             return response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             raise AceStepError(f"ACE-Step {what} did not answer JSON: {response.text[:80]!r}") from None
 
     def _envelope(self, response: httpx.Response, what: str) -> Any:
@@ -203,13 +230,13 @@ class AceStepClient:
     # ---- routes --------------------------------------------------------------------------
 
     def health(self) -> dict:
-        return self._envelope(self._http.get("/health"), "/health") or {}
+        return self._envelope(self._send("GET", "/health"), "/health") or {}
 
     def models(self) -> list[str]:
-        return model_names(self._json(self._http.get("/v1/models"), "/v1/models"))
+        return model_names(self._json(self._send("GET", "/v1/models"), "/v1/models"))
 
     def stats(self) -> dict:
-        return self._envelope(self._http.get("/v1/stats"), "/v1/stats") or {}
+        return self._envelope(self._send("GET", "/v1/stats"), "/v1/stats") or {}
 
     def format_input(self, prompt: str, lyrics: str = "", param_obj: dict | None = None,
                      temperature: float | None = None) -> dict:
@@ -217,11 +244,11 @@ class AceStepClient:
         body: dict[str, Any] = {"prompt": prompt, "lyrics": lyrics, "param_obj": param_obj or {}}
         if temperature is not None:
             body["temperature"] = temperature
-        return self._envelope(self._http.post("/format_input", json=body), "/format_input") or {}
+        return self._envelope(self._send("POST", "/format_input", json=body), "/format_input") or {}
 
     def create_random_sample(self, sample_type: str = "custom_mode") -> dict:
         """One of the server's bundled examples, returned unchanged (shape depends on sample_type)."""
-        data = self._envelope(self._http.post("/create_random_sample", json={"sample_type": sample_type}),
+        data = self._envelope(self._send("POST", "/create_random_sample", json={"sample_type": sample_type}),
                               "/create_random_sample")
         if not isinstance(data, dict):
             raise AceStepError("ACE-Step /create_random_sample returned no example")
@@ -230,13 +257,13 @@ class AceStepClient:
     def release_task(self, payload: dict, files: dict[str, Path] | None = None) -> dict:
         """Submit once. JSON, unless there are files to upload (then multipart)."""
         if not files:
-            return self._envelope(self._http.post("/release_task", json=payload), "/release_task")
+            return self._envelope(self._send("POST", "/release_task", json=payload), "/release_task")
         handles = {name: path.open("rb") for name, path in files.items()}
         try:
             parts = {name: (path.name, handles[name], MIME_BY_SUFFIX.get(path.suffix.lower(), "audio/mpeg"))
                      for name, path in files.items()}
             data = {k: form_value(v) for k, v in payload.items() if v is not None}
-            response = self._http.post("/release_task", data=data, files=parts)
+            response = self._send("POST", "/release_task", data=data, files=parts)
         finally:
             for fh in handles.values():
                 fh.close()
@@ -263,11 +290,18 @@ class AceStepClient:
         return str(task_id)
 
     def query_result(self, task_ids: list[str]) -> list[TaskState]:
-        data = self._envelope(self._http.post("/query_result", json={"task_id_list": list(task_ids)}),
+        data = self._envelope(self._send("POST", "/query_result", json={"task_id_list": list(task_ids)}),
                               "/query_result")
-        return [TaskState(task_id=str(item.get("task_id", "")), status=int(item.get("status", 0)),
-                          entries=parse_result(item.get("result")), progress_text=str(item.get("progress_text", "")))
-                for item in data or []]
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            raise AceStepError(f"ACE-Step /query_result answered something that is not a list of tasks: "
+                               f"{str(data)[:80]}")
+        try:
+            return [TaskState(task_id=str(item.get("task_id", "")), status=int(item.get("status", 0)),
+                              entries=parse_result(item.get("result")),
+                              progress_text=str(item.get("progress_text", "")))
+                    for item in data]
+        except (TypeError, ValueError):
+            raise AceStepError(f"ACE-Step /query_result gave a status that is not a number: {str(data)[:80]}") from None
 
     def query_one(self, task_id: str) -> TaskState:
         states = [s for s in self.query_result([task_id]) if s.task_id == task_id]
@@ -290,7 +324,8 @@ class AceStepClient:
             attempt += 1
 
     def _download_once(self, file_url: str, dest: Path) -> FileArtifact:
-        """One GET into a temporary file, renamed only when complete; the whole of it within download_timeout."""
+        """One GET into a temporary file, renamed only when complete and audio; the whole of it within
+        download_timeout and max_download_bytes."""
         deadline = time.monotonic() + self.download_timeout
         with self._http.stream("GET", file_url) as response:
             if response.status_code >= 400:
@@ -299,12 +334,15 @@ class AceStepClient:
                     raise AceStepDownloadError(f"ACE-Step could not serve {file_url} "
                                                f"({response.status_code}: {error_detail(response)})")
                 self._check(response, "/v1/audio")
-            with atomic_path(dest) as tmp, tmp.open("wb") as fh:
-                for chunk in response.iter_bytes():
-                    fh.write(chunk)
-                    if time.monotonic() > deadline:
-                        raise AceStepSlowDownload(f"ACE-Step sent the audio too slowly: not complete after "
-                                                  f"{self.download_timeout:g} s")
+            check_audio_type(response, file_url)
+            with atomic_path(dest) as tmp:
+                with tmp.open("wb") as fh:
+                    for chunk in capped_chunks(response, self.max_download_bytes, f"ACE-Step audio {file_url}"):
+                        fh.write(chunk)
+                        if time.monotonic() > deadline:
+                            raise AceStepSlowDownload(f"ACE-Step sent the audio too slowly: not complete after "
+                                                      f"{self.download_timeout:g} s")
+                verify_audio(tmp, f"ACE-Step audio {file_url}")
         return FileArtifact.from_path(dest)
 
     def _same_origin(self, file_url: str) -> None:
@@ -319,7 +357,56 @@ class AceStepClient:
         """POST /v1/chat/completions (blocking, non-streaming); the OpenAI-style answer, no envelope."""
         request_timeout = httpx.Timeout(self._http.timeout.connect, read=timeout) if timeout else None
         kwargs = {"timeout": request_timeout} if request_timeout else {}
-        body = self._json(self._http.post("/v1/chat/completions", json=body, **kwargs), "/v1/chat/completions")
+        limit = self.max_download_bytes * 4 // 3 + MAX_JSON_BYTES  # the audio comes inline, as base64
+        response = self._send("POST", "/v1/chat/completions", limit=limit, what="/v1/chat/completions",
+                              json=body, **kwargs)
+        body = self._json(response, "/v1/chat/completions")
         if not isinstance(body, dict) or not body.get("choices"):
             raise AceStepError("ACE-Step /v1/chat/completions answered without choices")
         return body
+
+
+# ---- reading what a server sends, within bounds ----------------------------------------------
+
+def _too_big(what: str, limit: int) -> AceStepError:
+    return AceStepError(f"{what} is larger than {limit / 1024 / 1024:.0f} MB; refused "
+                        "(raise acestep_max_download_mb if the server really makes files that big)")
+
+
+def capped_chunks(response: httpx.Response, limit: int, what: str) -> Iterator[bytes]:
+    """The body's (decoded) chunks, raising once more than `limit` bytes arrived or were announced.
+
+    Counting decoded bytes also stops a small gzip body that inflates to gigabytes.
+    """
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_big(what, limit)
+    total = 0
+    for chunk in response.iter_bytes():
+        total += len(chunk)
+        if total > limit:
+            raise _too_big(what, limit)
+        yield chunk
+
+
+def read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
+    return b"".join(capped_chunks(response, limit, what))
+
+
+def check_audio_type(response: httpx.Response, file_url: str) -> None:
+    """Refuse a download whose Content-Type says it is not audio (an HTML error page, JSON ...)."""
+    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not (content_type.startswith("audio/") or content_type in BINARY_TYPES):
+        raise AceStepDownloadError(f"ACE-Step sent {content_type} instead of audio for {file_url}")
+
+
+def verify_audio(path: Path, what: str) -> None:
+    """Refuse bytes that do not decode as audio with at least one sample."""
+    from tasks.audio import audio_duration
+
+    try:
+        seconds = audio_duration(path)
+    except ValueError:
+        seconds = -1.0
+    if seconds <= 0:
+        raise AceStepDownloadError(f"{what} is not playable audio ({path.stat().st_size} bytes that do not decode)")

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, Field
 
-from tasks.artifacts import inputs_hash, is_transient, write_bytes_atomic, write_json_atomic
+from tasks.artifacts import atomic_path, inputs_hash, is_transient, write_json_atomic
 from tasks.audio import audio_duration
 from tasks.config import api_key
 from tasks.models import FileArtifact, Song, SongRequest
@@ -33,6 +33,7 @@ from tasks.song.acestep_client import (
     AceStepLostTask,
     AceStepTimeout,
     TaskState,
+    verify_audio,
 )
 from tasks.song.acestep_options import AceStepOptions, submission_request
 from tasks.song.acestep_payload import (
@@ -79,7 +80,8 @@ class AceStepJob(BaseModel):
 def client_for(options: AceStepOptions, api_url: str | None = None) -> AceStepClient:
     """A client for the server (default: the configured one), with the key read from the environment now."""
     return AceStepClient(api_url or options.api_url, api_key=api_key("acestep"), timeout=options.http_timeout,
-                         download_timeout=options.download_timeout)
+                         download_timeout=options.download_timeout,
+                         max_download_bytes=int(options.max_download_mb * 1024 * 1024))
 
 
 def random_sample_request(request: SongRequest, options: AceStepOptions,
@@ -270,8 +272,17 @@ def complete_song(request: SongRequest, out_dir: Path, progress: ProgressFn | No
         response = client.chat_completion(body, timeout=options.timeout)
     _report(progress, 1.0, "succeeded")
     data, mime = decode_data_url(completion_audio_url(response))
-    audio = write_bytes_atomic(out_dir / f"song_1{SUFFIX_BY_MIME.get(mime, '.' + options.audio_format)}", data)
+    audio = _write_audio(out_dir / f"song_1{SUFFIX_BY_MIME.get(mime, '.' + options.audio_format)}", data)
     return _song_from_completion(response, audio, body, request, out_dir)
+
+
+def _write_audio(path: Path, data: bytes) -> FileArtifact:
+    """The inline audio, renamed into place only if it decodes (a hostile or broken server's bytes never
+    become song_1.mp3)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+        verify_audio(tmp, "ACE-Step /v1/chat/completions audio")
+    return FileArtifact.from_path(path)
 
 
 def _primary_model(client: AceStepClient) -> str:

@@ -17,13 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from tasks.artifacts import PermanentError
 from tasks.models import SongRequest, sha256_of
+from tasks.song.acestep_client import DEFAULT_MAX_DOWNLOAD_MB
 
 DEFAULT_API_URL = "http://127.0.0.1:8001"
 
 #: Options that never change the audio: excluded from the submit step's cache key.
 RUNTIME_FIELDS = frozenset(
     {"timeout", "poll_interval", "poll_max_interval", "lost_after", "http_timeout", "download_timeout",
-     "retry_delay", "submit_retries", "pick"}
+     "retry_delay", "submit_retries", "pick", "max_download_mb"}
 )
 
 #: Task types that edit a source audio instead of generating from text.
@@ -84,6 +85,8 @@ class AceStepOptions(BaseModel):
     download_timeout: float = Field(600.0, gt=0, description="Deadline for one whole audio download")
     retry_delay: float = Field(1.0, ge=0, description="First backoff after a 429 on submit; doubles")
     submit_retries: int = Field(5, ge=0, description="429 answers tolerated on one submit")
+    max_download_mb: float = Field(DEFAULT_MAX_DOWNLOAD_MB, gt=0,
+                                   description="Largest audio file accepted from the server, MB")
 
     @model_validator(mode="after")
     def _consistent(self) -> AceStepOptions:
