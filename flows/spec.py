@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tasks.artifacts import PermanentError
 from tasks.config import Settings, load_settings
 from tasks.inputs import (
-    InputError,
+    MAX_CAPTION_CHARS,
+    MAX_TITLE_CHARS,
     check_audio_file,
     check_duration,
     check_image_file,
@@ -27,6 +28,7 @@ from tasks.inputs import (
     check_lrc_file,
     check_lyrics,
     check_output_folder,
+    check_text_field,
     check_video,
     read_lyrics_file,
 )
@@ -210,6 +212,8 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
         caption = spec.caption or spec.description or ("" if spec.random_sample else None)
         if caption is None:
             raise SpecError("caption is required: the style of the song, e.g. 'dreamy synthwave, female vocal'")
+        check_text_field(caption, "caption", MAX_CAPTION_CHARS)
+        check_text_field(spec.title, "title", MAX_TITLE_CHARS)
         check_duration(spec.duration)
         check_video(settings.width, settings.height, settings.fps)
         check_key_and_meter(spec.key, spec.time_signature)
@@ -244,5 +248,7 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "request"
         raise SpecError(f"bad value for {where}: {first['msg']}") from exc
-    except InputError as exc:
+    except SpecError:
+        raise
+    except PermanentError as exc:  # a bad input file or value, a broken config file: one line naming it
         raise SpecError(str(exc)) from None

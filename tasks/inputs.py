@@ -24,6 +24,9 @@ MAX_LYRICS_LINES = 600
 MAX_LYRICS_CHARS = 30_000
 MIN_DURATION = 1.0
 MAX_DURATION = 600.0
+#: A caption is a style description and a title a name: anything longer is a pasted file, not a request.
+MAX_CAPTION_CHARS = 2000
+MAX_TITLE_CHARS = 200
 #: Video bounds: H.264 needs even sides; 8K is the largest frame worth its memory; 120 fps is plenty.
 MAX_SIDE = 8192
 MAX_FPS = 120
@@ -83,6 +86,12 @@ def read_lyrics_file(path: Path | str, flag: str = "--lyrics") -> str:
     return check_lyrics(text, f"lyrics in {path}")
 
 
+def check_text_field(value: str | None, name: str, limit: int) -> None:
+    """A one-line text field (caption, title) of sensible length."""
+    if value is not None and len(value) > limit:
+        raise InputError(f"{name} is {len(value)} characters long; at most {limit} are accepted")
+
+
 def check_duration(seconds: float | None) -> None:
     """A song length the engines can make: finite, MIN_DURATION..MAX_DURATION seconds."""
     if seconds is None:
@@ -124,7 +133,7 @@ def check_audio_file(path: Path | str, what: str = "audio file", flag: str | Non
     except ValueError:
         seconds = -1.0
     if seconds < 0:
-        raise InputError(f"cannot read audio from {path}: it is not audio ffmpeg decodes (mp3, wav, flac, ogg, m4a ...)")
+        raise InputError(f"cannot read audio from {path}: it is not audio ffmpeg decodes (mp3, wav, flac, ogg ...)")
     if seconds == 0:
         raise InputError(f"{what} {path} holds no sound (0 samples)")
     return seconds

@@ -114,6 +114,11 @@ def test_empty_and_huge_lyrics_on_stdin_are_refused(files):
     assert_nothing_written(files)
 
 
+def test_transcribe_refuses_ten_thousand_lyric_lines_before_loading_a_model(files):
+    refused(runner.invoke(app, ["transcribe", "silent.wav", "--lyrics", "long.txt"]), "too long (10001 lines")
+    assert not (files / "silent.lrc").exists()
+
+
 def test_ten_thousand_lyric_lines_in_a_batch_name_the_song(files):
     batch = files / "songs.yaml"
     batch.write_text("songs:\n  - {title: Endless, caption: pop, lyrics_file: long.txt}\n")
@@ -139,12 +144,32 @@ def test_ten_thousand_lyric_lines_in_a_batch_name_the_song(files):
     (["--time-signature", "7/8"], "unsupported time signature '7/8'"),
     (["--time-signature", "0"], "unsupported time signature '0'"),
     (["--resolution", "1x1"], "must be at least 64x64"),
+    (["--title", "x" * 300], "title is 300 characters long; at most 200"),
     (["--fps", "0"], "fps must be between 1 and 120, got 0"),
     (["--resolution", "100000x100000"], "resolution 100000x100000 must have even sides between 64 and 8192"),
 ])
 def test_absurd_song_parameters_are_refused(files, args, message):
     refused(make(*args), message)
     assert_nothing_written(files)
+
+
+def test_a_pasted_caption_and_a_broken_config_file_are_one_line(files):
+    refused(runner.invoke(app, ["make", "-c", "pop " * 1000, "-o", "out"]), "caption is 4000 characters long")
+    (files / "mvflow.toml").write_text("width = [1, 2\n")
+    refused(make(), "config file")
+    (files / "mvflow.toml").write_text("width = 100000\nheight = 9\n")
+    refused(make(), "resolution 100000x9 must have even sides")
+    assert_nothing_written(files)
+
+
+def test_a_title_cannot_move_the_output_folder(files):
+    """The folder name is a slug of the title: '../../x' and absolute paths stay inside --output-dir."""
+    from tasks.artifacts import slugify  # flows.music_video.make_video: output_root / slugify(title)
+
+    for title in ("../../escape", "/etc/passwd", "..", "~root/.ssh"):
+        slug = slugify(title)
+        assert "/" not in slug and slug not in ("", ".", "..")
+        assert ((files / "out") / slug).resolve().is_relative_to((files / "out").resolve())
 
 
 # --------------------------------------------------------------------------- cover images
@@ -314,8 +339,9 @@ def test_a_full_disk_mid_run_leaves_the_earlier_video_intact(prefect_harness, no
     from prefect.settings import PREFECT_API_URL
 
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    (no_config / "words.lrc").write_text("[00:00.50]keep me\n")  # own LRC: no whisper model to load
     base = [str(Path(sys.executable).parent / "mvflow"), "make", "-c", "calm piano", "--title", "Keep Me",
-            "--duration", "4", "--resolution", "128x72", "--fps", "5", "--transcriber", "local", "-o", "out"]
+            "--duration", "4", "--resolution", "128x72", "--fps", "5", "--lrc", "words.lrc", "-o", "out"]
     first = subprocess.run([*base, "--seed", "1"], capture_output=True, text=True, env=env, timeout=600)
     assert first.returncode == 0, first.stderr
     folder = no_config / "out" / "keep-me"
