@@ -215,7 +215,6 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
         check_text_field(caption, "caption", MAX_CAPTION_CHARS)
         check_text_field(spec.title, "title", MAX_TITLE_CHARS)
         check_duration(spec.duration)
-        check_video(settings.width, settings.height, settings.fps)
         check_key_and_meter(spec.key, spec.time_signature)
         check_output_folder(settings.output_dir)
         lyrics = lyrics_text(spec, base_dir)
@@ -226,6 +225,7 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
             engine=settings.engine, engine_options=_engine_options(spec, settings),
         )
         render = _render_options(spec, settings)
+        check_video(render.width, render.height, render.fps)
         from tasks.render.codecs import EncodingError
         from tasks.render.max_size import check_fits
 
