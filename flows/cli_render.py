@@ -22,14 +22,12 @@ def check_cover(cover: Path | None) -> None:
     """The cover must be an image Pillow can decode (checked before any rendering)."""
     if cover is None:
         return
-    from tasks.render.layers import load_cover
+    from tasks.inputs import InputError, check_image_file
 
-    if not cover.is_file():
-        raise UserError(f"cover image not found: {cover}")
-    try:
-        load_cover(cover)
-    except ValueError:
-        raise UserError(f"cannot read cover image {cover}: give a PNG, JPEG or WebP picture") from None
+    try:  # the same rules as `mvflow make --cover`: decodes completely, at least 256 px on the shorter side
+        check_image_file(cover)
+    except InputError as exc:
+        raise UserError(str(exc)) from None
 
 
 def read_lines(lyrics: Path | None, offset: float):  # noqa: ANN201 - (list[LyricLine], dict[str, str])
@@ -59,6 +57,12 @@ def output_path(audio: Path, output: Path | None, extension: str = ".mp4") -> Pa
         raise UserError(f"the output {destination} must end in {extension}")
     if not destination.parent.is_dir():
         raise UserError(f"output folder does not exist: {destination.parent}")
+    from tasks.inputs import InputError, check_output_folder
+
+    try:
+        check_output_folder(destination.parent)
+    except InputError as exc:
+        raise UserError(str(exc)) from None
     return destination
 
 

@@ -92,7 +92,8 @@ def disk_full_error(path: Path, exc: BaseException) -> DiskFullError:
         free = f"{shutil.disk_usage(path.parent).free / 1024 / 1024:.0f} MB free"
     except OSError:
         free = "free space unknown"
-    reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else "no space left"
+    said = [text for text in _NO_ROOM_TEXT if text in str(exc)]  # what a tool (ffmpeg) printed
+    reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else (said or ["no space left"])[0]
     return DiskFullError(f"disk full: could not write {path} ({reason}; {free} in {path.parent}); "
                          "free some space and run again")
 

@@ -361,27 +361,68 @@ def test_a_full_disk_mid_run_leaves_the_earlier_video_intact(prefect_harness, no
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tiny tmpfs needs root")
 def test_a_real_full_disk_during_a_render(tmp_path):
-    """A real ENOSPC: render into a 64 kB tmpfs. Skipped where mounting is not allowed."""
+    """A real ENOSPC: `mvflow render` into a 64 kB tmpfs. Skipped where mounting is not allowed."""
     disk = tmp_path / "disk"
     disk.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a tmpfs here")
     try:
-        from tasks.models import LyricLine, RenderOptions
-        from tasks.render.video import render_music_video
-
         song = tmp_path / "song.wav"
-        t = np.arange(44100 * 6) / 44100
-        write_wav(song, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 44100)
+        t = np.arange(22050 * 6) / 22050
+        write_wav(song, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 22050)
         (disk / "earlier.mp4").write_bytes(b"an earlier video")
-        with pytest.raises(DiskFullError, match="disk full: could not write .*video.mp4"):
-            render_music_video(song, [LyricLine(text="hello", start=0.5, end=3.0)], None, "Full",
-                               disk / "video.mp4", RenderOptions(width=640, height=360, fps=30))
+        result = runner.invoke(app, ["render", "--audio", str(song), "--resolution", "640x360",
+                                     "-o", str(disk / "video.mp4")])
+        refused(result, "render failed: disk full: could not write")
+        assert "video.mp4 (No space left on device" in result.output
         assert sorted(p.name for p in disk.iterdir()) == ["earlier.mp4"]
         assert (disk / "earlier.mp4").read_bytes() == b"an earlier video"
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+# --------------------------------------------------------------------------- mvflow render's inputs
+
+
+def render(*args: str):  # noqa: ANN201 - click Result
+    return runner.invoke(app, ["render", "--resolution", "128x72", "--fps", "5", *args])
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--audio", "empty.mp3"], "audio file empty.mp3 is empty (0 bytes)"),
+    (["--audio", "zero.wav"], "audio file zero.wav holds no sound (0 samples)"),
+    (["--audio", "binary.txt"], "cannot read audio from binary.txt"),
+    (["--audio", "silent.wav", "--cover", "tiny.png"], "is 1x1 pixels, too small"),
+    (["--audio", "silent.wav", "--cover", "truncated.png"], "image file is truncated"),
+    (["--audio", "silent.wav", "--cover", "empty.png"], "cover image empty.png is empty (0 bytes)"),
+    (["--audio", "silent.wav", "--lyrics", "nested.json"], "JSON nested thousands of levels deep"),
+    (["--audio", "silent.wav", "--lyrics", "nan.json"], "times must be finite numbers"),
+    (["--audio", "silent.wav", "--lyrics", "binary.lrc"], "cannot read lyrics file binary.lrc"),
+    (["--audio", "silent.wav", "-o", "/proc/video.mp4"], "cannot write to output folder /proc"),
+])
+def test_render_refuses_bad_audio_lyrics_covers_and_folders(files, args, message):
+    (files / "nested.json").write_text("[" * 100_000 + "]" * 100_000)
+    (files / "nan.json").write_text('[{"start": NaN, "end": 2, "text": "never shown", "words": []}]')
+    (files / "binary.lrc").write_bytes(bytes(range(256)))
+    refused(render(*args), message)
+    assert not list(files.rglob("*.mp4"))
+
+
+def test_render_takes_a_float_wav_and_ten_thousand_lrc_lines(files):
+    """Handled within bounds: a 10 000-line LRC renders (only lines inside the song are ever shown, the rest
+    are warned about) and the video is exactly as long as the audio."""
+    from tests.media import stream_durations
+
+    song = files / "float.wav"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=f=440:d=2", "-c:a", "pcm_f32le",
+                    str(song)], check=True)
+    (files / "long.lrc").write_text("\n".join(f"[{i // 60:02d}:{i % 60:02d}.00]line {i}" for i in range(10_000)))
+    result = render("--audio", str(song), "--lyrics", "long.lrc", "-o", "video.mp4")
+    assert result.exit_code == 0, result.output
+    assert "9998 lyric line(s) start after the song ends" in result.output
+    video, audio = stream_durations(files / "video.mp4", fps=5)
+    assert abs(video - 2.0) <= 0.2 and abs(audio - 2.0) <= 0.1
 
 
 # --------------------------------------------------------------------------- hostile ACE-Step servers

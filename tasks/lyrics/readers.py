@@ -7,6 +7,7 @@ existing files). Every problem ends in one LyricsFileError naming the file and w
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -88,11 +89,18 @@ def parse_json(text: str) -> list[LyricLine]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LyricsFileError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise LyricsFileError("not lyrics: JSON nested thousands of levels deep") from None
     if not isinstance(data, list):
         raise LyricsFileError("expected a JSON list of {start, end, text, words} lines")
     try:
-        return [LyricLine.model_validate(item) for item in data]
+        lines = [LyricLine.model_validate(item) for item in data]
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise LyricsFileError(f"line entry {where}: {first['msg']}") from None
+    for k, line in enumerate(lines):
+        times = [line.start, line.end, *(t for w in line.words for t in (w.start, w.end))]
+        if not all(math.isfinite(t) for t in times):
+            raise LyricsFileError(f"line entry {k}: times must be finite numbers of seconds, not NaN or Infinity")
+    return lines
