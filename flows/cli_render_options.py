@@ -18,6 +18,7 @@ import typer
 
 from tasks.config import Settings, load_settings
 from tasks.models import RenderOptions
+from tasks.render.visualiser import VISUALISER_KINDS
 
 #: --background choices -> the style keys they set.
 BACKGROUNDS: dict[str, dict[str, Any]] = {
@@ -36,7 +37,7 @@ ResolutionOption = Annotated[Optional[str], typer.Option(
     "--resolution", help="1080p or 720p (short side, the aspect gives the other) or WIDTHxHEIGHT (default 1080p).")]
 FpsOption = Annotated[Optional[int], typer.Option("--fps", help="Frames per second (default 30).")]
 VisualiserOption = Annotated[Optional[str], typer.Option(
-    "--visualiser", help="Visualiser kind, overriding the style's (e.g. bars).")]
+    "--visualiser", help=f"Visualiser kind, overriding the style's: {', '.join(VISUALISER_KINDS)}.")]
 AccentOption = Annotated[Optional[str], typer.Option(
     "--accent", help="Accent colour '#rrggbb' for sung text and the visualiser (default: from the cover).")]
 BackgroundOption = Annotated[Optional[str], typer.Option(
