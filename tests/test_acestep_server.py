@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 import numpy as np
@@ -35,6 +34,7 @@ from tasks.song.acestep_doctor import check_acestep
 from tasks.song.acestep_engine import complete_song, generate_acestep_song, poll_song, submit_song
 from tasks.song.acestep_jobs import FaultPlan
 from tasks.song.acestep_server import free_socket, start_in_thread
+from tests.acestep_fixtures import clear_faults, running_server
 
 KEY = "test-key-5f1c9e"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -46,10 +46,8 @@ EXAMPLE_CAPTIONS = {json.loads(p.read_text())["caption"]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    audio_dir = tmp_path_factory.mktemp("acestep_audio")
-    url, stop = start_in_thread(api_key=KEY, audio_dir=audio_dir, admin=True)
-    yield SimpleNamespace(url=url, audio_dir=audio_dir)
-    stop()
+    with running_server(tmp_path_factory.mktemp("acestep_audio"), KEY) as running:
+        yield running
 
 
 @pytest.fixture
@@ -57,7 +55,7 @@ def srv(server, monkeypatch):
     """The shared server with ACESTEP_API_KEY set; its faults are reset afterwards."""
     monkeypatch.setenv("ACESTEP_API_KEY", KEY)
     yield server
-    httpx.post(f"{server.url}/_faults", json=FaultPlan().model_dump(), headers=AUTH).raise_for_status()
+    clear_faults(server, KEY)
     wait_idle(server)
 
 

@@ -15,7 +15,6 @@ import json
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 import numpy as np
@@ -31,6 +30,7 @@ from tasks.song.acestep_engine import AceStepJob, generate_acestep_song, poll_so
 from tasks.song.acestep_jobs import FaultPlan
 from tasks.song.acestep_server import start_in_thread
 from tasks.thumbnail import gemini
+from tests.acestep_fixtures import clear_faults, running_server
 from tests.gemini_server import GeminiStub
 from tests.stt_servers import ElevenLabsSttServer, OpenAISttServer
 from tests.stub_http import Fault, silent_port
@@ -54,17 +54,15 @@ def assert_one_line(exc: BaseException, *parts: str) -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    audio_dir = tmp_path_factory.mktemp("acestep_audio")
-    url, stop = start_in_thread(api_key=KEY, audio_dir=audio_dir, admin=True)
-    yield SimpleNamespace(url=url, audio_dir=audio_dir)
-    stop()
+    with running_server(tmp_path_factory.mktemp("acestep_audio"), KEY) as running:
+        yield running
 
 
 @pytest.fixture
 def srv(server, monkeypatch):
     monkeypatch.setenv("ACESTEP_API_KEY", KEY)
     yield server
-    httpx.post(f"{server.url}/_faults", json=FaultPlan().model_dump(), headers=AUTH).raise_for_status()
+    clear_faults(server, KEY)
 
 
 def faults(url: str, **changes) -> None:
