@@ -34,11 +34,11 @@ def read_lines(lyrics: Path | None, offset: float):  # noqa: ANN201 - (list[Lyri
     """(timed lines from the lyrics file, shifted by `offset` s; its tags). No file: an instrumental."""
     if lyrics is None:
         return [], {}
-    from tasks.lyrics.readers import LyricsFileError, read_lyrics_file
+    from tasks.lyrics.readers import LyricsFileError, read_lyrics_with_tags
     from tasks.lyrics.sync import shift_lines
 
     try:
-        lines, tags = read_lyrics_file(lyrics)
+        lines, tags = read_lyrics_with_tags(lyrics)
     except LyricsFileError as exc:
         raise UserError(str(exc)) from None
     if not lines:

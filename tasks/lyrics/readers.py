@@ -25,10 +25,10 @@ class LyricsFileError(ValueError):
 
 def read_timed_lyrics(path: Path) -> list[LyricLine]:
     """Timed lines from `path`, chosen by its suffix (.lrc, .srt, .json), sorted by start."""
-    return read_lyrics_file(path)[0]
+    return read_lyrics_with_tags(path)[0]
 
 
-def read_lyrics_file(path: Path) -> tuple[list[LyricLine], dict[str, str]]:
+def read_lyrics_with_tags(path: Path) -> tuple[list[LyricLine], dict[str, str]]:
     """(timed lines sorted by start, the file's metadata tags): LRC [ti:]/[ar:]/...; none for .srt/.json."""
     path = Path(path)
     suffix = path.suffix.lower()
