@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from render_speed import synthetic_cover, synthetic_lines, synthetic_song, timed  # noqa: E402
 
-from flows.cli_render_options import BACKGROUNDS, build_render_options  # noqa: E402
-from tasks.render.video import render_music_video  # noqa: E402
+from mvflow.cli.video_options import BACKGROUNDS, build_render_options  # noqa: E402
+from mvflow.render.video import render_music_video  # noqa: E402
 
 
 def main() -> None:

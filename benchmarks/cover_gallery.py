@@ -15,8 +15,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from tasks.artifacts import slugify
-from tasks.thumbnail.procedural import cover_mood, procedural_cover
+from mvflow.cover.procedural import cover_mood, procedural_cover
+from mvflow.files import slugify
 
 CAPTIONS: list[tuple[str, str]] = [
     ("dreamy synthwave, female vocal, night drive", "Night Drive"),

@@ -39,7 +39,7 @@ from prefect.client.schemas.filters import (  # noqa: E402
 )
 from prefect.client.schemas.sorting import FlowRunSort, LogSort, TaskRunSort  # noqa: E402
 
-from tasks.artifacts import slugify  # noqa: E402
+from mvflow.files import slugify  # noqa: E402
 
 BATCH = {
     "name": "dashboard-check",

@@ -32,10 +32,10 @@ from render_speed import (  # noqa: E402
     y_psnr,
 )
 
-from tasks.models import RenderOptions  # noqa: E402
-from tasks.render.codecs import CODECS, QUALITIES  # noqa: E402
-from tasks.render.encoder import probe_streams  # noqa: E402
-from tasks.render.video import render_music_video  # noqa: E402
+from mvflow.models import RenderOptions  # noqa: E402
+from mvflow.render.codecs import CODECS, QUALITIES  # noqa: E402
+from mvflow.render.encoder import probe_streams  # noqa: E402
+from mvflow.render.video import render_music_video  # noqa: E402
 
 
 def run_one(inputs: Inputs, options: RenderOptions, out: Path, psnr: bool) -> str:

@@ -38,10 +38,10 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tasks.audio import ffmpeg_exe, write_wav  # noqa: E402
-from tasks.models import LyricLine, LyricWord, RenderOptions  # noqa: E402
-from tasks.render.encoder import EncoderSettings, FrameSink, encode_command, probe_streams  # noqa: E402
-from tasks.render.video import build_scene, render_music_video  # noqa: E402
+from mvflow.audio import ffmpeg_exe, write_wav  # noqa: E402
+from mvflow.models import LyricLine, LyricWord, RenderOptions  # noqa: E402
+from mvflow.render.encoder import EncoderSettings, FrameSink, encode_command, probe_streams  # noqa: E402
+from mvflow.render.video import build_scene, render_music_video  # noqa: E402
 
 TITLE, SUBTITLE = "Benchmark Song", "mvflow · synthetic"
 WORDS = ("neon rivers running through the city tonight we were chasing every light until the "
@@ -147,8 +147,8 @@ def moviepy_naive(inputs: Inputs, out: Path) -> None:
     """
     from moviepy import AudioFileClip, ColorClip, CompositeVideoClip, ImageClip, TextClip, VideoClip
 
-    from tasks.audio import decode_audio
-    from tasks.render.fonts import font_path
+    from mvflow.audio import decode_audio
+    from mvflow.render.fonts import font_path
 
     o = inputs.options
     width, height, rate = o.width, o.height, 11025

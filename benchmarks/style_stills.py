@@ -26,11 +26,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from render_speed import synthetic_lines, synthetic_song  # noqa: E402
 
-from flows.cli_render_options import build_render_options  # noqa: E402
-from tasks.models import LyricLine  # noqa: E402
-from tasks.render.style_loader import bundled_style_names  # noqa: E402
-from tasks.render.video import render_still  # noqa: E402
-from tasks.thumbnail.procedural import procedural_cover  # noqa: E402
+from mvflow.cli.video_options import build_render_options  # noqa: E402
+from mvflow.cover.procedural import procedural_cover  # noqa: E402
+from mvflow.models import LyricLine  # noqa: E402
+from mvflow.render.style_loader import bundled_style_names  # noqa: E402
+from mvflow.render.video import render_still  # noqa: E402
 
 TITLE, SUBTITLE = "Night Drive", "dreamy synthwave · mvflow"
 CAPTION = "dreamy synthwave, female vocal, night drive, neon city"

@@ -3,7 +3,7 @@
 Generates a fixed set of songs with the built-in engine (tempos 70-160, several keys,
 meters 2/4, 3/4, 4/4 and 6/8, 20-60 s, several espeak voices, repeated choruses,
 [Instrumental] breaks, lines under instrumental tags that are never sung), times each with
-the same two calls `tasks.lyrics.sync.sync_lyrics` makes (transcribe with "local", then
+the same two calls `mvflow.lyrics.sync.sync_lyrics` makes (transcribe with "local", then
 `synced_from_words`), and compares every line start with the engine's placement.json.
 
 placement.json is ground truth for this benchmark only; the lyrics code never reads it.
@@ -122,8 +122,8 @@ class Case:
     plan: str
     seed: int
 
-    def request(self):  # noqa: ANN201 - tasks.models.SongRequest (imported in the worker)
-        from tasks.models import SongRequest
+    def request(self):  # noqa: ANN201 - mvflow.models.SongRequest (imported in the worker)
+        from mvflow.models import SongRequest
 
         return SongRequest(caption=self.caption, lyrics=lyric_sheet(self.theme, self.plan), duration=self.duration,
                            bpm=self.bpm, key_scale=self.key, time_signature=self.meter, seed=self.seed,
@@ -184,11 +184,11 @@ def sung_truth(known: list[str], placement: list[dict], unsung: list[str]) -> li
 
 def measure(case: Case, root: str, whisper_model: str | None) -> SongScore:
     """Generate, time and score one song (runs in a worker process)."""
-    from tasks.audio import audio_duration
-    from tasks.lyrics.align import instrumental_flags, known_lyric_lines, place_lines
-    from tasks.lyrics.providers import transcribe
-    from tasks.lyrics.sync import synced_from_words
-    from tasks.song.local_engine import generate_local_song
+    from mvflow.audio import audio_duration
+    from mvflow.lyrics.align import instrumental_flags, known_lyric_lines, place_lines
+    from mvflow.lyrics.providers import transcribe
+    from mvflow.lyrics.sync import synced_from_words
+    from mvflow.song.builtin.engine import generate_local_song
 
     folder = Path(root) / case.name
     request = case.request()

@@ -31,14 +31,14 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tasks.audio import decode_audio  # noqa: E402
-from tasks.render.compositor import Compositor  # noqa: E402
-from tasks.render.encoder import FrameSink, encode_command  # noqa: E402
-from tasks.render.features import FEATURE_RATE  # noqa: E402
-from tasks.render.layers import StaticBackground, gradient_texture, shade_map  # noqa: E402
-from tasks.render.layout import Layout  # noqa: E402
-from tasks.render.visualiser import VISUALISER_KINDS, VisualiserSpec, build_visualiser  # noqa: E402
-from tasks.render.yuv import Box, even_round  # noqa: E402
+from mvflow.audio import decode_audio  # noqa: E402
+from mvflow.render.compositor import Compositor  # noqa: E402
+from mvflow.render.encoder import FrameSink, encode_command  # noqa: E402
+from mvflow.render.features import FEATURE_RATE  # noqa: E402
+from mvflow.render.layers import StaticBackground, gradient_texture, shade_map  # noqa: E402
+from mvflow.render.layout import Layout  # noqa: E402
+from mvflow.render.visualiser import VISUALISER_KINDS, VisualiserSpec, build_visualiser  # noqa: E402
+from mvflow.render.yuv import Box, even_round  # noqa: E402
 
 ACCENT = ((92, 204, 255), (255, 120, 200))
 

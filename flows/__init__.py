@@ -1,3 +1,1 @@
-"""mvflow's Prefect flows and CLI (composition only; the steps live in tasks/)."""
-
-import tasks as _tasks  # noqa: F401 - turns Prefect telemetry off before Prefect is imported
+"""mvflow's Prefect flows (`mvflow.flows`): the music_video DAG, batches, and what a request becomes."""

@@ -32,25 +32,17 @@ from prefect.logging import get_run_logger
 from prefect.states import Completed, Failed, State
 from pydantic import BaseModel, Field
 
-from flows.music_video import StepRunner, make_video, results_folder, run_tags, tag_flow_run
-from flows.spec import SpecError, VideoSpec, flow_params, spec_from
-from tasks.artifacts import slugify
-from tasks.faults import fault_line
-from tasks.manifest import StepRun
-from tasks.song import ensure_song_limit, song_limit_name
+from mvflow.errors import BatchError, SpecError, fault_line
+from mvflow.files import slugify
+from mvflow.flows.music_video import StepRunner, make_video, results_folder, run_tags, tag_flow_run
+from mvflow.flows.spec import VideoSpec, flow_params, spec_from
+from mvflow.manifest import StepRun
+from mvflow.song import ensure_song_limit, song_limit_name
 
 BATCH_SUFFIXES = (".yaml", ".yml", ".json", ".csv")
 TOP_LEVEL_KEYS = {"name", "defaults", "songs"}
 #: VideoSpec fields holding file paths: relative ones are read from the batch file's folder.
 PATH_FIELDS = tuple(name for name, info in VideoSpec.model_fields.items() if "Path" in str(info.annotation))
-
-
-class BatchError(SpecError):
-    """Every problem found in a batch file, one line each, naming the entry (or row) and field."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 class BatchSong(BaseModel):

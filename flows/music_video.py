@@ -24,14 +24,15 @@ from prefect.futures import PrefectFuture
 from prefect.logging import get_run_logger
 from pydantic import BaseModel
 
-from tasks.artifacts import all_intact, slugify
-from tasks.lyrics import resolve_options, transcribe_lyrics
-from tasks.manifest import StepRun, publish_alias, summary_markdown, write_manifest
-from tasks.models import CoverOptions, LyricsOptions, MusicVideo, RenderOptions, Song, SongRequest
-from tasks.render import render_video
-from tasks.song import generate_song, poll_song, song_limit_name, song_slot, submit_song, uses_submit_and_poll
-from tasks.song.acestep_client import AceStepLostTask
-from tasks.thumbnail import make_thumbnail
+from mvflow.cover import make_thumbnail
+from mvflow.errors import AceStepLostTask
+from mvflow.files import all_intact, slugify
+from mvflow.lyrics import resolve_options, transcribe_lyrics
+from mvflow.manifest import StepRun, publish_alias, summary_markdown, write_manifest
+from mvflow.models import CoverOptions, LyricsOptions, MusicVideo, RenderOptions, Song, SongRequest
+from mvflow.render import render_video
+from mvflow.retries import step_retry_options
+from mvflow.song import generate_song, poll_song, song_limit_name, song_slot, submit_song, uses_submit_and_poll
 
 
 class VideoRun(BaseModel):
@@ -86,7 +87,7 @@ class StepRunner:
         self.failed_step: str | None = None
 
     def _configured(self, task: Task, provider: str, refresh: bool = False) -> Task:
-        options: dict[str, Any] = {"result_storage": self.result_storage}
+        options: dict[str, Any] = {"result_storage": self.result_storage, **step_retry_options()}
         if self.label:
             options["task_run_name"] = _literal(f"{task.name}: {self.label} [{provider}]")
         if refresh:

@@ -16,9 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tasks.artifacts import PermanentError
-from tasks.config import Settings, load_settings
-from tasks.inputs import (
+from mvflow.errors import PermanentError, SpecError, validation_line
+from mvflow.inputs import (
     MAX_CAPTION_CHARS,
     MAX_TITLE_CHARS,
     check_audio_file,
@@ -32,11 +31,8 @@ from tasks.inputs import (
     check_video,
     read_lyrics_file,
 )
-from tasks.models import CoverOptions, FileArtifact, LyricsOptions, RenderOptions, SongRequest
-
-
-class SpecError(PermanentError):
-    """A request that cannot be run as given; the message names the field."""
+from mvflow.models import CoverOptions, FileArtifact, LyricsOptions, RenderOptions, SongRequest
+from mvflow.settings import Settings, load_settings
 
 
 class VideoSpec(BaseModel):
@@ -109,15 +105,12 @@ def spec_from(fields: dict[str, Any], base: dict[str, Any] | None = None) -> Vid
     try:
         return VideoSpec.model_validate({**(base or {}), **{k: v for k, v in fields.items() if v is not None}})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "request"
-        message = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
-        raise SpecError(f"{where}: {message}") from None
+        raise SpecError(validation_line(exc, where_if_empty="request")) from None
 
 
 def demo_spec() -> dict[str, Any]:
     """The example request shipped in templates/demo.toml."""
-    return tomllib.loads(resources.files("templates").joinpath("demo.toml").read_text(encoding="utf-8"))
+    return tomllib.loads(resources.files("mvflow.templates").joinpath("demo.toml").read_text(encoding="utf-8"))
 
 
 def stable_seed(*parts: str) -> int:
@@ -137,7 +130,7 @@ def lyrics_text(spec: VideoSpec, base_dir: Path | None = None) -> str:
     return read_lyrics_file(path, "lyrics_file")
 
 
-def _checked(path: Path | None, check) -> FileArtifact | None:  # noqa: ANN001 - a tasks.inputs check
+def _checked(path: Path | None, check) -> FileArtifact | None:  # noqa: ANN001 - a mvflow.inputs check
     """The user's file as a FileArtifact, after `check` found it usable (decodes, parses, big enough)."""
     if path is None:
         return None
@@ -154,7 +147,7 @@ def _settings_for(spec: VideoSpec) -> Settings:
 
 def _render_options(spec: VideoSpec, settings: Settings) -> RenderOptions:
     """The render step's options: the style (its canvas, overridden by aspect/resolution) and knobs."""
-    from flows.cli_render_options import build_render_options
+    from mvflow.cli.video_options import build_render_options
 
     try:
         return build_render_options(visualiser=spec.visualiser, accent=spec.accent, background=spec.background,
@@ -168,7 +161,7 @@ def _engine_options(spec: VideoSpec, settings: Settings) -> dict[str, Any]:
     """SongRequest.engine_options for the chosen engine (the built-in engine takes none)."""
     if settings.engine != "acestep":
         return {}
-    from tasks.song.acestep_options import AceStepOptions
+    from mvflow.song.acestep.options import AceStepOptions
 
     fields = {
         "thinking": spec.thinking, "use_format": spec.use_format, "description": spec.description,
@@ -191,7 +184,7 @@ def _engine_options(spec: VideoSpec, settings: Settings) -> dict[str, Any]:
 
 
 def _cover_options(spec: VideoSpec, settings: Settings, render: RenderOptions) -> CoverOptions:
-    from tasks.thumbnail import choose_cover_provider
+    from mvflow.cover import choose_cover_provider
 
     image = _checked(spec.cover, check_image_file)
     return CoverOptions(
@@ -226,8 +219,8 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
         )
         render = _render_options(spec, settings)
         check_video(render.width, render.height, render.fps)
-        from tasks.render.codecs import EncodingError
-        from tasks.render.max_size import check_fits
+        from mvflow.errors import EncodingError
+        from mvflow.render.max_size import check_fits
 
         try:  # refuse an impossible --max-size now, before any song is made (the render step checks again)
             check_fits(render, request.duration)
@@ -245,9 +238,7 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
             "render_options": render,
         }
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "request"
-        raise SpecError(f"bad value for {where}: {first['msg']}") from exc
+        raise SpecError(validation_line(exc, "bad value for {where}: {message}", "request")) from exc
     except SpecError:
         raise
     except PermanentError as exc:  # a bad input file or value, a broken config file: one line naming it

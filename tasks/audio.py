@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.artifacts import atomic_path
+from mvflow.files import atomic_path
 
 
 @functools.cache

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from tasks.artifacts import PermanentError
-from tasks.config import KEY_ENV_VARS, api_key, key_source, read_config_file
+from mvflow.errors import PermanentError
+from mvflow.settings import KEY_ENV_VARS, api_key, key_source, read_config_file
 
 
 @dataclass
@@ -19,7 +19,7 @@ class Check:
 
 def _check_ffmpeg() -> Check:
     try:
-        from tasks.audio import ffmpeg_exe
+        from mvflow.audio import ffmpeg_exe
 
         return Check("ffmpeg (imageio-ffmpeg)", True, ffmpeg_exe(), required=True)
     except Exception as exc:  # noqa: BLE001 - report, don't crash
@@ -29,7 +29,7 @@ def _check_ffmpeg() -> Check:
 def _check_codecs() -> list[Check]:
     """One line per --codec: usable, or which encoder the bundled ffmpeg lacks."""
     try:
-        from tasks.render.codecs import CODECS, missing_encoders
+        from mvflow.render.codecs import CODECS, missing_encoders
 
         checks = []
         for codec in CODECS.values():
@@ -45,7 +45,7 @@ def _check_codecs() -> list[Check]:
 
 def _check_espeak() -> Check:
     try:
-        from tasks.song.espeak import espeak
+        from mvflow.song.builtin.espeak import espeak
 
         return Check("song engine: local", True, f"espeak-ng voice at {espeak().sample_rate} Hz")
     except Exception as exc:  # noqa: BLE001
@@ -88,8 +88,8 @@ def _check_config() -> Check:
 
 def _check_acestep_server(api_url: str | None = None) -> list[Check]:
     """Reachability, health, models and key of the configured ACE-Step server."""
-    from tasks.config import load_settings
-    from tasks.song.acestep_doctor import check_acestep
+    from mvflow.settings import load_settings
+    from mvflow.song.acestep.doctor import check_acestep
 
     return check_acestep(api_url or load_settings().acestep_api_url)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from tasks.artifacts import PermanentError
+from mvflow.errors import InputError, PermanentError
 
 MAX_LYRICS_LINES = 600
 MAX_LYRICS_CHARS = 30_000
@@ -30,10 +30,6 @@ MAX_TITLE_CHARS = 200
 #: Video bounds: H.264 needs even sides; 8K is the largest frame worth its memory; 120 fps is plenty.
 MAX_SIDE = 8192
 MAX_FPS = 120
-
-
-class InputError(PermanentError):
-    """A file or value the user gave that cannot be used; the message says which and how to fix it."""
 
 
 def existing_file(path: Path | str, what: str, flag: str | None = None) -> Path:
@@ -112,7 +108,7 @@ def check_video(width: int, height: int, fps: int) -> None:
 
 def check_key_and_meter(key: str | None, time_signature: str | None) -> None:
     """Key and time signature in a form the engines read ('A minor', 'F#m'; 2, 3, 4, 6, 3/4, 6/8)."""
-    from tasks.song.theory import parse_key, parse_time_signature
+    from mvflow.song.theory import parse_key, parse_time_signature
 
     try:
         if key is not None:
@@ -125,7 +121,7 @@ def check_key_and_meter(key: str | None, time_signature: str | None) -> None:
 
 def check_audio_file(path: Path | str, what: str = "audio file", flag: str | None = None) -> float:
     """An audio file ffmpeg decodes to more than zero samples; returns its length in seconds."""
-    from tasks.audio import audio_duration
+    from mvflow.audio import audio_duration
 
     p = existing_file(path, what, flag)
     try:
@@ -141,7 +137,7 @@ def check_audio_file(path: Path | str, what: str = "audio file", flag: str | Non
 
 def check_image_file(path: Path | str, what: str = "cover image", flag: str = "--cover") -> Path:
     """An image Pillow decodes completely and large enough to fill a video frame."""
-    from tasks.thumbnail.user_image import load_user_image
+    from mvflow.cover.user_image import load_user_image
 
     p = existing_file(path, what, flag)
     try:
@@ -153,7 +149,8 @@ def check_image_file(path: Path | str, what: str = "cover image", flag: str = "-
 
 def check_lrc_file(path: Path | str, flag: str = "--lrc") -> Path:
     """An LRC file that parses (the error names the bad line) and holds at least one timed line."""
-    from tasks.lyrics.formats import LrcError, parse_lrc
+    from mvflow.errors import LrcError
+    from mvflow.lyrics.formats import parse_lrc
 
     text = read_text_file(path, "LRC file", flag)
     check_lyrics(text, f"lyrics in {path}")

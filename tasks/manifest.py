@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from tasks.artifacts import atomic_path, write_text_atomic
-from tasks.models import FileArtifact, MusicVideo
+from mvflow.files import atomic_path, write_text_atomic
+from mvflow.models import FileArtifact, MusicVideo
 
 
 class StepRun(BaseModel):

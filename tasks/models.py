@@ -130,7 +130,7 @@ class RenderOptions(BaseModel):
     @model_validator(mode="after")
     def _hash_style(self) -> RenderOptions:
         if not self.style_sha256:
-            from tasks.render.style_loader import style_digest
+            from mvflow.render.style_loader import style_digest
 
             self.style_sha256 = style_digest(self.style)
         return self

@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from tasks.artifacts import PermanentError
+from mvflow.errors import PermanentError
 
 
 class Registry:

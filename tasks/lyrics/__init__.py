@@ -7,10 +7,11 @@ from pathlib import Path
 from prefect import task
 from prefect.logging import get_run_logger
 
-from tasks.artifacts import STEP_CACHE_POLICY, STEP_RETRY_OPTIONS, retry_only_transient, step_dir
-from tasks.lyrics.align import known_lyric_lines
-from tasks.lyrics.providers import choose_transcriber
-from tasks.models import LyricsOptions, Song, SyncedLyrics
+from mvflow.files import step_dir
+from mvflow.lyrics.align import known_lyric_lines
+from mvflow.lyrics.providers import choose_transcriber
+from mvflow.models import LyricsOptions, Song, SyncedLyrics
+from mvflow.retries import STEP_CACHE_POLICY, retry_options
 
 
 def resolve_options(options: LyricsOptions, lyrics: str) -> LyricsOptions:
@@ -27,7 +28,7 @@ def resolve_options(options: LyricsOptions, lyrics: str) -> LyricsOptions:
 
 def make_lyrics(song: Song, out_dir: Path | str, options: LyricsOptions, title: str | None = None) -> SyncedLyrics:
     """Time `song.lyrics` (what was sung) against `song.audio`, writing LRC/SRT/ASS/JSON files."""
-    from tasks.lyrics.sync import sync_lyrics, synced_from_lrc
+    from mvflow.lyrics.sync import sync_lyrics, synced_from_lrc
 
     folder = step_dir(out_dir, "lyrics", song.audio.sha256, song.lyrics, options, title)
     if options.lrc is not None:
@@ -42,8 +43,7 @@ def make_lyrics(song: Song, out_dir: Path | str, options: LyricsOptions, title: 
     name="transcribe_lyrics",
     task_run_name="transcribe_lyrics [{options.transcriber}]",
     cache_policy=STEP_CACHE_POLICY,
-    retry_condition_fn=retry_only_transient,
-    **STEP_RETRY_OPTIONS,
+    **retry_options(),
 )
 def transcribe_lyrics(song: Song, out_dir: str, options: LyricsOptions, title: str | None = None) -> SyncedLyrics:
     logger = get_run_logger()

@@ -31,7 +31,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from tasks.models import LyricLine, LyricWord
+from mvflow.models import LyricLine, LyricWord
 
 #: A pair at least this similar is trusted timing evidence for its word.
 ANCHOR_SIMILARITY = 0.5
@@ -102,7 +102,7 @@ def _sheet_lines(lyrics: str) -> list[tuple[str, bool]]:
     """(display text, under an instrumental tag) for every line that has words."""
     # The tag grammar is the song engine's (ACE-Step style sheets); imported here so the
     # song package loads only when lyrics are actually read.
-    from tasks.song.structure import section_kind
+    from mvflow.song.structure import section_kind
 
     lines, section = [], None
     for raw in lyrics.splitlines():

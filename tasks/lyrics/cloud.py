@@ -1,6 +1,6 @@
 """Plumbing shared by the cloud transcribers (OpenAI, ElevenLabs): keys, base URLs, words, errors.
 
-Both providers fail the same ways, and the flow's retry rule (tasks.artifacts.is_transient)
+Both providers fail the same ways, and the flow's retry rule (mvflow.errors.is_transient)
 must see the same thing whichever one failed:
 
 - a key the service rejects, or a request it will never accept (bad file, quota used up)
@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tasks.artifacts import PermanentError
-from tasks.config import KEY_ENV_VARS, api_key
-from tasks.models import LyricWord
+from mvflow.errors import PermanentError, ServiceError
+from mvflow.models import LyricWord
+from mvflow.settings import KEY_ENV_VARS, api_key
 
 #: Seconds a cloud transcription may take (a song of a few minutes takes well under this).
 REQUEST_TIMEOUT = 600.0
@@ -33,23 +33,6 @@ CONNECT_TIMEOUT = 15.0
 QUOTA_CODES = frozenset({"insufficient_quota", "quota_exceeded", "payment_required"})
 #: Codes a 401 carries when the key itself is wrong (ElevenLabs also uses 401 for other refusals).
 BAD_KEY_CODES = frozenset({None, "", "invalid_api_key", "invalid_api_key_provided"})
-
-
-class TransientServiceError(RuntimeError):
-    """A cloud call failed in a way a later retry may fix (HTTP 429 or 5xx, an unreadable answer).
-
-    It carries `status_code`, which is what tasks.artifacts.is_transient looks at, and the
-    server's Retry-After in seconds (`retry_after`, None when not given), which the step's
-    retry honours (tasks.artifacts.wait_retry_after).
-    """
-
-    def __init__(self, message: str, status_code: int, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.retry_after = retry_after
-
-    def __reduce__(self) -> tuple:  # Prefect may pickle a failed run's exception
-        return (type(self), (str(self), self.status_code, self.retry_after))
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
@@ -137,7 +120,7 @@ def status_error(service: str, provider: str, status: int, detail: str, code: st
         return TimeoutError(f"{service} timed out (HTTP 408): {detail}")
     if status == 429 or status >= 500:
         message = f"{service} is rate limiting or failing (HTTP {status}): {detail}"
-        return TransientServiceError(message, status, retry_after)
+        return ServiceError(message, status, retry_after)
     return PermanentError(f"{service} refused the request (HTTP {status}): {detail}")
 
 

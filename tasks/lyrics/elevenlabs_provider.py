@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx
 
-from tasks.artifacts import PermanentError
-from tasks.lyrics.cloud import (
+from mvflow.errors import PermanentError
+from mvflow.lyrics.cloud import (
     CONNECT_TIMEOUT,
     REQUEST_TIMEOUT,
     base_url_from,
@@ -37,7 +37,7 @@ from tasks.lyrics.cloud import (
     status_error,
     upload_type,
 )
-from tasks.models import LyricWord
+from mvflow.models import LyricWord
 
 SERVICE = "ElevenLabs"
 DEFAULT_BASE_URL = "https://api.elevenlabs.io"

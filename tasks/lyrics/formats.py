@@ -13,18 +13,15 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from tasks.models import LyricLine, LyricWord
-from tasks.textbreak import join_words
+from mvflow.errors import LrcError
+from mvflow.models import LyricLine, LyricWord
+from mvflow.textbreak import join_words
 
 #: A line shown for longer than this is assumed to have ended (no next stamp, or a long gap).
 MAX_LINE_SECONDS = 8.0
 #: The writers emit an empty stamped line (a "clear screen") when the next line starts
 #: this much after the current one ends, so players and our reader keep the line's end.
 GAP_MARK_SECONDS = 0.5
-
-
-class LrcError(ValueError):
-    """An LRC file we cannot read; the message names the line number and its content."""
 
 
 # --------------------------------------------------------------------------- writers

@@ -10,7 +10,7 @@ OpenAI refuses uploads over 25 MB, so bigger files are re-encoded first (mono 64
 ~8 KB/s: about 50 minutes fit) into a temporary folder that is removed after the call.
 
 Retries: the SDK's own retries are switched off (max_retries=0). The step's Prefect retry
-policy (tasks.artifacts.STEP_RETRY_OPTIONS) is the one place that retries, with backoff and
+policy (mvflow.retries.retry_options) is the one place that retries, with backoff and
 jitter; letting the SDK retry too would multiply the attempts and hide them from the run log.
 """
 
@@ -21,23 +21,22 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tasks.artifacts import PermanentError
-from tasks.audio import ffmpeg_exe
-from tasks.lyrics.cloud import (
+from mvflow.audio import ffmpeg_exe
+from mvflow.errors import PermanentError, one_line
+from mvflow.lyrics.cloud import (
     CONNECT_TIMEOUT,
     REQUEST_TIMEOUT,
     check_audio,
     connection_error,
     make_word,
     not_json_error,
-    one_line,
     ordered_words,
     require_key,
     retry_after_seconds,
     status_error,
     upload_type,
 )
-from tasks.models import LyricWord
+from mvflow.models import LyricWord
 
 SERVICE = "OpenAI"
 MODEL = "whisper-1"

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tasks.artifacts import PermanentError
-from tasks.config import api_key
-from tasks.lyrics.align import known_lyric_lines
-from tasks.lyrics.cloud import key_env_name
-from tasks.models import LyricWord
+from mvflow.errors import PermanentError
+from mvflow.lyrics.align import known_lyric_lines
+from mvflow.lyrics.cloud import key_env_name
+from mvflow.models import LyricWord
+from mvflow.settings import api_key
 
 AUTO = "auto"
 #: Cloud transcribers in order of preference for "auto"; "local" is used when none has a key.
@@ -88,7 +88,7 @@ def lyrics_prompt(known_lines: list[str], max_chars: int = PROMPT_CHARS) -> str 
 def _via_elevenlabs(
     audio: Path, known_lines: list[str], language: str | None, _model: str | None
 ) -> list[LyricWord]:
-    from tasks.lyrics.elevenlabs_provider import forced_alignment_words, scribe_words
+    from mvflow.lyrics.elevenlabs_provider import forced_alignment_words, scribe_words
 
     if known_lines:
         return forced_alignment_words(audio, "\n".join(known_lines))
@@ -98,14 +98,14 @@ def _via_elevenlabs(
 def _via_openai(
     audio: Path, known_lines: list[str], language: str | None, _model: str | None
 ) -> list[LyricWord]:
-    from tasks.lyrics.openai_provider import openai_words
+    from mvflow.lyrics.openai_provider import openai_words
 
     return openai_words(audio, language=language, prompt=lyrics_prompt(known_lines))
 
 
 def _via_local(audio: Path, _known: list[str], language: str | None, model: str | None) -> list[LyricWord]:
     """faster-whisper, unprompted (like sync.py's PROMPT_WORDS = 0: the alignment does the matching)."""
-    from tasks.lyrics.whisper_local import transcribe_words
+    from mvflow.lyrics.whisper_local import transcribe_words
 
     return transcribe_words(audio, model=model, language=language)
 

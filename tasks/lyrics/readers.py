@@ -13,14 +13,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from tasks.lyrics.formats import LrcError, lrc_tags, parse_lrc
-from tasks.models import LyricLine
+from mvflow.errors import LrcError, LyricsFileError, validation_line
+from mvflow.lyrics.formats import lrc_tags, parse_lrc
+from mvflow.models import LyricLine
 
 READERS = (".lrc", ".srt", ".json")
-
-
-class LyricsFileError(ValueError):
-    """A lyrics file that cannot be read as timed lyrics; the message says which and why."""
 
 
 def read_timed_lyrics(path: Path) -> list[LyricLine]:
@@ -96,9 +93,7 @@ def parse_json(text: str) -> list[LyricLine]:
     try:
         lines = [LyricLine.model_validate(item) for item in data]
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise LyricsFileError(f"line entry {where}: {first['msg']}") from None
+        raise LyricsFileError(validation_line(exc, "line entry {where}: {message}")) from None
     for k, line in enumerate(lines):
         times = [line.start, line.end, *(t for w in line.words for t in (w.start, w.end))]
         if not all(math.isfinite(t) for t in times):

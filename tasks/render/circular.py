@@ -15,12 +15,12 @@ import math
 
 import numpy as np
 
-from tasks.render.bars import wash_colour
-from tasks.render.coverage import Coverage, CoverageCanvas, ragged_ranges, rgba_image
-from tasks.render.layers import Layer
-from tasks.render.style_types import Color
-from tasks.render.visualiser import VisualiserSpec
-from tasks.render.yuv import Box, Planes, even_floor
+from mvflow.render.bars import wash_colour
+from mvflow.render.coverage import Coverage, CoverageCanvas, ragged_ranges, rgba_image
+from mvflow.render.layers import Layer
+from mvflow.render.style_types import Color
+from mvflow.render.visualiser import VisualiserSpec
+from mvflow.render.yuv import Box, Planes, even_floor
 
 RING_RADIUS = 0.40  # of the square's half side
 SPOKE_START = 0.47  # spokes begin here (clear of the ring)

@@ -12,14 +12,10 @@ import functools
 import subprocess
 from dataclasses import dataclass
 
-from tasks.artifacts import PermanentError
-from tasks.audio import ffmpeg_exe
+from mvflow.audio import ffmpeg_exe
+from mvflow.errors import EncodingError
 
 QUALITIES = ("draft", "standard", "high")
-
-
-class EncodingError(PermanentError, ValueError):
-    """An encoding request that cannot be met (unknown or missing codec, impossible size)."""
 
 
 @dataclass(frozen=True)

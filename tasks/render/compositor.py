@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from tasks.render.yuv import Box, Planes
+from mvflow.render.yuv import Box, Planes
 
 
 class Backdrop(Protocol):

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from tasks.render.layers import Layer
-from tasks.render.yuv import Box, Planes
+from mvflow.render.layers import Layer
+from mvflow.render.yuv import Box, Planes
 
 _ONE = 256  # coverage is stored as an integer weight in [0, 256]
 

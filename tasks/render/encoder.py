@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.audio import ffmpeg_exe
-from tasks.render.codecs import check_quality, get_codec
+from mvflow.audio import ffmpeg_exe
+from mvflow.render.codecs import check_quality, get_codec
 
 _F_SETPIPE_SZ = 1031  # Linux fcntl: a 1 MiB pipe lets a writer hand over bigger chunks per wakeup
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from tasks.render.yuv import CHROMA, LUMA, Box, Planes, even_floor, rgb_to_yuv_float
+from mvflow.render.yuv import CHROMA, LUMA, Box, Planes, even_floor, rgb_to_yuv_float
 
 # Alpha is stored as a' in [0, 256] so a blend is `pm + (bg * (256 - a') >> 8)` in uint16,
 # exact for a'=0 (bg untouched) and a'=256 (bg replaced).
@@ -145,7 +145,7 @@ def cover_background(cover: Image.Image, width: int, height: int, dim: float, bl
     over a blurred copy of itself. Neither ever stretches the picture.
     """
     if fit == "fit":
-        from tasks.thumbnail.user_image import fit_image
+        from mvflow.cover.user_image import fit_image
 
         filled = fit_image(cover, (width, height), mode="fit")
     elif blur > 0:

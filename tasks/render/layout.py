@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tasks.render.style import Frac, LayoutSpec
-from tasks.render.yuv import Box, even_round
+from mvflow.render.style import Frac, LayoutSpec
+from mvflow.render.yuv import Box, even_round
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tasks.models import RenderOptions
-from tasks.render.codecs import Codec, EncodingError, get_codec
-from tasks.render.yuv import even_round
+from mvflow.errors import EncodingError
+from mvflow.models import RenderOptions
+from mvflow.render.codecs import Codec, get_codec
+from mvflow.render.yuv import even_round
 
 AUDIO_KBPS = 96
 MB = 1_000_000

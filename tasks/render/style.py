@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from tasks.render.style_types import Color
-from tasks.render.visualiser import VisualiserSpec
+from mvflow.render.style_types import Color
+from mvflow.render.visualiser import VisualiserSpec
 
 #: A rectangle as fractions of the frame (x0, y0, x1, y1), 0..1.
 Frac = tuple[float, float, float, float]

@@ -20,9 +20,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tasks.render import visualiser as vis
-from tasks.render.canvas import ASPECTS, parse_resolution
-from tasks.render.style import ALIGNS, FITS, MOTIONS, BackgroundSpec, CanvasSpec, LayoutSpec, Style
+from mvflow.render import visualiser as vis
+from mvflow.render.canvas import ASPECTS, parse_resolution
+from mvflow.render.style import ALIGNS, FITS, MOTIONS, BackgroundSpec, CanvasSpec, LayoutSpec, Style
 
 DEFAULT_STYLE = "classic"
 _MAX_EXTENDS = 4
@@ -36,7 +36,7 @@ class StyleSource:
 
 
 def bundled_style_names() -> list[str]:
-    folder = resources.files("templates").joinpath("styles")
+    folder = resources.files("mvflow.templates").joinpath("styles")
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
@@ -50,7 +50,7 @@ def style_source(ref: str) -> StyleSource:
     if ref not in bundled_style_names():
         raise ValueError(f"unknown style {ref!r}; choose one of: {', '.join(bundled_style_names())} "
                          "(or give a path to a .toml file)")
-    text = resources.files("templates").joinpath("styles", f"{ref}.toml").read_text(encoding="utf-8")
+    text = resources.files("mvflow.templates").joinpath("styles", f"{ref}.toml").read_text(encoding="utf-8")
     return StyleSource(ref, "bundled", text)
 
 
@@ -141,7 +141,7 @@ _RANGES: dict[str, tuple[float, float]] = {
 
 def _choices(table: str, key: str) -> tuple[str, ...] | None:
     if key.endswith("_weight"):
-        from tasks.render.fonts import WEIGHTS
+        from mvflow.render.fonts import WEIGHTS
 
         return tuple(WEIGHTS)
     return {"background.motion": MOTIONS, "background.fit": FITS, "text.title_align": ALIGNS,

@@ -18,11 +18,11 @@ from typing import Generic, TypeVar
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
-from tasks.render.fonts import check_weight, load_font
-from tasks.render.layout import Layout
-from tasks.render.style import Color, Style
-from tasks.render.yuv import even_floor, even_round
-from tasks.textbreak import can_break_before, segments
+from mvflow.render.fonts import check_weight, load_font
+from mvflow.render.layout import Layout
+from mvflow.render.style import Color, Style
+from mvflow.render.yuv import even_floor, even_round
+from mvflow.textbreak import can_break_before, segments
 
 ELLIPSIS = "\u2026"
 _SHADOW = (0, 0, 0)
@@ -43,7 +43,7 @@ def normalise_text(text: str) -> str:
 
 @dataclass(frozen=True)
 class _Pieces:
-    """Break pieces of a text (tasks.textbreak.segments; each keeps its trailing space) with
+    """Break pieces of a text (mvflow.textbreak.segments; each keeps its trailing space) with
     their widths measured once: wrapping then adds numbers instead of measuring every
     candidate row (kerning across a break is negligible; rows are re-measured after)."""
 
@@ -87,7 +87,7 @@ def balanced_rows(text: str, font: ImageFont.FreeTypeFont, max_width: float, har
     """Wrap into as few rows as greedy wrapping needs, but with rows of similar length.
 
     Rows break at spaces, and between Chinese/Japanese characters (never before closing
-    punctuation; see tasks.textbreak). Binary-searches the narrowest width that still
+    punctuation; see mvflow.textbreak). Binary-searches the narrowest width that still
     needs no extra row: a two-row lyric reads better split 50/50 than as a full row plus
     one orphan word.
     """
@@ -155,7 +155,7 @@ def fit_text(text: str, weight: str, size: int, min_size: int, max_width: float,
              max_rows: int) -> tuple[ImageFont.FreeTypeFont, list[str]]:
     """Largest font (size down to min_size) at which `text` wraps into <= max_rows rows.
 
-    The font family is chosen by the text's characters (tasks.render.fonts). If even
+    The font family is chosen by the text's characters (mvflow.render.fonts). If even
     min_size needs more rows, the rows beyond max_rows are dropped and the last kept row
     ends in an ellipsis (never overflowing the safe area).
     """

@@ -14,9 +14,9 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from tasks.models import LyricLine, LyricWord
-from tasks.render.style import Style
-from tasks.render.text import normalise_text
+from mvflow.models import LyricLine, LyricWord
+from mvflow.render.style import Style
+from mvflow.render.text import normalise_text
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tasks.artifacts import atomic_path
-from tasks.audio import decode_audio
-from tasks.models import LyricLine, RenderOptions
-from tasks.render.captions import Captions
-from tasks.render.codecs import EncodingError, require_codec
-from tasks.render.compositor import Backdrop, Compositor
-from tasks.render.encoder import EncoderSettings, FrameSink, encode_command
-from tasks.render.features import FEATURE_RATE
-from tasks.render.layers import (
+from mvflow.audio import decode_audio
+from mvflow.errors import EncodingError
+from mvflow.files import atomic_path
+from mvflow.models import LyricLine, RenderOptions
+from mvflow.render.captions import Captions
+from mvflow.render.codecs import require_codec
+from mvflow.render.compositor import Backdrop, Compositor
+from mvflow.render.encoder import EncoderSettings, FrameSink, encode_command
+from mvflow.render.features import FEATURE_RATE
+from mvflow.render.layers import (
     DriftingBackground,
     Layer,
     StaticBackground,
@@ -34,14 +35,14 @@ from tasks.render.layers import (
     load_cover,
     shade_map,
 )
-from tasks.render.layout import Layout
-from tasks.render.max_size import check_fits
-from tasks.render.style import Color, Style, accent_from_image, shifted_hue
-from tasks.render.style_loader import load_style
-from tasks.render.text import CardPainter
-from tasks.render.timeline import Timeline
-from tasks.render.visualiser import build_visualiser
-from tasks.render.yuv import even_round
+from mvflow.render.layout import Layout
+from mvflow.render.max_size import check_fits
+from mvflow.render.style import Color, Style, accent_from_image, shifted_hue
+from mvflow.render.style_loader import load_style
+from mvflow.render.text import CardPainter
+from mvflow.render.timeline import Timeline
+from mvflow.render.visualiser import build_visualiser
+from mvflow.render.yuv import even_round
 
 Progress = Callable[[int, int], None]
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasks.render.compositor import Part
-from tasks.render.features import bar_levels
-from tasks.render.style_types import Color
-from tasks.render.yuv import Box
+from mvflow.render.compositor import Part
+from mvflow.render.features import bar_levels
+from mvflow.render.style_types import Color
+from mvflow.render.yuv import Box
 
 #: What each kind draws (also the text of `--help` and error messages).
 VISUALISER_KINDS = {
@@ -53,18 +53,18 @@ def build_visualiser(spec: VisualiserSpec, box: Box, unit: int, samples: np.ndar
 
     `colours` are used when the spec leaves its own colours open.
     """
-    from tasks.render.bars import Bars, fitting_bar_count
+    from mvflow.render.bars import Bars, fitting_bar_count
 
     colours = spec.colors or colours
     if spec.kind == "none":
         return NoVisualiser()
     if spec.kind == "waveform":
-        from tasks.render.waveform import Waveform, scope_traces
+        from mvflow.render.waveform import Waveform, scope_traces
 
         n_points = max(16, min(box.width // 4, 480))
         return Waveform(scope_traces(samples, n_frames, fps, n_points, spec.release), box, unit, spec, colours)
     if spec.kind == "circular":
-        from tasks.render.circular import Circular, centred_square, fitting_spoke_count
+        from mvflow.render.circular import Circular, centred_square, fitting_spoke_count
 
         n_spokes = fitting_spoke_count(centred_square(box).width, spec.count)
         levels, _ = bar_levels(samples, n_frames, fps, n_spokes // 2, spec.release, spec.peak_hold)

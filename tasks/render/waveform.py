@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.render.bars import wash_colour
-from tasks.render.coverage import Coverage, CoverageCanvas, ragged_ranges, rgba_image
-from tasks.render.features import FEATURE_RATE, release
-from tasks.render.layers import Layer
-from tasks.render.style_types import Color
-from tasks.render.visualiser import VisualiserSpec
-from tasks.render.yuv import Box, Planes
+from mvflow.render.bars import wash_colour
+from mvflow.render.coverage import Coverage, CoverageCanvas, ragged_ranges, rgba_image
+from mvflow.render.features import FEATURE_RATE, release
+from mvflow.render.layers import Layer
+from mvflow.render.style_types import Color
+from mvflow.render.visualiser import VisualiserSpec
+from mvflow.render.yuv import Box, Planes
 
 WINDOW = 0.05  # seconds of audio across the box
 TRIGGER_SEARCH = 0.012  # how far (s) from the window's start a rising zero crossing is looked for

@@ -21,14 +21,15 @@ from prefect import task
 from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy
 from prefect.logging import get_run_logger
 
-from tasks.artifacts import STEP_CACHE_POLICY, STEP_RETRY_OPTIONS, retry_only_transient, step_dir
-from tasks.models import Song, SongRequest
-from tasks.registry import Registry
-from tasks.song.acestep_options import AceStepOptions, submission_request
+from mvflow.files import step_dir
+from mvflow.models import Song, SongRequest
+from mvflow.registry import Registry
+from mvflow.retries import STEP_CACHE_POLICY, retry_options
+from mvflow.song.acestep.options import AceStepOptions, submission_request
 
 ENGINES = Registry("song engine", {
-    "local": "tasks.song.local_engine:generate_local_song",
-    "acestep": "tasks.song.acestep_engine:generate_acestep_song",
+    "local": "mvflow.song.builtin.engine:generate_local_song",
+    "acestep": "mvflow.song.acestep.engine:generate_acestep_song",
 })
 
 
@@ -91,9 +92,9 @@ def song_slot(request: SongRequest) -> Iterator[None]:
 
     Held by the flow around the whole song step rather than inside a task, so a song waiting
     for the GPU occupies no task-runner worker and ACE-Step's submit + poll share one slot.
-    The slot is crash-safe (tasks.slots): a run killed while holding it does not keep it.
+    The slot is crash-safe (mvflow.slots): a run killed while holding it does not keep it.
     """
-    from tasks.slots import crash_safe_slot
+    from mvflow.slots import crash_safe_slot
 
     name = song_limit_name(request)
     ensure_song_limit(name)
@@ -111,7 +112,7 @@ def _noticed_wait(name: str) -> Iterator[None]:
     (A watcher thread rather than an acquire timeout: a timeout firing as the slot is granted
     can lose the lease and hold the slot until it expires.)
     """
-    from tasks.slots import reclaim_dead_holders
+    from mvflow.slots import reclaim_dead_holders
 
     logger = get_run_logger()
     acquired = threading.Event()
@@ -142,7 +143,7 @@ def make_song(request: SongRequest, out_dir: Path | str) -> Song:
     """Run the requested engine, whole, into the song's folder."""
     engine = ENGINES.get(request.engine)
     if request.engine == "acestep":
-        from tasks.song.acestep_engine import step_progress_callback
+        from mvflow.song.acestep.engine import step_progress_callback
 
         return engine(request, song_dir(request, out_dir), step_progress_callback())
     return engine(request, song_dir(request, out_dir))
@@ -152,8 +153,7 @@ def make_song(request: SongRequest, out_dir: Path | str) -> Song:
     name="generate_song",
     task_run_name="generate_song [{request.engine}]",
     cache_policy=STEP_CACHE_POLICY,
-    retry_condition_fn=retry_only_transient,
-    **STEP_RETRY_OPTIONS,
+    **retry_options(),
 )
 def generate_song(request: SongRequest, out_dir: str) -> Song:
     logger = get_run_logger()
@@ -164,7 +164,7 @@ def generate_song(request: SongRequest, out_dir: str) -> Song:
 
 
 def _submit_cache_key(context, parameters) -> str:  # noqa: ANN001 - Prefect's cache_key_fn signature
-    from tasks.song.acestep_engine import submit_cache_key
+    from mvflow.song.acestep.engine import submit_cache_key
 
     return submit_cache_key(context, parameters)
 
@@ -173,12 +173,11 @@ def _submit_cache_key(context, parameters) -> str:  # noqa: ANN001 - Prefect's c
     name="submit_song",
     task_run_name="submit_song [acestep]",
     cache_policy=CacheKeyFnPolicy(cache_key_fn=_submit_cache_key) + TASK_SOURCE,
-    retry_condition_fn=retry_only_transient,
-    **STEP_RETRY_OPTIONS,
+    **retry_options(),
 )
 def submit_song(request: SongRequest, out_dir: str):  # noqa: ANN201 - AceStepJob
     """Submit to ACE-Step's /release_task; the returned job (task id) is cached."""
-    from tasks.song.acestep_engine import submit_song as submit
+    from mvflow.song.acestep.engine import submit_song as submit
 
     job = submit(request, song_dir(request, out_dir))
     get_run_logger().info("ACE-Step task %s submitted", job.task_id)
@@ -189,13 +188,12 @@ def submit_song(request: SongRequest, out_dir: str):  # noqa: ANN201 - AceStepJo
     name="poll_song",
     task_run_name="poll_song [acestep]",
     cache_policy=STEP_CACHE_POLICY,
-    retry_condition_fn=retry_only_transient,
-    **STEP_RETRY_OPTIONS,
+    **retry_options(),
 )
 def poll_song(job, request: SongRequest, out_dir: str) -> Song:  # noqa: ANN001 - AceStepJob
     """Poll /query_result until the job ends (or its deadline), then download the audio."""
-    from tasks.song.acestep_engine import poll_song as poll
-    from tasks.song.acestep_engine import step_progress_callback
+    from mvflow.song.acestep.engine import poll_song as poll
+    from mvflow.song.acestep.engine import step_progress_callback
 
     song = poll(job, request, song_dir(request, out_dir), step_progress_callback())
     get_run_logger().info("song ready: %s (%.2f s)", song.audio.path, song.duration)

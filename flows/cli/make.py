@@ -1,0 +1,124 @@
+"""`mvflow make`: one music video from one request, with a progress bar and a per-step report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mvflow.cli import video_options as ro
+from mvflow.cli.common import DEBUG, console, one_line_errors, read_lyrics, terminal_progress
+
+
+def make(
+    caption: Annotated[Optional[str], typer.Option("--caption", "-c", help="Style of the song, e.g. 'dreamy synthwave, female vocal'.")] = None,
+    lyrics: Annotated[Optional[str], typer.Option("--lyrics", "-l", help="Lyrics file with [Verse]/[Chorus] tags, or - for stdin. None = instrumental.")] = None,
+    title: Annotated[Optional[str], typer.Option("--title", "-t", help="Video title (default: derived from the caption).")] = None,
+    duration: Annotated[Optional[float], typer.Option(help="Song length in seconds.")] = None,
+    bpm: Annotated[Optional[int], typer.Option(help="Tempo in beats per minute (default: chosen from the caption).")] = None,
+    key: Annotated[Optional[str], typer.Option("--key", help="Key and scale, e.g. 'A minor', 'F# major'.")] = None,
+    time_signature: Annotated[Optional[str], typer.Option(help="Beats per bar: 2, 3, 4 or 6 (also 3/4, 4/4, 6/8).")] = None,
+    language: Annotated[Optional[str], typer.Option(help="Vocal language code.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Same seed, same song (default: derived from the request).")] = None,
+    engine: Annotated[Optional[str], typer.Option(help="Song engine: local (built-in, offline) or acestep (an ACE-Step 1.5 server).")] = None,
+    api_url: Annotated[Optional[str], typer.Option(help="ACE-Step server URL (default http://127.0.0.1:8001). Key: $ACESTEP_API_KEY.")] = None,
+    api_mode: Annotated[Optional[str], typer.Option(help="ACE-Step API: native (/release_task + polling) or completion (/v1/chat/completions).")] = None,
+    thinking: Annotated[Optional[bool], typer.Option("--thinking/--no-thinking", help="ACE-Step: let the LM write audio codes (default on; needs the server's LM).")] = None,
+    use_format: Annotated[Optional[bool], typer.Option("--use-format", help="ACE-Step: let the LM rewrite caption/lyrics and fill bpm/key/duration.")] = None,
+    description: Annotated[Optional[str], typer.Option("--description", "-d", help="ACE-Step simple mode: the LM writes caption and lyrics from this.")] = None,
+    random_sample: Annotated[Optional[bool], typer.Option("--random", help="ACE-Step: generate a random example the server picks.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="ACE-Step DiT model name (default: the server's primary model).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="ACE-Step: audios to generate (all saved; default 1).")] = None,
+    pick: Annotated[Optional[int], typer.Option(help="ACE-Step: which audio of the batch the video uses (1-based; default 1).")] = None,
+    audio_format: Annotated[Optional[str], typer.Option(help="ACE-Step audio format: mp3 (default), wav or flac.")] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="ACE-Step inference steps.")] = None,
+    guidance: Annotated[Optional[float], typer.Option("--guidance", help="ACE-Step guidance scale (base models).")] = None,
+    task_type: Annotated[Optional[str], typer.Option(help="ACE-Step task: text2music (default), cover or repaint.")] = None,
+    src_audio: Annotated[Optional[Path], typer.Option(help="ACE-Step cover/repaint: the source audio file to upload.")] = None,
+    reference_audio: Annotated[Optional[Path], typer.Option(help="ACE-Step: a style reference audio file to upload.")] = None,
+    repaint_start: Annotated[Optional[float], typer.Option(help="ACE-Step repaint: start of the region (s).")] = None,
+    repaint_end: Annotated[Optional[float], typer.Option(help="ACE-Step repaint: end of the region (s; -1 = to the end).")] = None,
+    cover_strength: Annotated[Optional[float], typer.Option(help="ACE-Step cover: how closely to follow the source (0-1).")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="ACE-Step: deadline for one generation job, seconds (default 1800).")] = None,
+    transcriber: Annotated[Optional[str], typer.Option(help="Lyrics timing: auto (best with the keys set), elevenlabs, openai or local (faster-whisper, offline).")] = None,
+    whisper_model: Annotated[Optional[str], typer.Option(help="faster-whisper model name or folder (default: bundled tiny.en).")] = None,
+    lyrics_offset: Annotated[Optional[float], typer.Option(help="Shift all lyric times by SECONDS; positive = lyrics later.")] = None,
+    lrc: Annotated[Optional[Path], typer.Option("--lrc", help="Use your own LRC file for the lyrics and skip transcription.")] = None,
+    cover_provider: Annotated[Optional[str], typer.Option(help="Cover art: auto (gemini when GEMINI_API_KEY is set, else local), local (procedural) or gemini.")] = None,
+    cover: Annotated[Optional[Path], typer.Option("--cover", help="Use your own image as the cover (cropped or fitted, never stretched).")] = None,
+    cover_fit: Annotated[Optional[str], typer.Option(help="How --cover fills the frame: crop (default) or fit (letterbox over a blurred copy).")] = None,
+    cover_prompt: Annotated[Optional[str], typer.Option(help="Gemini: use this prompt instead of the one built from caption and title.")] = None,
+    cover_model: Annotated[Optional[str], typer.Option(help="Gemini image model (default gemini-3.1-flash-image, with fallbacks).")] = None,
+    cover_fallback: Annotated[Optional[str], typer.Option(help="'local': fall back to the procedural cover if the cover provider fails.")] = None,
+    style: ro.StyleOption = None,
+    aspect: ro.AspectOption = None,
+    resolution: ro.ResolutionOption = None,
+    fps: ro.FpsOption = None,
+    visualiser: ro.VisualiserOption = None,
+    accent: ro.AccentOption = None,
+    background: ro.BackgroundOption = None,
+    dim: ro.DimOption = None,
+    karaoke: ro.KaraokeOption = None,
+    credit: ro.CreditOption = None,
+    codec: ro.CodecOption = None,
+    quality: ro.QualityOption = None,
+    max_size: ro.MaxSizeOption = None,
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Where outputs go (default ./mvflow_output).")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Use the example request shipped in templates/demo.toml.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+) -> None:
+    """Make a music video from one request and print where the video file is."""
+    DEBUG["on"] = debug
+    flags = {k: v for k, v in locals().items() if k not in ("demo", "debug", "lyrics") and v is not None}
+    from mvflow.errors import SpecError
+    from mvflow.flows.spec import demo_spec, spec_from
+
+    with one_line_errors():
+        if lyrics is not None:
+            flags["lyrics"] = read_lyrics(lyrics)
+        spec = spec_from(flags, base=demo_spec() if demo else None)
+        if spec.caption is None and not (spec.description or spec.random_sample):
+            raise SpecError("give --caption 'style of the song' (or --demo to use the example request)")
+        run_spec(spec)
+
+
+def run_spec(spec) -> None:  # noqa: ANN001 - mvflow.flows.spec.VideoSpec
+    """Run the music_video flow for one spec with a terminal progress bar, then report.
+
+    A failed run ends in one line whatever the cause (Prefect has logged the step's failure).
+    """
+    from mvflow.flows.spec import flow_params
+
+    params = flow_params(spec)
+    request = params["request"]
+    render = params["render_options"]
+    console.print(
+        f"[bold]mvflow[/] making [cyan]{params['title']}[/]: {request.duration:.0f} s, engine [green]{request.engine}[/], "
+        f"lyrics [green]{params['lyrics_options'].transcriber}[/], cover [green]{params['cover_options'].provider}[/], "
+        f"{render.width}x{render.height}@{render.fps} {render.codec}"
+        + (f" <= {render.max_size_mb:g} MB" if render.max_size_mb else "")
+    )
+    from mvflow.flows.music_video import music_video
+
+    with one_line_errors(everything=True), terminal_progress():
+        run = music_video(**params)
+    report_run(run)
+
+
+def report_run(run) -> None:  # noqa: ANN001 - mvflow.flows.music_video.VideoRun
+    """Each step's provider, status and time; warnings; then the video's path alone on stdout."""
+    for step in run.steps:
+        console.print(f"  {step.name:<10} {step.provider:<12} {step.status:<7} {step.seconds:6.1f} s")
+    if run.all_cached:
+        console.print("[bold]Nothing to do:[/] every step was served from cache (same request, files intact).")
+    if run.video.lyrics.unplaced:
+        console.print(f"[yellow]warning:[/] {len(run.video.lyrics.unplaced)} lyric line(s) could not be timed; "
+                      f"see {run.manifest}")
+    console.print(f"manifest: {run.manifest}")
+    print(run.video.video.path)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `make` to the mvflow command."""
+    app.command()(make)

@@ -1,0 +1,156 @@
+"""`mvflow render`: a music video from files you already have (audio + timed lyrics + cover).
+
+No song, lyrics or cover step and no Prefect: every input is checked first (one clear
+line for a missing or unreadable file, a malformed LRC), then the renderer
+(mvflow.render.video.render_music_video) is called directly, with a progress bar.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+
+from mvflow.cli import video_options as ro
+from mvflow.cli.common import DEBUG, check_audio, console, one_line_errors, terminal_progress
+from mvflow.errors import InputError, MvflowError, PermanentError
+
+
+def check_cover(cover: Path | None) -> None:
+    """The cover must be an image Pillow can decode (checked before any rendering)."""
+    if cover is None:
+        return
+    from mvflow.inputs import check_image_file
+
+    check_image_file(cover)  # the same rules as `mvflow make --cover`: decodes, at least 256 px on the shorter side
+
+
+def read_lines(lyrics: Path | None, offset: float):  # noqa: ANN201 - (list[LyricLine], dict[str, str])
+    """(timed lines from the lyrics file, shifted by `offset` s; its tags). No file: an instrumental."""
+    if lyrics is None:
+        return [], {}
+    from mvflow.lyrics.readers import read_lyrics_with_tags
+    from mvflow.lyrics.sync import shift_lines
+
+    lines, tags = read_lyrics_with_tags(lyrics)
+    if not lines:
+        console.print(f"[yellow]warning:[/] {lyrics} has no timed lines; rendering without lyrics")
+    return shift_lines(lines, offset), tags
+
+
+def output_path(audio: Path, output: Path | None, extension: str = ".mp4") -> Path:
+    """OUT as given, inside OUT when it is a folder, else beside the audio (song.mp3 -> song.mp4,
+    or song.webm for --codec vp9)."""
+    name = audio.with_suffix(extension).name
+    destination = audio.with_name(name) if output is None else output / name if output.is_dir() else output
+    if destination.resolve() == audio.resolve():
+        raise InputError(f"the output {destination} is the audio file itself: give another name with -o")
+    if destination.suffix.lower() != extension:
+        raise InputError(f"the output {destination} must end in {extension}")
+    if not destination.parent.is_dir():
+        raise InputError(f"output folder does not exist: {destination.parent}")
+    from mvflow.inputs import check_output_folder
+
+    check_output_folder(destination.parent)
+    return destination
+
+
+def render_options(**values: object):  # noqa: ANN201 - RenderOptions
+    """RenderOptions from the shared video options (mvflow.cli.video_options), validated
+    (size, fps, style and its overrides) before anything is rendered."""
+    from mvflow.render.video import check_options
+
+    try:
+        options = ro.build_render_options(**values)
+        check_options(options)
+    except MvflowError:
+        raise
+    except ValueError as exc:  # a style or option the renderer cannot use (pydantic, style loader)
+        raise InputError(str(exc)) from None
+    return options
+
+
+def title_from(audio: Path) -> str:
+    """A title when none is given: the file name, with _ and - read as spaces."""
+    return " ".join(audio.stem.replace("_", " ").replace("-", " ").split())
+
+
+def render(
+    audio: Annotated[Path, typer.Option("--audio", "-a", help="The song: any audio file ffmpeg reads (mp3, wav, flac, ...).")],
+    lyrics: Annotated[Optional[Path], typer.Option("--lyrics", "-l", help="Timed lyrics: .lrc (word stamps <mm:ss.xx> give the karaoke fill), .srt or mvflow's .json. None = instrumental.")] = None,
+    title: Annotated[Optional[str], typer.Option("--title", "-t", help="Title shown top left (default: the LRC's \\[ti:] tag, else the audio file name). Too long: '(feat. ...)'-like parts are dropped, then it is shortened at a word.")] = None,
+    subtitle: Annotated[Optional[str], typer.Option("--subtitle", help="Second line under the title, e.g. the artist (default: the LRC's \\[ar:] tag).")] = None,
+    cover: Annotated[Optional[Path], typer.Option("--cover", "-c", help="Background image, cropped to fill, never stretched. None = animated gradient.")] = None,
+    style: ro.StyleOption = None,
+    aspect: ro.AspectOption = None,
+    resolution: ro.ResolutionOption = None,
+    fps: ro.FpsOption = None,
+    visualiser: ro.VisualiserOption = None,
+    accent: ro.AccentOption = None,
+    background: ro.BackgroundOption = None,
+    dim: ro.DimOption = None,
+    karaoke: ro.KaraokeOption = None,
+    credit: ro.CreditOption = None,
+    codec: ro.CodecOption = None,
+    quality: ro.QualityOption = None,
+    max_size: ro.MaxSizeOption = None,
+    lyrics_offset: Annotated[float, typer.Option("--lyrics-offset", help="Shift all lyric times by SECONDS; positive = lyrics later.")] = 0.0,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Video file or folder (default: beside the audio, song.mp3 -> song.mp4; .webm for --codec vp9).")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+) -> None:
+    """Render a music video from an existing song, timed lyrics and cover; print the video file's path."""
+    DEBUG["on"] = debug
+    with one_line_errors():
+        options = render_options(style=style, aspect=aspect, resolution=resolution, fps=fps, visualiser=visualiser,
+                                 accent=accent, background=background, dim=dim, karaoke=karaoke, credit=credit,
+                                 codec=codec, quality=quality, max_size=max_size)
+        written = run_render(audio, lyrics, title, subtitle, cover, options, lyrics_offset, output)
+    print(written)
+
+
+def run_render(audio: Path, lyrics: Path | None, title: str | None, subtitle: str | None, cover: Path | None,
+               options, lyrics_offset: float, output: Path | None) -> Path:  # noqa: ANN001 - RenderOptions
+    """Check every input, then render with a terminal progress bar; the written video's path."""
+    from mvflow.progress import StepProgress
+    from mvflow.render.codecs import get_codec
+    from mvflow.render.max_size import check_fits
+    from mvflow.render.video import render_music_video
+
+    seconds = check_audio(audio)
+    lines, tags = read_lines(lyrics, lyrics_offset)
+    check_cover(cover)
+    destination = output_path(audio, output, get_codec(options.codec).extension)
+    check_fits(options, seconds)  # an impossible --max-size is refused before anything is rendered
+    title = (tags.get("ti") or title_from(audio)) if title is None else title
+    subtitle = tags.get("ar", "") if subtitle is None else subtitle
+    late = [ln for ln in lines if ln.start >= seconds]
+    if late:
+        console.print(f"[yellow]warning:[/] {len(late)} lyric line(s) start after the song ends ({seconds:.1f} s), "
+                      f"first at {late[0].start:.1f} s: wrong lyrics file, or check --lyrics-offset")
+    words = sum(1 for ln in lines if ln.words)
+    shown = escape(f"{title or '(no title)'}{' — ' + subtitle if subtitle else ''}")
+    console.print(f"[bold]mvflow render[/] [cyan]{shown}[/]: {len(lines)} lyric line(s)"
+                  f"{f' ({words} word-timed: karaoke)' if words else ''}, "
+                  f"{escape('cover ' + cover.name) if cover else 'gradient background'}, "
+                  f"{options.width}x{options.height}@{options.fps}, style {options.style}, {options.codec}"
+                  + (f" <= {options.max_size_mb:g} MB" if options.max_size_mb else ""))
+    started = time.perf_counter()
+    try:
+        with terminal_progress():
+            render_music_video(audio, lines, cover, title, destination, options, subtitle=subtitle,
+                               progress=StepProgress("render", f"rendering {destination.name}"))
+    except (ValueError, RuntimeError, OSError) as exc:  # the renderer's own words, as one line
+        if DEBUG["on"]:
+            raise
+        raise PermanentError(f"render failed: {getattr(exc, 'strerror', None) or exc}") from None
+    wall = time.perf_counter() - started
+    console.print(f"rendered {seconds:.1f} s of video in {wall:.1f} s ({seconds / wall:.2f}x real time)")
+    return destination
+
+
+def register(app: typer.Typer) -> None:
+    """Add `render` to the mvflow command."""
+    app.command()(render)

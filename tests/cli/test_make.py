@@ -1,0 +1,69 @@
+"""The mvflow command as a user runs it: clear one-line errors, and `make` printing the MP4 path."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mvflow.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "give --caption"),
+        (["-c", "pop", "--lyrics", "missing.txt"], "lyrics file not found: missing.txt"),
+        (["-c", "pop", "--resolution", "big"], "resolution must look like 1920x1080"),
+        (["-c", "pop", "--cover", "nope.png"], "cover image not found: nope.png"),
+        (["-c", "pop", "--cover-fit", "stretch"], "cover_fit"),
+        (["-c", "pop", "--lrc", "nope.lrc"], "LRC file not found"),
+        (["-c", "pop", "--engine", "acestep", "--pick", "3"], "pick 3 is larger than batch_size 1"),
+    ],
+)
+def test_user_errors_are_one_clear_line(no_config, args, message):
+    result = runner.invoke(app, ["make", *args])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_help_explains_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("make", "doctor", "engine"):
+        assert command in result.output
+
+
+@pytest.mark.e2e
+def test_make_from_stdin_lyrics_prints_the_mp4(prefect_harness, no_config):
+    """The installed `mvflow` script, in its own process, against the session's Prefect server."""
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "mvflow"), "make", "-c", "calm piano", "--lyrics", "-",
+         "--title", "Stdin Song", "--duration", "8", "--resolution", "256x144", "--fps", "10", "-o", "out"],
+        input="[Verse]\nHello from standard input\n", capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"rendering stdin-song\.mp4 .*100\.0%", result.stderr)  # the render step's progress bar
+    mp4 = Path(result.stdout.strip().splitlines()[-1])
+    assert mp4.suffix == ".mp4" and mp4.is_file() and mp4.is_relative_to(no_config / "out" / "stdin-song")
+    lrc = next((no_config / "out" / "stdin-song").glob("lyrics-*/lyrics.lrc")).read_text()
+    assert "Hello from standard input" in lrc
+
+
+def test_the_demo_request_is_a_valid_spec(no_config):
+    from mvflow.flows.spec import demo_spec, flow_params, spec_from
+
+    params = flow_params(spec_from({}, base=demo_spec()))
+    assert params["title"] == "Night Drive"
+    assert params["request"].key_scale == "A minor" and params["request"].lyrics.strip()
