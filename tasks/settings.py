@@ -40,6 +40,11 @@ class Settings(BaseModel):
     # pause in seconds (doubling, with jitter). Read when a step is submitted.
     retries: int = Field(3, ge=0, le=20)
     retry_delay: float = Field(2.0, ge=0, le=600)
+    # Base URLs of the cloud services (a local server, a proxy); None: the public endpoint. Also read
+    # from the services' own variables OPENAI_BASE_URL / ELEVENLABS_BASE_URL (see base_url).
+    openai_base_url: str | None = None
+    elevenlabs_base_url: str | None = None
+    gemini_base_url: str | None = None  # MVFLOW_GEMINI_BASE_URL
     # Names of Prefect Secret blocks holding keys (used when the key's environment variable is unset).
     acestep_key_block: str | None = None
     openai_key_block: str | None = None
@@ -54,6 +59,24 @@ KEY_ENV_VARS: dict[str, tuple[str, ...]] = {
     "elevenlabs": ("ELEVENLABS_API_KEY",),
     "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
 }
+
+
+#: The services' own environment variables for their base URL; they win over the `<service>_base_url` setting.
+BASE_URL_ENV_VARS: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_BASE_URL",),
+    "elevenlabs": ("ELEVENLABS_BASE_URL",),
+    "gemini": (),
+}
+
+
+def base_url(service: str) -> str | None:
+    """The base URL to send `service`'s calls to: its environment variable, else the `<service>_base_url`
+    setting (MVFLOW_<SERVICE>_BASE_URL or the config file), else None (the SDK's public endpoint)."""
+    for var in BASE_URL_ENV_VARS.get(service, ()):
+        value = os.environ.get(var, "").strip()
+        if value:
+            return value
+    return getattr(load_settings(), f"{service}_base_url", None) or None
 
 
 def config_file_candidates(cwd: Path | None = None) -> list[Path]:

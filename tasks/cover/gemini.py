@@ -19,7 +19,6 @@ import io
 import json
 import logging
 import math
-import os
 import random
 import re
 import time
@@ -36,6 +35,7 @@ from mvflow.cover.prompt import cover_prompt
 from mvflow.cover.user_image import fit_image, to_rgb
 from mvflow.errors import GeminiBlocked, GeminiUnavailable, PermanentError
 from mvflow.settings import api_key as configured_key
+from mvflow.settings import base_url as configured_base_url
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def gemini_image(
     key = _resolve_key(api_key)
     policy = retry or RetryPolicy()
     chain = _model_chain(model, fallbacks)
-    with _client(key, base_url or os.environ.get(BASE_URL_ENV) or None) as client:
+    with _client(key, base_url or configured_base_url("gemini")) as client:
         for name in chain:
             config = _generate_config(name, aspect_ratio, image_size, seed)
             try:

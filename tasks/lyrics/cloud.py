@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import email.utils
 import mimetypes
-import os
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from mvflow.errors import PermanentError, ServiceError
 from mvflow.models import LyricWord
-from mvflow.settings import KEY_ENV_VARS, api_key
+from mvflow.settings import KEY_ENV_VARS, api_key, base_url
 
 #: Seconds a cloud transcription may take (a song of a few minutes takes well under this).
 REQUEST_TIMEOUT = 600.0
@@ -63,9 +62,9 @@ def key_env_name(provider: str) -> str:
     return KEY_ENV_VARS[provider][0]
 
 
-def base_url_from(given: str | None, env_var: str, default: str) -> str:
-    """Parameter > environment variable > the public endpoint; no trailing slash."""
-    return (given or os.environ.get(env_var) or default).rstrip("/")
+def base_url_from(given: str | None, service: str, default: str) -> str:
+    """Parameter > the configured base URL (mvflow.settings.base_url) > the public endpoint; no trailing slash."""
+    return (given or base_url(service) or default).rstrip("/")
 
 
 def check_audio(audio_path: Path | str) -> Path:

@@ -86,7 +86,7 @@ def _post(
 ) -> Any:
     """POST one multipart request (audio as `file` plus `fields`); the decoded JSON answer."""
     audio = check_audio(audio_path)
-    url = base_url_from(base_url, BASE_URL_ENV, DEFAULT_BASE_URL) + path
+    url = base_url_from(base_url, "elevenlabs", DEFAULT_BASE_URL) + path
     headers = {"xi-api-key": require_key("elevenlabs", SERVICE, api_key)}
     timeout = httpx.Timeout(REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT)
     try:

@@ -37,6 +37,7 @@ from mvflow.lyrics.cloud import (
     upload_type,
 )
 from mvflow.models import LyricWord
+from mvflow.settings import base_url as configured_base_url
 
 SERVICE = "OpenAI"
 MODEL = "whisper-1"
@@ -56,12 +57,14 @@ def openai_words(
 ) -> list[LyricWord]:
     """Transcribe `audio_path` with whisper-1; every word with its start/end in seconds, in order.
 
-    `prompt` is whisper's vocabulary hint (the start of the known lyrics). `base_url` None lets
-    the SDK use OPENAI_BASE_URL or the public endpoint. `max_upload_bytes` is the size above
-    which the file is re-encoded before upload (a parameter so tests can use small files).
+    `prompt` is whisper's vocabulary hint (the start of the known lyrics). `base_url` None: the
+    configured one (OPENAI_BASE_URL or the openai_base_url setting), else the public endpoint.
+    `max_upload_bytes` is the size above which the file is re-encoded before upload (a parameter so
+    tests can use small files).
     """
     path = check_audio(audio_path)
-    client = _client(require_key("openai", SERVICE, api_key), base_url)
+    key = require_key("openai", SERVICE, api_key)
+    client = _client(key, base_url or configured_base_url("openai"))
     with tempfile.TemporaryDirectory(prefix="mvflow-openai-") as tmp:
         upload = _fit_for_upload(path, Path(tmp), max_upload_bytes)
         result = _transcribe(client, upload, language, prompt)

@@ -310,7 +310,8 @@ def test_file_size_limit_in_a_subprocess_is_a_disk_full_line(tmp_path):
     """RLIMIT_FSIZE makes the kernel refuse the write (EFBIG), as a full disk would (ENOSPC)."""
     target = tmp_path / "big.bin"
     target.write_bytes(b"old")
-    code = ("import sys; from pathlib import Path; from mvflow.files import write_bytes_atomic; from mvflow.errors import PermanentError\n"
+    code = ("import sys; from pathlib import Path; from mvflow.files import write_bytes_atomic\n"
+            "from mvflow.errors import PermanentError\n"
             "try:\n    write_bytes_atomic(Path(sys.argv[1]), b'x' * 4_000_000)\n"
             "except PermanentError as exc:\n    print('error:', exc); sys.exit(1)\n")
     proc = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True,
