@@ -34,8 +34,9 @@ from pydantic import BaseModel, Field
 
 from mvflow.errors import BatchError, SpecError, fault_line
 from mvflow.files import slugify
-from mvflow.flows.music_video import StepRunner, make_video, results_folder, run_tags, tag_flow_run
+from mvflow.flows.music_video import make_video, results_folder, run_tags, tag_flow_run
 from mvflow.flows.spec import VideoSpec, flow_params, spec_from
+from mvflow.flows.steps import StepRunner
 from mvflow.manifest import StepRun
 from mvflow.song import ensure_song_limit, song_limit_name
 

@@ -7,6 +7,7 @@ and a FileArtifact is what lets a cache hit be verified against the file on disk
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 from pydantic import BaseModel, Field, model_validator
@@ -39,6 +40,18 @@ class FileArtifact(BaseModel):
         return p.is_file() and p.stat().st_size == self.size and sha256_of(p) == self.sha256
 
 
+class StepResult(BaseModel, ABC):
+    """What every step returns: a small model that names the files the step itself wrote.
+
+    The flow verifies those files after a cache hit (mvflow.flows.steps), because Prefect never
+    looks at files. Abstract, so a new step result cannot forget to say what its files are.
+    """
+
+    @abstractmethod
+    def own_files(self) -> list[FileArtifact]:
+        """The files this step wrote (not those of upstream steps it carries)."""
+
+
 class SongRequest(BaseModel):
     """What to generate. Only fields that change the audio belong here (they are the song's cache key)."""
 
@@ -59,7 +72,7 @@ class SongRequest(BaseModel):
         return text in ("", "[inst]", "[instrumental]")
 
 
-class Song(BaseModel):
+class Song(StepResult):
     """The generated song and what was actually sung (the server may rewrite caption/lyrics)."""
 
     audio: FileArtifact
@@ -91,7 +104,7 @@ class LyricLine(BaseModel):
     words: list[LyricWord] = Field(default_factory=list)
 
 
-class SyncedLyrics(BaseModel):
+class SyncedLyrics(StepResult):
     """Timed lyric lines (and words) plus the files they were written to."""
 
     lines: list[LyricLine] = Field(default_factory=list)
@@ -104,7 +117,7 @@ class SyncedLyrics(BaseModel):
         return list(self.files.values())
 
 
-class Cover(BaseModel):
+class Cover(StepResult):
     background: FileArtifact = Field(description="Video-aspect background, e.g. 1920x1080")
     square: FileArtifact = Field(description="1:1 cover art, e.g. 1024x1024")
     provider: str
@@ -136,7 +149,7 @@ class RenderOptions(BaseModel):
         return self
 
 
-class MusicVideo(BaseModel):
+class MusicVideo(StepResult):
     video: FileArtifact
     title: str
     song: Song

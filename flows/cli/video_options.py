@@ -65,11 +65,6 @@ MaxSizeOption = Annotated[Optional[float], typer.Option(
 OPTION_LABELS = {"visualiser.kind": "--visualiser", "text.accent": "--accent", "background.dim": "--dim",
                  "lyrics.karaoke": "--karaoke", "text.credit": "--credit"}
 
-#: The fields these options fill (VideoSpec fields of the same names).
-RENDER_FIELDS = ("style", "aspect", "resolution", "fps", "visualiser", "accent", "background", "dim", "karaoke",
-                 "credit", "codec", "quality", "max_size")
-
-
 def style_overrides(visualiser: str | None = None, accent: str | None = None, background: str | None = None,
                     dim: float | None = None, karaoke: bool | None = None,
                     credit: str | None = None) -> dict[str, Any]:

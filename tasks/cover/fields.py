@@ -271,15 +271,6 @@ def draw_mask(c: Canvas, paint: Callable[[ImageDraw.ImageDraw, int], None]) -> n
     return np.asarray(img, dtype=np.float32) / 255.0
 
 
-def splat_points(c: Canvas, xs: np.ndarray, ys: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Accumulate point intensities (relative coords) into a full-size field, e.g. for stars."""
-    field = np.zeros((c.h, c.w), np.float32)
-    col = np.clip((xs * c.w).astype(np.int32), 0, c.w - 1)
-    row = np.clip((ys * c.h).astype(np.int32), 0, c.h - 1)
-    np.add.at(field, (row, col), values.astype(np.float32))
-    return field
-
-
 # --------------------------------------------------------------------------- finishing
 
 

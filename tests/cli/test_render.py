@@ -103,7 +103,7 @@ def test_srt_and_json_lyrics_render_too(song, tmp_path):
     assert read_timed_lyrics(tmp_path / "l.json") == lines
     assert [(ln.text, ln.start, ln.end) for ln in read_timed_lyrics(tmp_path / "l.srt")] == [
         (ln.text, ln.start, ln.end) for ln in lines]
-    # the shared video options (flows/cli_render_options.py) work here as in `mvflow make`
+    # the shared video options (flows/cli/video_options.py) work here as in `mvflow make`
     result = render("--audio", str(song), "--lyrics", str(tmp_path / "l.srt"), "-o", str(tmp_path),
                     "--style", "minimal", "--accent", "#ff2020")
     assert result.exit_code == 0, result.output

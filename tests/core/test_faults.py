@@ -5,7 +5,7 @@ line (mvflow.errors.fault_line) — never a hang (every wait below ends by a dea
 checks) and never an unknown exception. The ACE-Step faults use the built-in server's fault
 switches (mvflow.song.devserver.jobs.FaultPlan); the cloud ones the local OpenAI, ElevenLabs and
 Gemini stand-ins with tests.support.stub_http's scripted faults. Faults already covered elsewhere
-(tests/song/test_acestep_server.py, test_lyrics_providers.py, test_thumbnail_gemini.py) are not
+(tests/song/test_acestep_server.py, tests/lyrics/test_providers.py, tests/cover/test_gemini.py) are not
 repeated here; README.md's reliability table lists them all.
 """
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import time
 import wave
 from functools import cache
 from pathlib import Path
@@ -419,16 +418,6 @@ def test_structure_tags_map_to_sections_and_unknown_tags_are_ignored():
 
 
 # ---------------------------------------------------------------- speed and intelligibility
-
-
-def test_sixty_second_song_render_time(tmp_path, capsys):
-    lyrics = "[Verse]\n" + "\n".join(["we were young and we were running free"] * 4) + "\n[Chorus]\n" + \
-             "\n".join(["sing it loud until the sky turns gold"] * 4)
-    request = SongRequest(caption="pop", lyrics=lyrics, duration=60, seed=21)
-    start = time.perf_counter()
-    generate_local_song(request, tmp_path)
-    with capsys.disabled():
-        print(f"\n[local engine] 60 s song rendered in {time.perf_counter() - start:.2f} s")
 
 
 @cache

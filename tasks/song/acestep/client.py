@@ -14,7 +14,7 @@ A server is not trusted with the disk or the memory: every answer is read with a
 it is audio (an HTML error page is not) and decode as audio before it is renamed into
 place, and a `file` URL on another host is refused (the local file name never comes from
 the server, so a `../../x` path cannot escape the song's folder).
-Request bodies are built elsewhere (acestep_payload) as pure functions.
+Request bodies are built elsewhere (acestep.payload) as pure functions.
 """
 
 from __future__ import annotations

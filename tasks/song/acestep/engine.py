@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mvflow.audio import audio_duration
 from mvflow.errors import AceStepError, AceStepJobFailed, AceStepLostTask, AceStepTimeout, is_transient
 from mvflow.files import atomic_path, inputs_hash, write_json_atomic
-from mvflow.models import FileArtifact, Song, SongRequest
+from mvflow.models import FileArtifact, Song, SongRequest, StepResult
 from mvflow.settings import api_key
 from mvflow.song.acestep.client import AceStepClient, TaskState, verify_audio
 from mvflow.song.acestep.options import AceStepOptions, submission_request
@@ -52,7 +52,7 @@ SUFFIX_BY_MIME = {"audio/mpeg": ".mp3", "audio/mp3": ".mp3", "audio/wav": ".wav"
                   "audio/flac": ".flac", "audio/ogg": ".ogg", "audio/mp4": ".m4a", "audio/aac": ".aac"}
 
 
-class AceStepJob(BaseModel):
+class AceStepJob(StepResult):
     """A submitted job: enough to poll it again after a crash, with no secret in it."""
 
     task_id: str

@@ -46,10 +46,6 @@ def save(path: Path, samples: np.ndarray) -> Path:
     return path
 
 
-def duration_of(path: Path) -> float:
-    return len(load(path)) / SAMPLE_RATE
-
-
 def _fit(samples: np.ndarray, length: int) -> np.ndarray:
     """Cut or zero-pad to `length` frames."""
     if len(samples) >= length:

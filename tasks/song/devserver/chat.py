@@ -1,6 +1,6 @@
 """The built-in server's `/v1/chat/completions` (contract §10): reading the messages, writing answers.
 
-Pure functions: the route in acestep_server queues the job and waits. Text is read as
+Pure functions: the route in devserver.server queues the job and waits. Text is read as
 upstream does: `<prompt>`/`<lyrics>` tags first; else text that looks like lyrics becomes
 the lyrics; else it is a sample query (the LM stand-in writes caption and lyrics).
 """

@@ -1,4 +1,4 @@
-"""`mvflow engine serve`: an ACE-Step-compatible HTTP server backed by the built-in engine.
+"""`mvflow engine serve` (a development tool for tests and offline use): an ACE-Step-compatible HTTP server.
 
 It behaves as shared/acestep-api.md describes, so a client tested against it meets the
 real server's shapes and traps: the envelope, integer statuses, `result` as a JSON string,
@@ -8,7 +8,7 @@ completions open), a bounded queue answering 429, `/v1/audio` confined to its fo
 Where upstream has a bug, this follows the fixed newer behaviour (multipart uploads work).
 
 Without ACE-Step's LM, `thinking` is accepted and ignored, and format/description/sample
-modes are answered by a small rule-based stand-in (acestep_lm) instead of failing.
+modes are answered by a small rule-based stand-in (devserver.lm) instead of failing.
 
 With faults enabled (`--faults`), `POST /_faults` changes the FaultPlan at runtime.
 """
