@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -97,11 +98,19 @@ class LyricWord(BaseModel):
     end: float
 
 
+#: Where a line's timing came from: the transcript heard its words; forced alignment of the known
+#: words placed it (the audio supports it, less strongly); or it was estimated from where a voice
+#: sings and the line's length (no evidence for its words).
+LineSource = Literal["heard", "aligned", "estimated"]
+
+
 class LyricLine(BaseModel):
     text: str
     start: float
     end: float
     words: list[LyricWord] = Field(default_factory=list)
+    confidence: float | None = Field(None, ge=0, le=1, description="How sure the timing is (None: not measured)")
+    source: LineSource | None = Field(None, description="heard | aligned | estimated (None: a user's own file)")
 
 
 class SyncedLyrics(StepResult):
@@ -109,6 +118,7 @@ class SyncedLyrics(StepResult):
 
     lines: list[LyricLine] = Field(default_factory=list)
     unplaced: list[str] = Field(default_factory=list, description="Known lines that could not be timed")
+    unsung: list[str] = Field(default_factory=list, description="Known lines the audio shows were not sung")
     provider: str = ""
     source: str = Field("", description="'aligned' (known lyrics), 'transcript', 'user-lrc' or 'instrumental'")
     files: dict[str, FileArtifact] = Field(default_factory=dict)

@@ -6,12 +6,16 @@ No Prefect here; the step's @task in tasks/lyrics/__init__.py wraps `sync_lyrics
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mvflow.audio import audio_duration
 from mvflow.files import write_text_atomic
 from mvflow.lyrics.align import align_lines, instrumental_flags, known_lyric_lines, lines_from_transcript
 from mvflow.lyrics.formats import to_ass, to_enhanced_lrc, to_json, to_lrc, to_srt
 from mvflow.models import LyricLine, LyricWord, SyncedLyrics
+
+if TYPE_CHECKING:
+    from mvflow.lyrics.timing import Timing
 
 
 def shift_lines(lines: list[LyricLine], offset: float) -> list[LyricLine]:
@@ -87,6 +91,33 @@ def synced_from_words(
     )
 
 
+def synced_from_timing(
+    timing: Timing,
+    known_lyrics: str,
+    out_dir: Path,
+    *,
+    title: str | None = None,
+    offset: float = 0.0,
+    provider: str = "local",
+) -> SyncedLyrics:
+    """Files and SyncedLyrics from a forced-alignment Timing (mvflow.lyrics.timing) of the known lines."""
+    known = known_lyric_lines(known_lyrics)
+    lines = shift_lines([t.as_line(known[t.index]) for t in timing.placed()], offset)
+    unsung = [known[k] for k in sorted(timing.unsung)]
+    unplaced = [text for k, text in enumerate(known) if timing.lines[k] is None and k not in timing.unsung]
+    return SyncedLyrics(lines=lines, unplaced=unplaced, unsung=unsung, provider=provider, source="aligned",
+                        files=write_lyric_files(lines, out_dir, title=title))
+
+
+def time_known_lyrics(audio_path: Path, known_lyrics: str, model: str | None, language: str | None) -> Timing:
+    """The local transcriber's way with known lyrics: forced alignment with faster-whisper (timing.py)."""
+    from mvflow.lyrics.timing import time_lines
+    from mvflow.lyrics.whisper_align import WhisperAligner
+
+    aligner = WhisperAligner.from_file(audio_path, model=model, language=language)
+    return time_lines(aligner, known_lyric_lines(known_lyrics), instrumental_flags(known_lyrics))
+
+
 def sync_lyrics(
     audio_path: Path,
     known_lyrics: str,
@@ -110,11 +141,15 @@ def sync_lyrics(
     `offset` (seconds, positive = lyrics appear later) is already applied to the returned
     lines and to the files: they hold exactly the times the video shows.
     """
-    from mvflow.lyrics.providers import transcribe
+    from mvflow.lyrics.providers import choose_transcriber, transcribe
 
     audio_path = Path(audio_path)
     words: list[LyricWord] = []
     provider = transcriber
+    known = known_lyric_lines(known_lyrics)
+    if known and choose_transcriber(transcriber, has_lyrics=True) == "local":
+        timing = time_known_lyrics(audio_path, known_lyrics, model, language)
+        return synced_from_timing(timing, known_lyrics, out_dir, title=title, offset=offset, provider="local")
     if not is_marked_instrumental(known_lyrics):
         words, provider = transcribe(transcriber, audio_path, known_lyrics, language, model)
     return synced_from_words(
