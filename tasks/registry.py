@@ -93,6 +93,11 @@ class Provider:
 P = TypeVar("P", bound=Provider)
 
 
+def auto_help(order: Iterable[str]) -> str:
+    """How "auto" picks, for --help: 'auto (best with the keys set: elevenlabs > openai > local)'."""
+    return f"auto (best with the keys set: {' > '.join(order)})"
+
+
 def either(items: Iterable[str]) -> str:
     """'a', 'a or b', 'a, b or c': choices the way --help and messages say them."""
     listed = list(items)
