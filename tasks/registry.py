@@ -167,7 +167,8 @@ class Registry(Generic[P]):
 
     def checks(self, settings: Settings) -> list[Check]:
         """Doctor rows: each provider's own checks; those with nothing of their own share one row that
-        says they load; a provider that cannot even be imported is a failing row of its own."""
+        says they load; a provider that cannot even be imported, or whose check itself fails, is a
+        failing row of its own."""
         rows, loaded = [], []
         for name in self.names():
             try:
@@ -175,7 +176,10 @@ class Registry(Generic[P]):
             except Exception as exc:  # noqa: BLE001 - a provider that cannot load is what doctor reports
                 rows.append(Check(f"{self.role}: {name}", False, f"cannot be loaded: {exc}"))
                 continue
-            own = provider.checks(settings)
+            try:
+                own = provider.checks(settings)
+            except Exception as exc:  # noqa: BLE001 - e.g. a broken config file met while reading a key
+                own = [provider.row(False, f"cannot be checked: {exc}")]
             rows.extend(own)
             if not own:
                 loaded.append(name)
