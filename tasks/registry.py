@@ -54,10 +54,13 @@ class Provider:
     description: str
     #: The provider (a KEY_ENV_VARS entry) whose API key this one cannot work without; None: needs none.
     needs_key: ClassVar[str | None] = None
+    #: The SDK package a provider behind a key talks through (checked by doctor); None: plain HTTP.
+    sdk: ClassVar[str | None] = None
 
     def checks(self, settings: Settings) -> list[Check]:
-        """Doctor rows of what this provider needs here; [] when loading it is all there is to check."""
-        return []
+        """Doctor rows of what this provider needs here. By default: a provider behind a key checks its
+        SDK and key (`key_check`); any other has nothing to check beyond loading ([])."""
+        return [self.key_check(self.sdk)] if self.needs_key else []
 
     def has_key(self) -> bool:
         """True when the key it needs is configured (or it needs none). Reads the key, never shows it."""

@@ -109,7 +109,8 @@ def lyrics_prompt(known_lines: list[str], max_chars: int = PROMPT_CHARS) -> str 
 
 
 # The transcribers. Each imports its provider module on first use: the SDK or model a provider
-# needs is only loaded when that provider runs (or `mvflow doctor` checks it).
+# needs is only loaded when that provider runs (or `mvflow doctor` checks it). The cloud ones are
+# checked by the default Provider.checks: their SDK (ElevenLabs is plain HTTP) and their key.
 
 
 class ElevenLabsTranscriber(Transcriber):
@@ -125,25 +126,18 @@ class ElevenLabsTranscriber(Transcriber):
             return forced_alignment_words(audio, "\n".join(known_lines))
         return scribe_words(audio, language=language)
 
-    def checks(self, settings: Settings) -> list[Check]:
-        """Its key (it is plain HTTP through httpx: no SDK to check)."""
-        return [self.key_check()]
-
 
 class OpenAITranscriber(Transcriber):
     name = "openai"
     description = "whisper-1, prompted with the start of the lyrics; needs OPENAI_API_KEY"
     needs_key = "openai"
+    sdk = "openai"
 
     def words(self, audio: Path, known_lines: list[str], language: str | None,
               model: str | None) -> list[LyricWord]:
         from mvflow.lyrics.openai_provider import openai_words
 
         return openai_words(audio, language=language, prompt=lyrics_prompt(known_lines))
-
-    def checks(self, settings: Settings) -> list[Check]:
-        """The openai SDK imports and the key is set."""
-        return [self.key_check("openai")]
 
 
 class LocalTranscriber(Transcriber):
