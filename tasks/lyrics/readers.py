@@ -1,7 +1,9 @@
 """Read timed lyrics from a file the user already has: .lrc (line or word stamps), .srt, or our .json.
 
 The inverse of the writers in tasks/lyrics/formats.py, for `mvflow render` (video from
-existing files). Every problem ends in one LyricsFileError naming the file and what is wrong.
+existing files). Each format is a `TimedLyricsReader` in the registry READERS, keyed by the
+file's suffix, so the suffix picks the reader without an if-chain. Every problem ends in one
+LyricsFileError naming the file and what is wrong.
 """
 
 from __future__ import annotations
@@ -9,15 +11,37 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import ValidationError
 
 from mvflow.errors import LrcError, LyricsFileError, validation_line
 from mvflow.lyrics.formats import lrc_tags, parse_lrc
 from mvflow.models import LyricLine
+from mvflow.registry import Provider, Registry, either
 
-READERS = (".lrc", ".srt", ".json")
+
+class TimedLyricsReader(Provider):
+    """Reads one timed-lyrics format: its text -> timed lines, and the file's metadata tags."""
+
+    role: ClassVar[str] = "timed-lyrics reader"
+
+    def __init__(self, suffix: str, description: str, parse: Callable[[str], list[LyricLine]],
+                 tags: Callable[[str], dict[str, str]] | None = None) -> None:
+        self.name, self.description, self._parse, self._tags = suffix, description, parse, tags
+
+    def read(self, text: str) -> tuple[list[LyricLine], dict[str, str]]:
+        """(timed lines, in file order, tags such as LRC's [ti:]/[ar:]; {} for a format without tags)."""
+        return self._parse(text), self._tags(text) if self._tags else {}
+
+
+READERS: Registry[TimedLyricsReader] = Registry(TimedLyricsReader, {
+    ".lrc": "mvflow.lyrics.readers:LRC",
+    ".srt": "mvflow.lyrics.readers:SRT",
+    ".json": "mvflow.lyrics.readers:JSON",
+}, error=LyricsFileError)
 
 
 def read_timed_lyrics(path: Path) -> list[LyricLine]:
@@ -30,7 +54,7 @@ def read_lyrics_with_tags(path: Path) -> tuple[list[LyricLine], dict[str, str]]:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in READERS:
-        raise LyricsFileError(f"{path}: timed lyrics must be .lrc, .srt or .json (plain lyrics? time them first "
+        raise LyricsFileError(f"{path}: timed lyrics must be {either(READERS)} (plain lyrics? time them first "
                               f"with `mvflow transcribe SONG --lyrics {path.name} --format lrc`)")
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -38,14 +62,8 @@ def read_lyrics_with_tags(path: Path) -> tuple[list[LyricLine], dict[str, str]]:
         raise LyricsFileError(f"lyrics file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LyricsFileError(f"cannot read lyrics file {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    tags = lrc_tags(text) if suffix == ".lrc" else {}
     try:
-        if suffix == ".lrc":
-            lines = parse_lrc(text)
-        elif suffix == ".srt":
-            lines = parse_srt(text)
-        else:
-            lines = parse_json(text)
+        lines, tags = READERS.get(suffix).read(text)
     except (LrcError, LyricsFileError) as exc:
         raise LyricsFileError(f"{path}: {exc}") from None
     return sorted(lines, key=lambda ln: ln.start), tags
@@ -99,3 +117,9 @@ def parse_json(text: str) -> list[LyricLine]:
         if not all(math.isfinite(t) for t in times):
             raise LyricsFileError(f"line entry {k}: times must be finite numbers of seconds, not NaN or Infinity")
     return lines
+
+
+LRC = TimedLyricsReader(".lrc", "line or word stamps; word stamps <mm:ss.xx> give the karaoke fill", parse_lrc,
+                        lrc_tags)
+SRT = TimedLyricsReader(".srt", "SubRip subtitles", parse_srt)
+JSON = TimedLyricsReader(".json", "mvflow's lyrics.json", parse_json)

@@ -56,12 +56,7 @@ def _looks_like_path(ref: str) -> bool:
 @functools.cache
 def load_model(model: str | None = None, compute_type: str | None = None):
     """The WhisperModel for `model` (None = bundled tiny.en), loaded once per process."""
-    try:
-        from faster_whisper import WhisperModel
-    except ImportError as exc:
-        raise ProviderUnavailable(
-            "faster-whisper is not installed: pip install -e '.[offline]'"
-        ) from exc
+    WhisperModel = _faster_whisper().WhisperModel  # noqa: N806 - the SDK's class
     device, default_compute = _device()
     ref = model or _bundled_model_path()
     if _looks_like_path(ref):
@@ -75,6 +70,27 @@ def load_model(model: str | None = None, compute_type: str | None = None):
             f"cannot load whisper model {ref!r} ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
             "pass an installed faster-whisper model directory, or no model to use the bundled tiny.en"
         ) from exc
+
+
+def model_summary(model: str | None = None) -> str:
+    """What the local transcriber runs, checked without downloading anything (for `mvflow doctor`).
+
+    The bundled tiny.en or a model folder is loaded (as a run would: that is the check); a hub
+    name is only named, since it is downloaded on first use. ProviderUnavailable when it cannot run.
+    """
+    if model and not _looks_like_path(model):
+        _faster_whisper()
+        return f"faster-whisper, model {model!r} (downloaded on first use)"
+    load_model(model)
+    return f"faster-whisper, model {model or 'tiny.en at ' + _bundled_model_path()} loaded"
+
+
+def _faster_whisper():  # noqa: ANN202 - the module
+    try:
+        import faster_whisper
+    except ImportError as exc:
+        raise ProviderUnavailable("faster-whisper is not installed: pip install -e '.[offline]'") from exc
+    return faster_whisper
 
 
 def transcribe_words(

@@ -19,9 +19,10 @@ import numpy as np
 from PIL import Image
 
 from mvflow.render.coverage import rgba_image
+from mvflow.render.features import bar_levels
 from mvflow.render.layers import Layer
 from mvflow.render.style_types import Color
-from mvflow.render.visualiser import VisualiserSpec
+from mvflow.render.visualiser import Visualiser, VisualiserSpec
 from mvflow.render.yuv import Box, Planes, even_floor, even_round
 
 
@@ -198,3 +199,20 @@ _BACKDROP, _LIT, _CAPPED = 1, 2, 3  # positions in each bar's (frame, backdrop, 
 
 def _even_px(levels: np.ndarray, reach: int) -> np.ndarray:
     return (np.rint(np.clip(levels, 0, 1) * reach / 2) * 2).astype(np.int32)
+
+
+class BarsKind(Visualiser):
+    """Spectrum bars: the kinds "bars" (growing up) and "mirrored" (growing both ways from the centre)."""
+
+    def __init__(self, name: str, description: str, mirrored: bool) -> None:
+        self.name, self.description, self.mirrored = name, description, mirrored
+
+    def build(self, spec: VisualiserSpec, box: Box, unit: int, samples: np.ndarray, n_frames: int, fps: int,
+              colours: tuple[Color, Color]) -> Bars:
+        n_bars = fitting_bar_count(box.width, spec.count)
+        levels, peaks = bar_levels(samples, n_frames, fps, n_bars, spec.release, spec.peak_hold)
+        return Bars(levels, peaks, box, unit, spec, colours, mirrored=self.mirrored)
+
+
+BARS = BarsKind("bars", "spectrum bars growing up from the bottom of the box", mirrored=False)
+MIRRORED = BarsKind("mirrored", "spectrum bars growing up and down from the box's centre line", mirrored=True)

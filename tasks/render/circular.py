@@ -17,9 +17,10 @@ import numpy as np
 
 from mvflow.render.bars import wash_colour
 from mvflow.render.coverage import Coverage, CoverageCanvas, ragged_ranges, rgba_image
+from mvflow.render.features import bar_levels
 from mvflow.render.layers import Layer
 from mvflow.render.style_types import Color
-from mvflow.render.visualiser import VisualiserSpec
+from mvflow.render.visualiser import Visualiser, VisualiserSpec
 from mvflow.render.yuv import Box, Planes, even_floor
 
 RING_RADIUS = 0.40  # of the square's half side
@@ -138,3 +139,17 @@ class Circular:
         self._canvas.paint(frame, luma, chroma)
         self._shown = lengths
         return True
+
+
+class CircularKind(Visualiser):
+    name = "circular"
+    description = "spectrum spokes around a ring, in the largest square centred in the box"
+
+    def build(self, spec: VisualiserSpec, box: Box, unit: int, samples: np.ndarray, n_frames: int, fps: int,
+              colours: tuple[Color, Color]) -> Circular:
+        n_spokes = fitting_spoke_count(centred_square(box).width, spec.count)
+        levels, _ = bar_levels(samples, n_frames, fps, n_spokes // 2, spec.release, spec.peak_hold)
+        return Circular(levels, box, unit, spec, colours)
+
+
+CIRCULAR = CircularKind()

@@ -1,7 +1,9 @@
 """The video codecs and quality presets the renderer offers, and which ones this ffmpeg has.
 
 Each codec is a small table row (encoder, container, audio codec, the settings of each
-`--quality` preset), so adding one is data, not another branch in the command builder.
+`--quality` preset), registered in CODECS like every other provider (mvflow.registry), so
+adding one is data, not another branch in the command builder; `mvflow doctor` checks each
+one's encoders against the bundled ffmpeg.
 The quality settings were chosen with benchmarks/encode_presets.py on a 2-core machine;
 `standard` H.264 is the speed-tuned default the render benchmark is measured on.
 """
@@ -11,9 +13,15 @@ from __future__ import annotations
 import functools
 import subprocess
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 from mvflow.audio import ffmpeg_exe
 from mvflow.errors import EncodingError
+from mvflow.registry import Provider, Registry
+
+if TYPE_CHECKING:
+    from mvflow.registry import Check
+    from mvflow.settings import Settings
 
 QUALITIES = ("draft", "standard", "high")
 
@@ -33,9 +41,14 @@ class Quality:
 
 
 @dataclass(frozen=True)
-class Codec:
+class Codec(Provider):
+    """One --codec: what ffmpeg encodes it with, into which container, at each --quality."""
+
+    role: ClassVar[str] = "codec"
+
     name: str
-    label: str
+    label: str  # what it writes, e.g. "H.264 / AAC in MP4"
+    description: str  # what to choose it for, in --help
     encoder: str  # ffmpeg video encoder
     audio_encoder: str
     container: str  # ffmpeg muxer
@@ -49,6 +62,16 @@ class Codec:
     def encoders(self) -> tuple[str, str]:
         return self.encoder, self.audio_encoder
 
+    def checks(self, settings: Settings) -> list[Check]:
+        """Its encoders are in the bundled ffmpeg; required when it is the configured codec."""
+        required = settings.codec == self.name
+        detail = f"{self.label} ({' + '.join(self.encoders)})"
+        try:
+            missing = missing_encoders(self)
+        except Exception as exc:  # noqa: BLE001 - doctor reports, never crashes
+            return [self.row(False, f"cannot list ffmpeg's encoders: {exc}", required)]
+        return [self.row(not missing, f"{detail}: missing {', '.join(missing)}" if missing else detail, required)]
+
 
 # Measured with benchmarks/encode_presets.py (1080p30 lyric video; see the README's table):
 # - h264 draft: ultrafast encodes with ~half the CPU of standard at the same PSNR, but its
@@ -57,43 +80,45 @@ class Codec:
 #   both speed and PSNR for this content.
 # - vp9: the realtime deadline with row-mt is about as fast as x264 standard; the 'good'
 #   deadline made ~30% smaller files at ~5x the CPU, too slow for 2 cores.
-CODECS: dict[str, Codec] = {
-    "h264": Codec(
-        "h264", "H.264 / AAC in MP4", "libx264", "aac", "mp4", ".mp4",
-        {
-            "draft": Quality(crf=30, preset="ultrafast"),
-            # x264 veryfast with a light motion search: see EncoderSettings in encoder.py.
-            "standard": Quality(crf=20, preset="veryfast", params="me=dia:subme=1"),
-            "high": Quality(crf=18, preset="medium"),
-        },
-    ),
-    "h265": Codec(
-        "h265", "H.265 / AAC in MP4 (hvc1)", "libx265", "aac", "mp4", ".mp4",
-        {
-            "draft": Quality(crf=30, preset="superfast"),
-            "standard": Quality(crf=23, preset="superfast"),
-            "high": Quality(crf=21, preset="veryfast"),
-        },
-        tag="hvc1", min_bits_per_pixel=0.003,
-    ),
-    "vp9": Codec(
-        "vp9", "VP9 / Opus in WebM", "libvpx-vp9", "libopus", "webm", ".webm",
-        {
-            "draft": Quality(crf=38, preset="realtime", cpu_used=8),
-            "standard": Quality(crf=32, preset="realtime", cpu_used=6),
-            "high": Quality(crf=28, preset="realtime", cpu_used=5),
-        },
-        min_bits_per_pixel=0.003,
-    ),
-}
+H264 = Codec(
+    "h264", "H.264 / AAC in MP4", "MP4 that plays everywhere", "libx264", "aac", "mp4", ".mp4",
+    {
+        "draft": Quality(crf=30, preset="ultrafast"),
+        # x264 veryfast with a light motion search: see EncoderSettings in encoder.py.
+        "standard": Quality(crf=20, preset="veryfast", params="me=dia:subme=1"),
+        "high": Quality(crf=18, preset="medium"),
+    },
+)
+H265 = Codec(
+    "h265", "H.265 / AAC in MP4 (hvc1)", "HEVC in MP4, tagged hvc1 for Apple devices; ~2.5x the encode time",
+    "libx265", "aac", "mp4", ".mp4",
+    {
+        "draft": Quality(crf=30, preset="superfast"),
+        "standard": Quality(crf=23, preset="superfast"),
+        "high": Quality(crf=21, preset="veryfast"),
+    },
+    tag="hvc1", min_bits_per_pixel=0.003,
+)
+VP9 = Codec(
+    "vp9", "VP9 / Opus in WebM", "WebM with Opus audio", "libvpx-vp9", "libopus", "webm", ".webm",
+    {
+        "draft": Quality(crf=38, preset="realtime", cpu_used=8),
+        "standard": Quality(crf=32, preset="realtime", cpu_used=6),
+        "high": Quality(crf=28, preset="realtime", cpu_used=5),
+    },
+    min_bits_per_pixel=0.003,
+)
+
+CODECS: Registry[Codec] = Registry(Codec, {
+    "h264": "mvflow.render.codecs:H264",
+    "h265": "mvflow.render.codecs:H265",
+    "vp9": "mvflow.render.codecs:VP9",
+}, error=EncodingError, unknown="unknown {role} {name!r}: choose one of {choices}")
 
 
 def get_codec(name: str) -> Codec:
     """The codec called `name`, or an EncodingError listing the choices."""
-    try:
-        return CODECS[name]
-    except KeyError:
-        raise EncodingError(f"unknown codec {name!r}: choose one of {', '.join(CODECS)}") from None
+    return CODECS.get(name)
 
 
 def check_quality(codec: Codec, quality: str) -> Quality:
@@ -124,7 +149,7 @@ def require_codec(name: str) -> Codec:
     """The codec, checked against this ffmpeg build: a clear EncodingError when it cannot encode it."""
     codec = get_codec(name)
     if missing := missing_encoders(codec):
-        usable = [c.name for c in CODECS.values() if not missing_encoders(c)]
+        usable = [c.name for c in CODECS.providers() if not missing_encoders(c)]
         raise EncodingError(
             f"codec {name} needs the ffmpeg encoder(s) {', '.join(missing)}, which the bundled ffmpeg "
             f"({ffmpeg_exe()}) lacks; usable here: {', '.join(usable) or 'none'} (see `mvflow doctor`)"

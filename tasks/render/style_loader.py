@@ -146,7 +146,7 @@ def _choices(table: str, key: str) -> tuple[str, ...] | None:
         return tuple(WEIGHTS)
     return {"background.motion": MOTIONS, "background.fit": FITS, "text.title_align": ALIGNS,
             "text.credit_align": ALIGNS, "canvas.aspect": tuple(ASPECTS),
-            "visualiser.kind": tuple(vis.VISUALISER_KINDS)}.get(f"{table}.{key}")
+            "visualiser.kind": tuple(vis.VISUALISERS)}.get(f"{table}.{key}")
 
 
 def _apply(style: Style, data: dict[str, Any], where: str, labels: Mapping[str, str] | None = None) -> Style:

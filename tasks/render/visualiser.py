@@ -1,29 +1,24 @@
 """The audio visualiser: what a style asks for (VisualiserSpec) and the part that draws it.
 
 A visualiser is a compositor Part (see compositor.py) that owns one box of the frame and
-redraws it from values precomputed for every frame. `build_visualiser` is the one place
-that turns a spec into a part, so a style only names a kind and its knobs.
+redraws it from values precomputed for every frame. Each kind is a `Visualiser` in the
+registry VISUALISERS (bars and mirrored in bars.py, waveform.py, circular.py, "none" here)
+that builds its part; `build_visualiser` asks the spec's kind, so a style only names a kind
+and its knobs, and adding a kind is one entry, not another branch.
 """
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
+from mvflow.registry import Provider, Registry
 from mvflow.render.compositor import Part
-from mvflow.render.features import bar_levels
 from mvflow.render.style_types import Color
 from mvflow.render.yuv import Box
-
-#: What each kind draws (also the text of `--help` and error messages).
-VISUALISER_KINDS = {
-    "bars": "spectrum bars growing up from the bottom of the box",
-    "mirrored": "spectrum bars growing up and down from the box's centre line",
-    "waveform": "an oscilloscope line of the music around each frame's time",
-    "circular": "spectrum spokes around a ring, in the largest square centred in the box",
-    "none": "no visualiser",
-}
 
 
 @dataclass(frozen=True)
@@ -41,10 +36,30 @@ class VisualiserSpec:
     colors: tuple[Color, Color] | None = None  # (left/start, right/end); None: from the accent
 
     def __post_init__(self) -> None:
-        if self.kind not in VISUALISER_KINDS:
-            raise ValueError(f"unknown visualiser {self.kind!r}; choose one of: {', '.join(VISUALISER_KINDS)}")
+        if self.kind not in VISUALISERS:
+            raise VISUALISERS.unknown(self.kind)
         if self.count < 1:
             raise ValueError(f"visualiser count must be at least 1, got {self.count}")
+
+
+class Visualiser(Provider):
+    """One kind of visualiser: builds the Part drawing a spec of its kind."""
+
+    role: ClassVar[str] = "visualiser"
+
+    @abstractmethod
+    def build(self, spec: VisualiserSpec, box: Box, unit: int, samples: np.ndarray, n_frames: int, fps: int,
+              colours: tuple[Color, Color]) -> Part:
+        """The Part drawing `spec` inside `box` for a song's mono `samples` (at FEATURE_RATE), in `colours`."""
+
+
+VISUALISERS: Registry[Visualiser] = Registry(Visualiser, {
+    "bars": "mvflow.render.bars:BARS",
+    "mirrored": "mvflow.render.bars:MIRRORED",
+    "waveform": "mvflow.render.waveform:WAVEFORM",
+    "circular": "mvflow.render.circular:CIRCULAR",
+    "none": "mvflow.render.visualiser:NONE",
+})
 
 
 def build_visualiser(spec: VisualiserSpec, box: Box, unit: int, samples: np.ndarray, n_frames: int, fps: int,
@@ -53,25 +68,16 @@ def build_visualiser(spec: VisualiserSpec, box: Box, unit: int, samples: np.ndar
 
     `colours` are used when the spec leaves its own colours open.
     """
-    from mvflow.render.bars import Bars, fitting_bar_count
+    return VISUALISERS.get(spec.kind).build(spec, box, unit, samples, n_frames, fps, spec.colors or colours)
 
-    colours = spec.colors or colours
-    if spec.kind == "none":
+
+class NoVisualiserKind(Visualiser):
+    name = "none"
+    description = "no visualiser"
+
+    def build(self, spec: VisualiserSpec, box: Box, unit: int, samples: np.ndarray, n_frames: int, fps: int,
+              colours: tuple[Color, Color]) -> Part:
         return NoVisualiser()
-    if spec.kind == "waveform":
-        from mvflow.render.waveform import Waveform, scope_traces
-
-        n_points = max(16, min(box.width // 4, 480))
-        return Waveform(scope_traces(samples, n_frames, fps, n_points, spec.release), box, unit, spec, colours)
-    if spec.kind == "circular":
-        from mvflow.render.circular import Circular, centred_square, fitting_spoke_count
-
-        n_spokes = fitting_spoke_count(centred_square(box).width, spec.count)
-        levels, _ = bar_levels(samples, n_frames, fps, n_spokes // 2, spec.release, spec.peak_hold)
-        return Circular(levels, box, unit, spec, colours)
-    n_bars = fitting_bar_count(box.width, spec.count)
-    levels, peaks = bar_levels(samples, n_frames, fps, n_bars, spec.release, spec.peak_hold)
-    return Bars(levels, peaks, box, unit, spec, colours, mirrored=spec.kind == "mirrored")
 
 
 class NoVisualiser:
@@ -84,3 +90,6 @@ class NoVisualiser:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+NONE = NoVisualiserKind()

@@ -23,7 +23,7 @@ from mvflow.render.coverage import Coverage, CoverageCanvas, ragged_ranges, rgba
 from mvflow.render.features import FEATURE_RATE, release
 from mvflow.render.layers import Layer
 from mvflow.render.style_types import Color
-from mvflow.render.visualiser import VisualiserSpec
+from mvflow.render.visualiser import Visualiser, VisualiserSpec
 from mvflow.render.yuv import Box, Planes
 
 WINDOW = 0.05  # seconds of audio across the box
@@ -179,3 +179,16 @@ class Waveform:
         self._canvas.paint(frame, luma, chroma)
         self._painted, self._shown = (luma.index, chroma.index), index
         return True
+
+
+class WaveformKind(Visualiser):
+    name = "waveform"
+    description = "an oscilloscope line of the music around each frame's time"
+
+    def build(self, spec: VisualiserSpec, box: Box, unit: int, samples: np.ndarray, n_frames: int, fps: int,
+              colours: tuple[Color, Color]) -> Waveform:
+        n_points = max(16, min(box.width // 4, 480))
+        return Waveform(scope_traces(samples, n_frames, fps, n_points, spec.release), box, unit, spec, colours)
+
+
+WAVEFORM = WaveformKind()

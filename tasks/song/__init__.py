@@ -1,6 +1,8 @@
 """Step 1 — generate the song with the engine the request names (built-in `local` by default).
 
-ACE-Step in native mode is two tasks: `submit_song` (cached: a crash or restart re-uses the
+Engines are objects in a registry (mvflow.song.engines): this module asks the request's
+engine what to do and never branches on its name. An engine that submits and polls
+(ACE-Step's native API) is two tasks: `submit_song` (cached: a crash or restart re-uses the
 server's task id instead of generating again) and `poll_song` (its own deadline). Every other
 engine — the built-in one, ACE-Step's completion mode — is the single task `generate_song`.
 
@@ -15,34 +17,26 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy
 from prefect.logging import get_run_logger
 
-from mvflow.files import step_dir
+from mvflow.files import inputs_hash, step_dir
 from mvflow.models import Song, SongRequest
-from mvflow.registry import Registry
 from mvflow.retries import STEP_CACHE_POLICY, retry_options
-from mvflow.song.acestep.options import AceStepOptions, submission_request
-
-ENGINES = Registry("song engine", {
-    "local": "mvflow.song.builtin.engine:generate_local_song",
-    "acestep": "mvflow.song.acestep.engine:generate_acestep_song",
-})
+from mvflow.song.engines import engine_for
 
 
 def song_dir(request: SongRequest, out_dir: Path | str) -> Path:
     """The song's folder, named by what changes the audio (not by timeouts or poll settings)."""
-    return step_dir(out_dir, "song", submission_request(request))
+    return step_dir(out_dir, "song", engine_for(request).audio_request(request))
 
 
 def uses_submit_and_poll(request: SongRequest) -> bool:
-    """True for ACE-Step's native API, which the flow runs as submit_song + poll_song."""
-    if request.engine != "acestep":
-        return False
-    return AceStepOptions.from_request(request).api_mode == "native"
+    """True when the flow runs the request's engine as submit_song + poll_song (ACE-Step's native API)."""
+    return engine_for(request).runs_submit_and_poll(request)
 
 
 #: A crashed holder's slot is handed back this long after its last lease renewal.
@@ -55,11 +49,7 @@ SLOT_RECLAIM_SECONDS = 5
 
 def song_server(request: SongRequest) -> str:
     """Who generates the song: 'local' for the built-in engine, 'host:port' for an ACE-Step server."""
-    if request.engine != "acestep":
-        return request.engine
-    url = urlsplit(AceStepOptions.from_request(request).api_url)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    return f"{url.hostname}:{port}"
+    return engine_for(request).server(request)
 
 
 def song_limit_name(request: SongRequest) -> str:
@@ -141,12 +131,7 @@ def _noticed_wait(name: str) -> Iterator[None]:
 
 def make_song(request: SongRequest, out_dir: Path | str) -> Song:
     """Run the requested engine, whole, into the song's folder."""
-    engine = ENGINES.get(request.engine)
-    if request.engine == "acestep":
-        from mvflow.song.acestep.engine import step_progress_callback
-
-        return engine(request, song_dir(request, out_dir), step_progress_callback())
-    return engine(request, song_dir(request, out_dir))
+    return engine_for(request).generate(request, song_dir(request, out_dir))
 
 
 @task(
@@ -163,38 +148,34 @@ def generate_song(request: SongRequest, out_dir: str) -> Song:
     return song
 
 
-def _submit_cache_key(context, parameters) -> str:  # noqa: ANN001 - Prefect's cache_key_fn signature
-    from mvflow.song.acestep.engine import submit_cache_key
-
-    return submit_cache_key(context, parameters)
+def submit_cache_key(context, parameters: dict[str, Any]) -> str:  # noqa: ANN001 - Prefect's cache_key_fn
+    """The submit step's cache key: what changes the audio (the engine's audio_request) and where it goes,
+    not timeouts or poll pacing, so raising --timeout re-uses the submitted job."""
+    request = parameters["request"]
+    return inputs_hash(engine_for(request).audio_request(request), str(parameters.get("out_dir")), length=64)
 
 
 @task(
     name="submit_song",
-    task_run_name="submit_song [acestep]",
-    cache_policy=CacheKeyFnPolicy(cache_key_fn=_submit_cache_key) + TASK_SOURCE,
+    task_run_name="submit_song [{request.engine}]",
+    cache_policy=CacheKeyFnPolicy(cache_key_fn=submit_cache_key) + TASK_SOURCE,
     **retry_options(),
 )
-def submit_song(request: SongRequest, out_dir: str):  # noqa: ANN201 - AceStepJob
-    """Submit to ACE-Step's /release_task; the returned job (task id) is cached."""
-    from mvflow.song.acestep.engine import submit_song as submit
-
-    job = submit(request, song_dir(request, out_dir))
-    get_run_logger().info("ACE-Step task %s submitted", job.task_id)
+def submit_song(request: SongRequest, out_dir: str):  # noqa: ANN201 - the engine's job (AceStepJob)
+    """Submit the song's job (ACE-Step: /release_task); the returned job (task id) is cached."""
+    job = engine_for(request).submit(request, song_dir(request, out_dir))
+    get_run_logger().info("%s job %s submitted", request.engine, getattr(job, "task_id", "?"))
     return job
 
 
 @task(
     name="poll_song",
-    task_run_name="poll_song [acestep]",
+    task_run_name="poll_song [{request.engine}]",
     cache_policy=STEP_CACHE_POLICY,
     **retry_options(),
 )
-def poll_song(job, request: SongRequest, out_dir: str) -> Song:  # noqa: ANN001 - AceStepJob
-    """Poll /query_result until the job ends (or its deadline), then download the audio."""
-    from mvflow.song.acestep.engine import poll_song as poll
-    from mvflow.song.acestep.engine import step_progress_callback
-
-    song = poll(job, request, song_dir(request, out_dir), step_progress_callback())
+def poll_song(job, request: SongRequest, out_dir: str) -> Song:  # noqa: ANN001 - the engine's job (AceStepJob)
+    """Wait for the job (ACE-Step: /query_result) until it ends or its deadline, then fetch the audio."""
+    song = engine_for(request).poll(job, request, song_dir(request, out_dir))
     get_run_logger().info("song ready: %s (%.2f s)", song.audio.path, song.duration)
     return song

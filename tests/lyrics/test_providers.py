@@ -7,8 +7,6 @@ leaves 127.0.0.1 and no real key is ever read: the environment is cleared for ev
 
 from __future__ import annotations
 
-import socket
-
 import numpy as np
 import pytest
 
@@ -18,6 +16,7 @@ from mvflow.lyrics.elevenlabs_provider import forced_alignment_words, scribe_wor
 from mvflow.lyrics.openai_provider import openai_words
 from mvflow.lyrics.providers import choose_transcriber, lyrics_prompt, transcribe
 from tests.support.stt_servers import ElevenLabsSttServer, OpenAISttServer
+from tests.support.stub_http import closed_port_url
 
 SCRIPT = ["city", "lights", "are", "calling", "me", "tonight"]
 OPENAI_KEY = "sk-test-0123456789"
@@ -190,13 +189,6 @@ def test_missing_audio_is_permanent(tmp_path, openai_server, eleven_server):
     with pytest.raises(PermanentError, match="audio file not found"):
         scribe_words(missing, api_key=ELEVEN_KEY, base_url=eleven_server.base_url)
     assert openai_server.requests == [] and eleven_server.requests == []
-
-
-def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 @pytest.mark.parametrize("call", ["openai", "elevenlabs"])

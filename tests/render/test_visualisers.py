@@ -23,7 +23,7 @@ from mvflow.render.encoder import FrameSink, encode_command
 from mvflow.render.features import FEATURE_RATE
 from mvflow.render.layers import DriftingBackground, StaticBackground, gradient_texture
 from mvflow.render.layout import Layout
-from mvflow.render.visualiser import VISUALISER_KINDS, VisualiserSpec, build_visualiser
+from mvflow.render.visualiser import VISUALISERS, VisualiserSpec, build_visualiser
 from mvflow.render.waveform import WINDOW, line_spans, scope_traces, span_coverage
 from mvflow.render.yuv import Box, Planes
 
@@ -32,7 +32,7 @@ RATE = 44100
 DURATION = 3.5
 LOUD = (1.0, 2.0)
 CLICK_AT = 3.0
-KINDS = [k for k in VISUALISER_KINDS if k != "none"]
+KINDS = [k for k in VISUALISERS if k != "none"]
 LAYOUT = Layout.for_size(W, H)
 COLOURS = ((92, 204, 255), (255, 120, 200))
 

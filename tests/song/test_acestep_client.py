@@ -14,8 +14,8 @@ import pytest
 
 from mvflow.errors import AceStepAuthError, AceStepError, PermanentError, is_transient
 from mvflow.models import SongRequest
+from mvflow.song import submit_cache_key
 from mvflow.song.acestep.client import AceStepClient, TaskState, error_detail, model_names, parse_result
-from mvflow.song.acestep.engine import submit_cache_key
 from mvflow.song.acestep.options import AceStepOptions, normalize_time_signature, submission_request
 from mvflow.song.acestep.payload import (
     AMBIGUOUS_KEYS,

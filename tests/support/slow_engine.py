@@ -1,8 +1,8 @@
 """A song engine for tests: the built-in one, made slow, recording when each generation ran.
 
-`register()` adds it to mvflow.song.ENGINES as "slow"; with MVFLOW_TEST_INTERVALS set, every
-generation appends "start end" (epoch seconds) to that file, so a test can check that no two
-songs generated at the same time — across processes too.
+`register()` adds it to the song engine registry (mvflow.song.engines.ENGINES) as "slow"; with
+MVFLOW_TEST_INTERVALS set, every generation appends "start end" (epoch seconds) to that file, so
+a test can check that no two songs generated at the same time — across processes too.
 """
 
 from __future__ import annotations
@@ -12,28 +12,36 @@ import time
 from pathlib import Path
 
 from mvflow.models import Song, SongRequest
+from mvflow.song.builtin import LocalEngine
 
 #: How long each generation sleeps first (MVFLOW_TEST_SLOW_SECONDS overrides).
 SECONDS = 1.5
 
 
-def slow_song(request: SongRequest, out_dir: Path) -> Song:
-    from mvflow.song.builtin.engine import generate_local_song
+class SlowEngine(LocalEngine):
+    """The built-in engine under another name (so its concurrency limit is `songs-slow`), sleeping first."""
 
-    start = time.time()
-    time.sleep(float(os.environ.get("MVFLOW_TEST_SLOW_SECONDS", SECONDS)))
-    song = generate_local_song(request.model_copy(update={"engine": "local"}), out_dir)
-    record = os.environ.get("MVFLOW_TEST_INTERVALS")
-    if record:
-        with open(record, "a", encoding="utf-8") as fh:
-            fh.write(f"{start} {time.time()}\n")
-    return song.model_copy(update={"engine": "slow"})
+    name = "slow"
+    description = "the built-in engine, slowed down (tests only)"
+
+    def generate(self, request: SongRequest, out_dir: Path) -> Song:
+        start = time.time()
+        time.sleep(float(os.environ.get("MVFLOW_TEST_SLOW_SECONDS", SECONDS)))
+        song = super().generate(request.model_copy(update={"engine": "local"}), out_dir)
+        record = os.environ.get("MVFLOW_TEST_INTERVALS")
+        if record:
+            with open(record, "a", encoding="utf-8") as fh:
+                fh.write(f"{start} {time.time()}\n")
+        return song.model_copy(update={"engine": "slow"})
+
+
+ENGINE = SlowEngine()
 
 
 def register() -> None:
-    from mvflow.song import ENGINES
+    from mvflow.song.engines import ENGINES
 
-    ENGINES._entries["slow"] = "tests.support.slow_engine:slow_song"
+    ENGINES.add("slow", "tests.support.slow_engine:ENGINE")
 
 
 def intervals(path: Path) -> list[tuple[float, float]]:

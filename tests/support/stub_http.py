@@ -13,7 +13,8 @@ next answers with `inject(...)`, each Fault used by one request, in order:
 - `Fault.reset()`: the connection is reset (TCP RST) before any answer.
 
 A request answered by a fault is still recorded, so tests can count the tries a client made.
-`silent_port()` is the other kind of broken server: it accepts connections and never answers.
+`silent_port()` is the other kind of broken server: it accepts connections and never answers;
+`closed_port_url()` is none at all: nothing listens there, a connection is refused at once.
 """
 
 from __future__ import annotations
@@ -237,3 +238,11 @@ def silent_port() -> Iterator[str]:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         sock.close()
+
+
+def closed_port_url() -> str:
+    """http://127.0.0.1:PORT where nothing listens (a port the kernel just handed out, closed again)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

@@ -5,4 +5,88 @@
 (pure functions), `options` validates the engine options a request carries, `engine` runs a
 generation (submit, poll, download, record what the server actually made) and `doctor` checks
 a server for `mvflow doctor`. Product code: this is how videos are made on a GPU server.
+
+`ENGINE` (below) is what the song engine registry (mvflow.song.engines) resolves "acestep" to:
+it answers what the flow asks an engine (submit + poll in native mode, the server's host:port
+for its concurrency limit) and imports the modules above only when used.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mvflow.models import Song, SongRequest
+from mvflow.song.engines import Engine
+
+if TYPE_CHECKING:
+    from mvflow.registry import Check
+    from mvflow.settings import Settings
+    from mvflow.song.acestep.engine import AceStepJob
+
+
+class AceStepEngine(Engine):
+    """Generates on an ACE-Step server; the server (host:port) is what its concurrency limit guards."""
+
+    name = "acestep"
+    description = "an ACE-Step 1.5 server"
+
+    def runs_submit_and_poll(self, request: SongRequest) -> bool:
+        """The native API (/release_task + /query_result) is; completion mode is one blocking call."""
+        from mvflow.song.acestep.options import AceStepOptions
+
+        return AceStepOptions.from_request(request).api_mode == "native"
+
+    def server(self, request: SongRequest) -> str:
+        """'host:port' of the request's server (the scheme's default port when the URL has none)."""
+        from urllib.parse import urlsplit
+
+        from mvflow.song.acestep.options import AceStepOptions
+
+        url = urlsplit(AceStepOptions.from_request(request).api_url)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        return f"{url.hostname}:{port}"
+
+    def audio_request(self, request: SongRequest) -> SongRequest:
+        from mvflow.song.acestep.options import submission_request
+
+        return submission_request(request)
+
+    def request_options(self, fields: dict[str, Any], settings: Settings) -> dict[str, Any]:
+        """AceStepOptions from the given fields over the settings' server; uploads checked and pinned."""
+        from mvflow.inputs import check_audio_file
+        from mvflow.song.acestep.options import AceStepOptions
+
+        for upload in ("src_audio", "reference_audio"):
+            if fields.get(upload) is not None:
+                check_audio_file(fields[upload], "upload audio")
+        given = dict(fields)
+        if settings.acestep_max_download_mb is not None:
+            given.setdefault("max_download_mb", settings.acestep_max_download_mb)
+        options = AceStepOptions(api_url=settings.acestep_api_url, api_mode=settings.acestep_api_mode, **given)
+        return options.pinned().model_dump(mode="json", exclude_none=True)
+
+    def generate(self, request: SongRequest, out_dir: Path) -> Song:
+        """Submit + poll (or one completion call) in one go, reporting the server's progress."""
+        from mvflow.song.acestep.engine import generate_acestep_song, step_progress_callback
+
+        return generate_acestep_song(request, out_dir, step_progress_callback())
+
+    def submit(self, request: SongRequest, out_dir: Path) -> AceStepJob:
+        from mvflow.song.acestep.engine import submit_song
+
+        return submit_song(request, out_dir)
+
+    def poll(self, job: AceStepJob, request: SongRequest, out_dir: Path) -> Song:
+        from mvflow.song.acestep.engine import poll_song, step_progress_callback
+
+        return poll_song(job, request, out_dir, step_progress_callback())
+
+    def checks(self, settings: Settings) -> list[Check]:
+        """The configured server: reachable, healthy, which models, key accepted (acestep/doctor.py)."""
+        from mvflow.song.acestep.doctor import check_acestep
+
+        return check_acestep(settings.acestep_api_url)
+
+
+ENGINE = AceStepEngine()

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import httpx
 
-from mvflow.doctor import Check
 from mvflow.errors import AceStepAuthError, AceStepError
+from mvflow.registry import Check
 from mvflow.settings import api_key as configured_key
 from mvflow.song.acestep.client import AceStepClient
 

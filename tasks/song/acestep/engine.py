@@ -28,7 +28,7 @@ from mvflow.files import atomic_path, inputs_hash, write_json_atomic
 from mvflow.models import FileArtifact, Song, SongRequest, StepResult
 from mvflow.settings import api_key
 from mvflow.song.acestep.client import AceStepClient, TaskState, verify_audio
-from mvflow.song.acestep.options import AceStepOptions, submission_request
+from mvflow.song.acestep.options import AceStepOptions
 from mvflow.song.acestep.payload import (
     apply_random_sample,
     as_int,
@@ -331,11 +331,6 @@ def generate_acestep_song(request: SongRequest, out_dir: Path, progress: Progres
     except AceStepLostTask as exc:
         log.warning("%s; submitting again once", exc)
         return poll_song(submit_song(job.request, out_dir), request, out_dir, progress)
-
-
-def submit_cache_key(context: Any, parameters: dict[str, Any]) -> str:
-    """Prefect cache_key_fn for a submit task: keyed on what changes the audio, not on timeouts."""
-    return inputs_hash(submission_request(parameters["request"]), str(parameters.get("out_dir")), length=64)
 
 
 def step_progress_callback(step: str = "song") -> ProgressFn:

@@ -28,7 +28,7 @@ from mvflow.song.builtin.vocals import Singer, SungLine, sing
 from mvflow.song.structure import parse_lyrics
 from mvflow.song.theory import SAMPLE_RATE as SR
 
-ENGINE = "local"
+ENGINE_NAME = "local"
 #: Longest outro fade, seconds (long outros fade only over their end).
 MAX_FADE_S = 6.0
 #: Shortest fade, seconds, even when the lyrics fill the song to its last bar.
@@ -115,7 +115,7 @@ def result_record(request: SongRequest, song: RenderedSong) -> dict:
     p = song.params
     time_signature = str(p.grid.meter.beats)
     return {
-        "engine": ENGINE,
+        "engine": ENGINE_NAME,
         "caption": request.caption,
         "lyrics": request.lyrics,
         "duration": request.duration,
@@ -160,6 +160,6 @@ def generate_local_song(request: SongRequest, out_dir: Path) -> Song:
     return Song(
         audio=FileArtifact.from_path(audio_path), result=result, caption=request.caption, lyrics=request.lyrics,
         duration=audio_duration(audio_path), bpm=p.bpm, key_scale=p.key.name,
-        time_signature=str(p.grid.meter.beats), engine=ENGINE, seed=p.seed, extra_files=extra,
+        time_signature=str(p.grid.meter.beats), engine=ENGINE_NAME, seed=p.seed, extra_files=extra,
     )
 
