@@ -31,6 +31,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from mvflow.lyrics.timing import ESTIMATED_CONFIDENCE, LineTiming, Timing
 from mvflow.models import LyricLine, LyricWord
 
 #: A pair at least this similar is trusted timing evidence for its word.
@@ -450,6 +451,47 @@ def place_lines(
 
     Returned times are non-decreasing across all words and lines.
     """
+    by_line, placed = _placement(lines, words, end_time, maybe_unsung)
+    timed = [_to_line(line, by_line[k]) if placed[k] else None for k, line in enumerate(lines)]
+    _non_decreasing([t for t in timed if t is not None])
+    return timed
+
+
+def timing_from_words(
+    lines: list[str],
+    words: list[LyricWord],
+    *,
+    end_time: float | None = None,
+    maybe_unsung: list[bool] | None = None,
+) -> Timing:
+    """`place_lines` as a Timing (mvflow.lyrics.timing), for the cloud transcribers.
+
+    An anchored line is `heard`, with the share of its letters heard well as its confidence
+    (times the mean similarity of those words); a line laid into a gap between anchors is
+    `estimated`. A line under an instrumental tag that no word anchors is unsung (nobody was
+    meant to sing it and nobody was heard); any other line left out stays unplaced.
+    """
+    by_line, placed = _placement(lines, words, end_time, maybe_unsung)
+    timed = {k: _to_line(text, by_line[k]) for k, text in enumerate(lines) if placed[k]}
+    _non_decreasing(list(timed.values()))
+    flags = maybe_unsung or [False] * len(lines)
+    return Timing(
+        lines=[LineTiming(k, timed[k].words, *_evidence(by_line[k])) if k in timed else None
+               for k in range(len(lines))],
+        unsung={k for k, flag in enumerate(flags) if flag and not placed[k]},
+    )
+
+
+def _evidence(slots: list[_Slot]) -> tuple[str, float]:
+    """(source, confidence) of a placed line: heard with its heard share, or estimated."""
+    if _is_anchored(slots):
+        return "heard", round(_heard_share(slots), 3)
+    return "estimated", ESTIMATED_CONFIDENCE
+
+
+def _placement(lines: list[str], words: list[LyricWord], end_time: float | None,
+               maybe_unsung: list[bool] | None) -> tuple[list[list[_Slot]], list[bool]]:
+    """Every known word's slot (timed where placed), per line, and which lines were placed."""
     slots = [
         _Slot(text=tok, line=k, chars=max(1, len(normalise(tok))))
         for k, line in enumerate(lines)
@@ -462,10 +504,7 @@ def place_lines(
     _fix_line_openers(slots, heard)
     by_line = [[s for s in slots if s.line == k] for k in range(len(lines))]
     guessable = [not flag for flag in maybe_unsung] if maybe_unsung else [True] * len(lines)
-    placed = _place_lines(by_line, end_time, guessable)
-    timed = [_to_line(line, by_line[k]) if placed[k] else None for k, line in enumerate(lines)]
-    _non_decreasing([t for t in timed if t is not None])
-    return timed
+    return by_line, _place_lines(by_line, end_time, guessable)
 
 
 def _place_lines(by_line: list[list[_Slot]], end_time: float | None, guessable: list[bool]) -> list[bool]:
@@ -497,6 +536,15 @@ def _place_lines(by_line: list[list[_Slot]], end_time: float | None, guessable: 
             clock = run[-1].end
         k = run_end
     return placed
+
+
+def _heard_share(line: list[_Slot]) -> float:
+    """The share of the line's letters heard well, times how well (mean similarity of those words)."""
+    good = [s for s in line if s.sim >= ANCHOR_SIMILARITY]
+    if not good:
+        return 0.0
+    share = sum(s.chars for s in good) / sum(s.chars for s in line)
+    return share * sum(s.sim for s in good) / len(good)
 
 
 def _is_anchored(line: list[_Slot]) -> bool:

@@ -7,8 +7,9 @@ takes the best one the configured keys allow: ElevenLabs, else OpenAI, else loca
 pick is returned so the step can say which one ran; nothing falls back silently: a chosen
 provider that fails, fails the step (DESIGN.md, "Defaults and the offline path").
 
-Every transcriber returns words with times; the alignment onto the known lyrics happens
-afterwards, the same way for all of them (tasks/lyrics/align.py).
+With known lyrics every transcriber returns a Timing of the known lines (mvflow.lyrics.timing):
+the cloud ones by placing their timed words on the lines (tasks/lyrics/align.py), the local one
+by forced alignment of the known words (tasks/lyrics/forced.py). Without, they return timed words.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from mvflow.models import LyricWord
 from mvflow.registry import Provider, Registry, auto_help
 
 if TYPE_CHECKING:
+    from mvflow.lyrics.timing import Timing
     from mvflow.registry import Check
     from mvflow.settings import Settings
 
@@ -35,7 +37,8 @@ PROMPT_CHARS = 200
 
 
 class Transcriber(Provider):
-    """Times the words of a song: (audio, known lyric lines, language, whisper model) -> timed words."""
+    """Times the words of a song: (audio, known lyric lines, language, whisper model) -> timed words,
+    and the known lines of a lyric sheet -> a Timing (each line placed or not, how, how sure)."""
 
     role: ClassVar[str] = "transcriber"
 
@@ -43,6 +46,16 @@ class Transcriber(Provider):
     def words(self, audio: Path, known_lines: list[str], language: str | None,
               model: str | None) -> list[LyricWord]:
         """Timed words of `audio`; `known_lines` may be empty (lyrics unknown), `model` is whisper's."""
+
+    def time(self, audio: Path, sheet: str, language: str | None, model: str | None) -> Timing:
+        """The sheet's lines on the audio's clock. By default: this transcriber's words, placed on the
+        known lines by mvflow.lyrics.align (the cloud transcribers); the local one overrides it."""
+        from mvflow.audio import audio_duration
+        from mvflow.lyrics.align import instrumental_flags, timing_from_words
+
+        known = known_lyric_lines(sheet)
+        return timing_from_words(known, self.words(audio, known, language, model), end_time=audio_duration(audio),
+                                 maybe_unsung=instrumental_flags(sheet))
 
 
 TRANSCRIBERS: Registry[Transcriber] = Registry(Transcriber, {
@@ -142,7 +155,17 @@ class OpenAITranscriber(Transcriber):
 
 class LocalTranscriber(Transcriber):
     name = "local"
-    description = "faster-whisper, offline"
+    description = "faster-whisper, offline (forced alignment of the known lyrics)"
+
+    def time(self, audio: Path, sheet: str, language: str | None, model: str | None) -> Timing:
+        """Forced alignment of the known lines with faster-whisper (mvflow.lyrics.forced): it times
+        the words we know instead of recognising them, which holds on dense, sung mixes."""
+        from mvflow.lyrics.align import instrumental_flags
+        from mvflow.lyrics.forced import time_lines
+        from mvflow.lyrics.whisper_align import WhisperAligner
+
+        aligner = WhisperAligner.from_file(audio, model=model, language=language)
+        return time_lines(aligner, known_lyric_lines(sheet), instrumental_flags(sheet))
 
     def words(self, audio: Path, known_lines: list[str], language: str | None,
               model: str | None) -> list[LyricWord]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from mvflow.audio import audio_duration
 from mvflow.files import write_text_atomic
-from mvflow.lyrics.align import align_lines, instrumental_flags, known_lyric_lines, lines_from_transcript
+from mvflow.lyrics.align import instrumental_flags, known_lyric_lines, lines_from_transcript, timing_from_words
 from mvflow.lyrics.formats import to_ass, to_enhanced_lrc, to_json, to_lrc, to_srt
 from mvflow.models import LyricLine, LyricWord, SyncedLyrics
 
@@ -67,28 +67,18 @@ def synced_from_words(
     offset: float = 0.0,
     provider: str = "local",
 ) -> SyncedLyrics:
-    """Everything after transcription, for any transcriber: align `words` onto the known
-    lyrics (or build lines from them), apply `offset`, write the files (write_lyric_files).
-    `end_time` (the audio's length) keeps the unheard last words of the last line inside
-    the song."""
+    """Everything after a transcript, for any transcriber: place `words` on the known lyrics
+    (mvflow.lyrics.align.timing_from_words) or, with none, build lines from them; apply `offset`;
+    write the files. `end_time` (the audio's length) keeps the unheard last words of the last
+    line inside the song."""
     known = known_lyric_lines(known_lyrics)
-    unplaced: list[str] = []
-    if is_marked_instrumental(known_lyrics):
-        lines, source = [], "instrumental"
-    elif known:
-        lines, unplaced = align_lines(known, words, end_time=end_time, maybe_unsung=instrumental_flags(known_lyrics))
-        source = "aligned"
-    else:
-        lines = lines_from_transcript(words)
-        source = "transcript" if lines else "instrumental"
+    if known:
+        timing = timing_from_words(known, words, end_time=end_time, maybe_unsung=instrumental_flags(known_lyrics))
+        return synced_from_timing(timing, known_lyrics, out_dir, title=title, offset=offset, provider=provider)
+    lines = [] if is_marked_instrumental(known_lyrics) else lines_from_transcript(words)
     lines = shift_lines(lines, offset)
-    return SyncedLyrics(
-        lines=lines,
-        unplaced=unplaced,
-        provider=provider,
-        source=source,
-        files=write_lyric_files(lines, out_dir, title=title),
-    )
+    return SyncedLyrics(lines=lines, provider=provider, source="transcript" if lines else "instrumental",
+                        files=write_lyric_files(lines, out_dir, title=title))
 
 
 def synced_from_timing(
@@ -100,22 +90,14 @@ def synced_from_timing(
     offset: float = 0.0,
     provider: str = "local",
 ) -> SyncedLyrics:
-    """Files and SyncedLyrics from a forced-alignment Timing (mvflow.lyrics.timing) of the known lines."""
+    """Files and SyncedLyrics from a transcriber's Timing of the known lines (mvflow.lyrics.timing):
+    placed lines with their source and confidence, unsung lines, and lines left unplaced."""
     known = known_lyric_lines(known_lyrics)
     lines = shift_lines([t.as_line(known[t.index]) for t in timing.placed()], offset)
     unsung = [known[k] for k in sorted(timing.unsung)]
     unplaced = [text for k, text in enumerate(known) if timing.lines[k] is None and k not in timing.unsung]
     return SyncedLyrics(lines=lines, unplaced=unplaced, unsung=unsung, provider=provider, source="aligned",
                         files=write_lyric_files(lines, out_dir, title=title))
-
-
-def time_known_lyrics(audio_path: Path, known_lyrics: str, model: str | None, language: str | None) -> Timing:
-    """The local transcriber's way with known lyrics: forced alignment with faster-whisper (timing.py)."""
-    from mvflow.lyrics.timing import time_lines
-    from mvflow.lyrics.whisper_align import WhisperAligner
-
-    aligner = WhisperAligner.from_file(audio_path, model=model, language=language)
-    return time_lines(aligner, known_lyric_lines(known_lyrics), instrumental_flags(known_lyrics))
 
 
 def sync_lyrics(
@@ -132,30 +114,30 @@ def sync_lyrics(
     """Time the lyrics of `audio_path` with `transcriber` (see mvflow.lyrics.providers) and write
     them as LRC, word LRC, SRT, ASS and JSON into `out_dir`.
 
-    With known lyrics (tags like [Verse] are ignored) the user's exact words are aligned
-    to the transcript (source "aligned"; lines that cannot be timed go to `unplaced`).
-    With no known lyrics the transcript itself becomes the lines (source "transcript").
-    Lyrics that are only tags ("[inst]") or a transcript with no words give an empty
-    result (source "instrumental"); its files are still written, empty.
+    With known lyrics (tags like [Verse] are ignored) the transcriber times the user's exact
+    lines (source "aligned"): each placed line says how (heard, aligned, estimated) and how
+    sure (confidence); lines the audio shows were not sung go to `unsung`, lines that could
+    not be timed to `unplaced`. With no known lyrics the transcript itself becomes the lines
+    (source "transcript"). Lyrics that are only tags ("[inst]") or a transcript with no words
+    give an empty result (source "instrumental"); its files are still written, empty.
 
     `offset` (seconds, positive = lyrics appear later) is already applied to the returned
     lines and to the files: they hold exactly the times the video shows.
     """
-    from mvflow.lyrics.providers import choose_transcriber, transcribe
+    from mvflow.lyrics.providers import TRANSCRIBERS, choose_transcriber
 
     audio_path = Path(audio_path)
-    words: list[LyricWord] = []
-    provider = transcriber
     known = known_lyric_lines(known_lyrics)
-    if known and choose_transcriber(transcriber, has_lyrics=True) == "local":
-        timing = time_known_lyrics(audio_path, known_lyrics, model, language)
-        return synced_from_timing(timing, known_lyrics, out_dir, title=title, offset=offset, provider="local")
-    if not is_marked_instrumental(known_lyrics):
-        words, provider = transcribe(transcriber, audio_path, known_lyrics, language, model)
-    return synced_from_words(
-        words, known_lyrics, out_dir,
-        end_time=audio_duration(audio_path), title=title, offset=offset, provider=provider,
-    )
+    if is_marked_instrumental(known_lyrics):
+        return synced_from_words([], known_lyrics, out_dir, title=title, offset=offset, provider=transcriber)
+    provider = choose_transcriber(transcriber, has_lyrics=bool(known))
+    chosen = TRANSCRIBERS.get(provider)
+    if known:
+        timing = chosen.time(audio_path, known_lyrics, language, model)
+        return synced_from_timing(timing, known_lyrics, out_dir, title=title, offset=offset, provider=provider)
+    words = chosen.words(audio_path, [], language, model)
+    return synced_from_words(words, known_lyrics, out_dir, end_time=audio_duration(audio_path), title=title,
+                             offset=offset, provider=provider)
 
 
 def synced_from_lrc(lrc_path: Path, out_dir: Path, *, title: str | None = None, offset: float = 0.0) -> SyncedLyrics:

@@ -1,32 +1,13 @@
-"""Time the known lyric lines on a song: where each is sung, word by word, how sure we are, and
-which lines were not sung at all.
+"""What every transcriber's timing of known lyrics comes to: each line on the clock (or not), its
+source and confidence, and the lines the audio shows were not sung.
 
-We know the words, so timing does not depend on recognising them (a free transcript of a
-dense mix misses most of them). The method, built on whisper_align.WhisperAligner:
+The local transcriber times lines itself by forced alignment (mvflow.lyrics.forced); the cloud
+ones return timed words that mvflow.lyrics.align places on the known lines. Both end here, so the
+files, the manifest and the CLI report them the same way.
 
-1. **Locate** (a sliding window over the song). A 30 s window starts at the audio cursor and
-   is offered the next lines of the sheet (as many as could be sung in 1.6x its length). Each
-   line's *contrast* (its token log-probability with the window's audio minus with silence)
-   says whether it is sung there: at least PRESENT_CONTRAST means yes. A chorus whose text
-   already came earlier in the same window is copied by whisper's decoder whatever plays, so
-   such a line is also accepted when its text alone (`presence`) is in the window. Lines
-   after the last present one belong to later windows; a line between present ones that is
-   not present is *unsung* (a singer who skipped it, an [Instrumental] note); two such lines
-   in a row end the window's run early. The present lines are aligned together (DTW), and a
-   line squeezed into almost no time is not there either. All lines but the last are kept;
-   the next window starts a second before that last line, which it re-aligns.
-2. **Refine**: lines are re-aligned in small groups (up to GROUP_LINES lines, GROUP_MAX_S
-   seconds) in a window that ends where the neighbouring lines are, which tightens word times;
-   each line's evidence is measured again there (contrast, or its text alone for a line that
-   scores low), and a line without evidence in its own stretch is dropped.
-3. **Line openers**: DTW gives the pause before a line to its first word; a first word longer
-   than the song's median word is cut back to that length from its end.
-4. **Estimated**: lines left without evidence between two placed lines, in a gap long enough
-   to sing them, where `vocal_activity` says someone sings, are spread over that voice by their
-   length and marked `estimated` rather than leaving a sung verse without lyrics.
-
-Every placed line gets a source — `heard` (contrast >= HEARD_CONTRAST: whisper recognises it),
-`aligned` (present, placed by alignment) or `estimated` — and a confidence in 0..1.
+Sources: `heard` (the audio's words were recognised as this line), `aligned` (forced alignment
+of the known words placed it; the audio supports it, less strongly), `estimated` (placed from
+where a voice sings and the line's length: no evidence for its words).
 """
 
 from __future__ import annotations
@@ -34,40 +15,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
+from mvflow.models import LineSource, LyricLine, LyricWord
 
-from mvflow.lyrics.align import normalise
-from mvflow.lyrics.whisper_align import WINDOW_S, AlignedWord, WhisperAligner, Window
-from mvflow.models import LyricLine, LyricWord
-
-#: Contrast (mean token log-probability with the audio minus with silence) of a line sung in
-#: the window. Measured on built-in songs, clean and dense mixes: sung lines 2.0-7.0, lines
-#: not in the window -0.7..0.7 (a line cut by the window's edge falls in between).
-PRESENT_CONTRAST = 1.2
-#: From here on whisper would recognise the line by itself: its source is `heard`.
-HEARD_CONTRAST = 3.0
-#: Contrast at which confidence reaches 1 - 1/e (confidence = 1 - exp(-contrast / this)).
+#: Contrast (forced.py) at which confidence reaches 1 - 1/e: confidence = 1 - exp(-contrast / this).
 CONFIDENCE_SCALE = 2.5
 #: Confidence of an estimated line (no acoustic evidence for its words, only for a voice).
 ESTIMATED_CONFIDENCE = 0.2
-#: A window is offered lines worth this many times its length, at SECONDS_PER_CHAR a letter.
-SECONDS_PER_CHAR = 0.1
-OFFER_FACTOR = 1.6
-MAX_OFFERED_LINES = 12
-#: A line aligned into less than this many seconds per letter was squeezed in: not sung there.
-SQUEEZED_S_PER_CHAR = 0.025
-#: The next window starts this long before the last line of the previous one.
-REWIND_S = 1.0
-#: ... and at least this far after the previous window's start (the cursor always moves on).
-MIN_ADVANCE_S = 3.0
-#: Refining groups: at most this many lines spanning at most this long, padded by PAD_S.
-GROUP_LINES = 4
-GROUP_MAX_S = 25.0
-PAD_S = 1.0
-#: A line's first word may last at most this many median word durations (see _cap_openers).
-OPENER_MAX_MEDIANS = 1.0
-#: An estimated run must fit its gap: gap / natural length within these factors.
-MIN_STRETCH, MAX_STRETCH = 0.35, 2.5
+
+
+def confidence_of(contrast: float) -> float:
+    """0..1 from forced alignment's contrast: 0 for no evidence, 0.38 at the presence threshold (1.2),
+    0.7 at 3, 0.94 at 7."""
+    return round(1.0 - math.exp(-max(0.0, contrast) / CONFIDENCE_SCALE), 3)
 
 
 @dataclass
@@ -76,8 +35,8 @@ class LineTiming:
 
     index: int
     words: list[LyricWord]
-    contrast: float
-    source: str  # "heard" | "aligned" | "estimated"
+    source: LineSource
+    confidence: float
 
     @property
     def start(self) -> float:
@@ -86,12 +45,6 @@ class LineTiming:
     @property
     def end(self) -> float:
         return self.words[-1].end
-
-    @property
-    def confidence(self) -> float:
-        if self.source == "estimated":
-            return ESTIMATED_CONFIDENCE
-        return round(1.0 - math.exp(-max(0.0, self.contrast) / CONFIDENCE_SCALE), 3)
 
     def as_line(self, text: str) -> LyricLine:
         return LyricLine(text=text, start=self.start, end=self.end, words=self.words,
@@ -108,251 +61,3 @@ class Timing:
 
     def placed(self) -> list[LineTiming]:
         return [t for t in self.lines if t is not None]
-
-
-def time_lines(aligner: WhisperAligner, lines: list[str], maybe_unsung: list[bool] | None = None) -> Timing:
-    """Time the known `lines` (display text, in sheet order) on the aligner's song.
-
-    `maybe_unsung[i]` marks lines under an instrumental tag: they are placed only on acoustic
-    evidence, never estimated.
-    """
-    maybe_unsung = maybe_unsung or [False] * len(lines)
-    located, unsung = _locate(aligner, lines)
-    timed = _refine(aligner, lines, located)
-    _cap_openers(timed)
-    result: list[LineTiming | None] = [timed.get(k) for k in range(len(lines))]
-    _estimate(aligner, lines, result, unsung, maybe_unsung)
-    return Timing(lines=result, unsung={k for k in unsung if result[k] is None})
-
-
-# --------------------------------------------------------------------------- 1. locate
-
-
-def _locate(aligner: WhisperAligner, lines: list[str]) -> tuple[dict[int, LineTiming], set[int]]:
-    """Slide a window over the song; the lines each window shows sung, and the lines it shows unsung."""
-    placed: dict[int, LineTiming] = {}
-    unsung: set[int] = set()
-    cursor, next_line = 0.0, 0
-    while next_line < len(lines) and cursor < aligner.duration - 1.0:
-        window = aligner.window(cursor, cursor + WINDOW_S)
-        offered = _offer(lines, next_line, window.end - window.start)
-        sung, holes, words, contrast = _sung_in(aligner, window, lines, offered)
-        if not sung:  # nobody sings these lines here: look further on
-            cursor += WINDOW_S / 2
-            continue
-        final = window.end >= aligner.duration - 0.01
-        kept = sung if final or len(sung) == 1 else sung[:-1]
-        for k in kept:
-            placed[k] = _line_timing(k, words, contrast[k])
-        unsung.update(k for k in holes if k < kept[-1] or final)
-        if final:
-            unsung.update(range(sung[-1] + 1, len(lines)))  # the song ended before them
-            break
-        if len(sung) > 1:
-            cursor, next_line = max(placed_start(words, sung[-1]) - REWIND_S, cursor + MIN_ADVANCE_S), sung[-1]
-        else:
-            cursor, next_line = max(placed[sung[0]].end - REWIND_S / 2, cursor + MIN_ADVANCE_S), sung[0] + 1
-    if cursor >= aligner.duration - 1.0:  # every window to the end was offered these lines and refused them
-        unsung.update(range(next_line, len(lines)))
-    return placed, unsung
-
-
-def _offer(lines: list[str], first: int, seconds: float) -> list[int]:
-    """The lines a window of `seconds` is asked about: as many as could be sung in OFFER_FACTOR x it."""
-    offered, budget = [], 0.0
-    for k in range(first, len(lines)):
-        offered.append(k)
-        budget += SECONDS_PER_CHAR * len(lines[k])
-        if budget > OFFER_FACTOR * seconds or len(offered) >= MAX_OFFERED_LINES:
-            break
-    return offered
-
-
-def _sung_in(aligner: WhisperAligner, window: Window, lines: list[str], offered: list[int]):  # noqa: ANN202
-    """(lines sung in the window, holes: offered lines between them that are not, their alignment,
-    each line's contrast)."""
-    words, contrast = aligner.contrast(window, [(k, lines[k]) for k in offered])
-    present = _present(aligner, window, lines, offered, contrast)
-    if not any(present.values()):
-        return [], [], [], {}
-    last = max(k for k in offered if present[k])
-    sung = [k for k in offered if k <= last and present[k]]
-    holes = [k for k in offered if k <= last and not present[k]]
-    for a, b in zip(holes, holes[1:]):  # two missing lines in a row: the window's run ends before them
-        if b == a + 1:
-            sung, holes = [k for k in sung if k < a], [k for k in holes if k < a]
-            break
-    while sung:
-        words, contrast = aligner.contrast(window, [(k, lines[k]) for k in sung])
-        squeezed = _squeezed(words, sung, lines)
-        if not squeezed:
-            break
-        trailing = _trailing(sung, squeezed)
-        holes += [k for k in squeezed if k not in trailing]
-        sung = [k for k in sung if k not in squeezed]
-    return sung, sorted(holes), words, contrast
-
-
-def _present(aligner: WhisperAligner, window: Window, lines: list[str], offered: list[int],
-             contrast: dict[int, float]) -> dict[int, bool]:
-    """Which offered lines are sung in the window: by contrast, or — for a line repeating text
-    offered before it, which the decoder copies — by its text alone being in the window."""
-    seen: set[str] = set()
-    repeats = []
-    for k in offered:
-        key = " ".join(normalise(w) for w in lines[k].split())
-        if key in seen and contrast[k] < PRESENT_CONTRAST:
-            repeats.append(k)
-        seen.add(key)
-    alone = aligner.presence(window, [(k, lines[k]) for k in repeats])
-    return {k: contrast[k] >= PRESENT_CONTRAST or alone.get(k, -math.inf) >= PRESENT_CONTRAST for k in offered}
-
-
-def _squeezed(words: list[AlignedWord], sung: list[int], lines: list[str]) -> list[int]:
-    """Lines the alignment crushed into far less time than the window's other lines take per letter
-    (less than MIN_STRETCH of their median pace, or under SQUEEZED_S_PER_CHAR): not sung there."""
-    pace = {k: _span(words, k) / max(1, len(lines[k])) for k in sung}
-    typical = float(np.median(list(pace.values())))
-    return [k for k in sung if pace[k] < max(SQUEEZED_S_PER_CHAR, MIN_STRETCH * typical)]
-
-
-def _trailing(sung: list[int], squeezed: list[int]) -> list[int]:
-    """The squeezed lines at the end of `sung` (they belong to a later window, not unsung)."""
-    tail = []
-    for k in reversed(sung):
-        if k not in squeezed:
-            break
-        tail.append(k)
-    return tail
-
-
-def _span(words: list[AlignedWord], line: int) -> float:
-    mine = [w for w in words if w.line == line]
-    return mine[-1].end - mine[0].start
-
-
-def placed_start(words: list[AlignedWord], line: int) -> float:
-    return next(w.start for w in words if w.line == line)
-
-
-def _line_timing(line: int, words: list[AlignedWord], contrast: float) -> LineTiming:
-    mine = [LyricWord(text=w.text, start=w.start, end=w.end) for w in words if w.line == line]
-    return LineTiming(line, mine, contrast, "heard" if contrast >= HEARD_CONTRAST else "aligned")
-
-
-# --------------------------------------------------------------------------- 2. refine
-
-
-def _refine(aligner: WhisperAligner, lines: list[str], located: dict[int, LineTiming]) -> dict[int, LineTiming]:
-    """Re-align located lines in small groups bounded by their neighbours (tighter word times)."""
-    order = sorted(located)
-    refined: dict[int, LineTiming] = {}
-    k = 0
-    while k < len(order):
-        group = _group(order, k, located)
-        before = located[order[k - 1]].end if k > 0 else 0.0
-        after = located[order[k + len(group)]].start if k + len(group) < len(order) else aligner.duration
-        start = max(before, located[group[0]].start - PAD_S)
-        end = min(after, located[group[-1]].end + PAD_S, start + WINDOW_S)
-        window = aligner.window(start, end)
-        words, contrast = aligner.contrast(window, [(g, lines[g]) for g in group])
-        weak = [g for g in group if contrast[g] < PRESENT_CONTRAST]
-        alone = aligner.presence(window, [(g, lines[g]) for g in weak])
-        for g in group:
-            evidence = max(contrast[g], alone.get(g, -math.inf))
-            if evidence >= PRESENT_CONTRAST:  # else its text is not sung where the window placed it
-                refined[g] = _line_timing(g, words, evidence)
-        k += len(group)
-    return refined
-
-
-def _group(order: list[int], k: int, located: dict[int, LineTiming]) -> list[int]:
-    group = [order[k]]
-    while len(group) < GROUP_LINES and k + len(group) < len(order):
-        candidate = order[k + len(group)]
-        if located[candidate].end - located[group[0]].start > GROUP_MAX_S:
-            break
-        group.append(candidate)
-    return group
-
-
-# --------------------------------------------------------------------------- 3. line openers
-
-
-def _cap_openers(timed: dict[int, LineTiming]) -> None:
-    """A line's first word may last at most OPENER_MAX_MEDIANS median word durations: DTW hands
-    it the pause before the line, so a longer one keeps its end and loses its start."""
-    durations = [w.end - w.start for t in timed.values() for w in t.words if w.end > w.start]
-    if not durations:
-        return
-    longest = OPENER_MAX_MEDIANS * float(np.median(durations))
-    for timing in timed.values():
-        first = timing.words[0]
-        if first.end - first.start > longest:
-            timing.words[0] = first.model_copy(update={"start": first.end - longest})
-
-
-# --------------------------------------------------------------------------- 4. estimated
-
-
-def _estimate(aligner: WhisperAligner, lines: list[str], result: list[LineTiming | None], unsung: set[int],
-              maybe_unsung: list[bool]) -> None:
-    """Spread runs of unplaced lines over the voice between their placed neighbours (see module doc)."""
-    k = 0
-    while k < len(result):
-        if result[k] is not None:
-            k += 1
-            continue
-        end = k
-        while end < len(result) and result[end] is None:
-            end += 1
-        run = [j for j in range(k, end) if not maybe_unsung[j]]
-        if run and k > 0 and end < len(result):
-            lo, hi = result[k - 1].end, result[end].start
-            natural = SECONDS_PER_CHAR * sum(len(lines[j]) for j in run)
-            voiced = vocal_activity(aligner, lo, hi) if MIN_STRETCH * natural <= hi - lo else None
-            if voiced and MIN_STRETCH * natural <= voiced[1] - voiced[0] <= MAX_STRETCH * natural + 1.0:
-                for j, timing in zip(run, _spread(lines, run, *voiced)):
-                    result[j] = timing
-        k = end
-
-
-def _spread(lines: list[str], run: list[int], start: float, end: float) -> list[LineTiming]:
-    """The run's words laid over [start, end] in proportion to their letters."""
-    letters = [max(1, len(normalise(w))) for j in run for w in lines[j].split()]
-    scale = (end - start) / sum(letters)
-    clock, n, out = start, 0, []
-    for j in run:
-        words = []
-        for w in lines[j].split():
-            length = letters[n] * scale
-            words.append(LyricWord(text=w, start=clock, end=clock + length))
-            clock += length
-            n += 1
-        out.append(LineTiming(j, words, 0.0, "estimated"))
-    return out
-
-
-#: A stretch whose speech probability (1 - whisper's no-speech probability) reaches this has a voice.
-VOICE_PROBABILITY = 0.3
-#: Long gaps are scanned in pieces this long (half overlapping) to find where the voice is.
-VOICE_PIECE_S = 3.0
-
-
-def vocal_activity(aligner: WhisperAligner, start: float, end: float) -> tuple[float, float] | None:
-    """The part of [start, end] where a voice sings (first to last voiced piece), or None.
-
-    Uses whisper's no-speech probability, which tells a sung stretch from an instrumental one
-    where a speech VAD does not (see WhisperAligner.speech_probability); a gap longer than two
-    pieces is scanned piece by piece so an instrumental break inside it is left out.
-    """
-    if end - start < 0.5:
-        return None
-    if end - start <= 2 * VOICE_PIECE_S:
-        return (start, end) if aligner.speech_probability(aligner.window(start, end)) >= VOICE_PROBABILITY else None
-    starts = np.arange(start, end - VOICE_PIECE_S / 2, VOICE_PIECE_S / 2)
-    voiced = [t for t in starts
-              if aligner.speech_probability(aligner.window(t, min(end, t + VOICE_PIECE_S))) >= VOICE_PROBABILITY]
-    if not voiced:
-        return None
-    return float(voiced[0]), float(min(end, voiced[-1] + VOICE_PIECE_S))

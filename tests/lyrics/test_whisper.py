@@ -56,7 +56,10 @@ def speech(tmp_path_factory) -> tuple[Path, list[float]]:
 
 @pytest.fixture
 def fake_transcript(monkeypatch):
-    """Replace whisper in sync_lyrics with a fixed transcript (fast, deterministic)."""
+    """Replace whisper in sync_lyrics with a fixed transcript (fast, deterministic), and time known
+    lyrics from that transcript (the words path the cloud transcribers take) instead of by forced
+    alignment: these tests are about what sync_lyrics does after a transcript."""
+    from mvflow.lyrics.providers import LocalTranscriber, Transcriber
 
     def install(words: list[LyricWord]) -> list[dict]:
         calls: list[dict] = []
@@ -66,6 +69,7 @@ def fake_transcript(monkeypatch):
             return words
 
         monkeypatch.setattr(whisper_local, "transcribe_words", fake)
+        monkeypatch.setattr(LocalTranscriber, "time", Transcriber.time)
         return calls
 
     return install
