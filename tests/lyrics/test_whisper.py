@@ -135,7 +135,7 @@ def test_line_under_an_instrumental_tag_is_never_guessed(fake_transcript, speech
     lyrics = f"[Verse]\n{verse}\n[Instrumental]\n(guitar solo here)\n[Chorus]\n{chorus}\n"
     result = sync_lyrics(speech[0], lyrics, tmp_path)
     assert [line.text for line in result.lines] == [verse, chorus]
-    assert result.unplaced == ["(guitar solo here)"]
+    assert result.unsung == ["(guitar solo here)"] and result.unplaced == []  # meant not to be sung; not heard
 
 
 def test_no_known_lyrics_uses_the_transcript(fake_transcript, speech, tmp_path):
