@@ -49,7 +49,9 @@ def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel) -> dict
         "song": {"engine": song.engine, "seed": song.seed, "duration": round(song.duration, 3), "bpm": song.bpm,
                  "key_scale": song.key_scale, "time_signature": song.time_signature, "caption": song.caption},
         "lyrics": {"provider": lyrics.provider, "source": lyrics.source, "lines": len(lyrics.lines),
-                   "unplaced": lyrics.unplaced},
+                   "by_source": lyrics.count_by_source(), "unsung": lyrics.unsung, "unplaced": lyrics.unplaced,
+                   "timing": [{"text": line.text, "start": round(line.start, 3), "source": line.source,
+                               "confidence": line.confidence} for line in lyrics.lines]},
         "cover": {"provider": cover.provider},
         "files": files,
     }
@@ -112,6 +114,8 @@ def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path) ->
     cover_line = f"![cover of {video.title}]({picture})\n\n" if picture else ""
     rows = "\n".join(f"| {s.name} | {s.provider} | {s.status} | {s.seconds:.1f} s |" for s in steps)
     unplaced = "".join(f"\n- unplaced lyric line: `{line}`" for line in lyrics.unplaced)
+    unsung = "".join(f"\n- not sung: `{line}`" for line in lyrics.unsung)
+    timing = f"{lyrics.source}: {lyrics.timing_summary()}" if lyrics.source == "aligned" else lyrics.source
     return f"""# {video.title}
 
 {cover_line}**Video:** `{video.video.path}`
@@ -122,6 +126,6 @@ def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path) ->
 {rows}
 
 - song: {song.duration:.1f} s, {song.bpm or '?'} bpm, {song.key_scale or '?'}, engine `{song.engine}`, seed {song.seed}
-- lyrics: {len(lyrics.lines)} lines ({lyrics.source}), provider `{lyrics.provider}`{unplaced}
+- lyrics: {len(lyrics.lines)} lines ({timing}), provider `{lyrics.provider}`{unsung}{unplaced}
 - cover: `{video.cover.background.path}` ({video.cover.provider})
 """

@@ -126,6 +126,20 @@ class SyncedLyrics(StepResult):
     def own_files(self) -> list[FileArtifact]:
         return list(self.files.values())
 
+    def count_by_source(self) -> dict[str, int]:
+        """How many placed lines were heard, aligned and estimated (sources that occur)."""
+        counts: dict[str, int] = {}
+        for line in self.lines:
+            if line.source is not None:
+                counts[line.source] = counts.get(line.source, 0) + 1
+        return counts
+
+    def timing_summary(self) -> str:
+        """One line for people: '12 heard, 3 aligned, 1 estimated, 1 unsung, 0 unplaced'."""
+        counts = self.count_by_source()
+        parts = [f"{counts.get(source, 0)} {source}" for source in ("heard", "aligned", "estimated")]
+        return ", ".join([*parts, f"{len(self.unsung)} unsung", f"{len(self.unplaced)} unplaced"])
+
 
 class Cover(StepResult):
     background: FileArtifact = Field(description="Video-aspect background, e.g. 1920x1080")

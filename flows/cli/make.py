@@ -115,8 +115,11 @@ def report_run(run) -> None:  # noqa: ANN001 - mvflow.flows.music_video.VideoRun
         console.print(f"  {step.name:<10} {step.provider:<12} {step.status:<7} {step.seconds:6.1f} s")
     if run.all_cached:
         console.print("[bold]Nothing to do:[/] every step was served from cache (same request, files intact).")
-    if run.video.lyrics.unplaced:
-        console.print(f"[yellow]warning:[/] {len(run.video.lyrics.unplaced)} lyric line(s) could not be timed; "
+    lyrics = run.video.lyrics
+    if lyrics.source == "aligned":
+        console.print(f"  lyrics: {len(lyrics.lines)} lines on screen ({lyrics.timing_summary()})")
+    if lyrics.unplaced:
+        console.print(f"[yellow]warning:[/] {len(lyrics.unplaced)} lyric line(s) could not be timed; "
                       f"see {run.manifest}")
     console.print(f"manifest: {run.manifest}")
     print(run.video.video.path)

@@ -54,8 +54,11 @@ def pick_transcriber(requested: str | None, model: str | None, lyrics: str) -> t
 
 
 def report(synced) -> None:  # noqa: ANN001 - SyncedLyrics
-    """What happened, on stderr: lines timed and every line that could not be placed."""
-    console.print(f"{len(synced.lines)} line(s) timed ({synced.source}) by [green]{synced.provider}[/]")
+    """What happened, on stderr: lines timed (heard, aligned, estimated), lines not sung, lines not placed."""
+    counts = f": {synced.timing_summary()}" if synced.source == "aligned" else ""
+    console.print(f"{len(synced.lines)} line(s) timed ({synced.source}{counts}) by [green]{synced.provider}[/]")
+    for line in synced.unsung:
+        console.print(f"not sung (left out): {line!r}")
     for line in synced.unplaced:
         console.print(f"[yellow]warning:[/] could not place lyric line: {line!r}")
 

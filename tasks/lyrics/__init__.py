@@ -49,7 +49,10 @@ def transcribe_lyrics(song: Song, out_dir: str, options: LyricsOptions, title: s
     logger = get_run_logger()
     logger.info("timing lyrics with transcriber %r", options.transcriber)
     lyrics = make_lyrics(song, out_dir, options, title)
-    logger.info("%d lyric lines timed (%s, %s)", len(lyrics.lines), lyrics.source, lyrics.provider)
+    logger.info("%d lyric lines timed (%s, %s): %s", len(lyrics.lines), lyrics.source, lyrics.provider,
+                lyrics.timing_summary())
+    for line in lyrics.unsung:
+        logger.info("not sung, left out: %r", line)
     for line in lyrics.unplaced:
         logger.warning("could not place lyric line: %r", line)
     return lyrics

@@ -161,21 +161,24 @@ def to_ass(lines: list[LyricLine], offset: float = 0.0, title: str | None = None
 
 
 def to_json(lines: list[LyricLine], offset: float = 0.0) -> str:
-    """[{start, end, text, words: [{text, start, end}]}], times in seconds (ms precision)."""
+    """[{start, end, text, words: [{text, start, end}], source, confidence}], times in seconds (ms
+    precision); source (heard | aligned | estimated) and confidence (0-1) when a transcriber timed the line."""
 
     def t(x: float) -> float:
         return round(_shift(x, offset), 3)
 
-    data = [
-        {
+    def entry(line: LyricLine) -> dict:
+        item = {
             "start": t(line.start),
             "end": t(line.end),
             "text": line.text,
             "words": [{"text": w.text, "start": t(w.start), "end": t(w.end)} for w in line.words],
         }
-        for line in lines
-    ]
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        if line.source is not None:  # how the line was timed, when a transcriber timed it
+            item.update(source=line.source, confidence=line.confidence)
+        return item
+
+    return json.dumps([entry(line) for line in lines], indent=2, ensure_ascii=False) + "\n"
 
 
 # --------------------------------------------------------------------------- reader

@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 from mvflow.audio import ffmpeg_exe, write_wav
 from mvflow.cli import app
-from mvflow.lyrics import whisper_local
 from mvflow.models import LyricWord
 from tests.support.media import read_lrc
+from tests.support.transcript import use_transcript
 
 runner = CliRunner()
 
@@ -60,7 +60,7 @@ def fake_whisper(monkeypatch):
 
     def install(drop: tuple[str, ...] = ()) -> None:
         words = [LyricWord(text=w, start=t, end=t + 0.4) for w, t in HEARD if w not in drop]
-        monkeypatch.setattr(whisper_local, "transcribe_words", lambda *a, **k: words)
+        use_transcript(monkeypatch, words)
 
     install()
     return install

@@ -20,6 +20,7 @@ from mvflow.lyrics.formats import parse_lrc
 from mvflow.lyrics.sync import sync_lyrics
 from mvflow.lyrics.whisper_local import load_model, transcribe_words
 from mvflow.models import LyricWord
+from tests.support.transcript import use_transcript
 
 LINES = [
     "The city lights are calling me tonight",
@@ -59,17 +60,9 @@ def fake_transcript(monkeypatch):
     """Replace whisper in sync_lyrics with a fixed transcript (fast, deterministic), and time known
     lyrics from that transcript (the words path the cloud transcribers take) instead of by forced
     alignment: these tests are about what sync_lyrics does after a transcript."""
-    from mvflow.lyrics.providers import LocalTranscriber, Transcriber
-
     def install(words: list[LyricWord]) -> list[dict]:
         calls: list[dict] = []
-
-        def fake(audio_path, **kwargs):
-            calls.append(kwargs)
-            return words
-
-        monkeypatch.setattr(whisper_local, "transcribe_words", fake)
-        monkeypatch.setattr(LocalTranscriber, "time", Transcriber.time)
+        use_transcript(monkeypatch, words, calls)
         return calls
 
     return install
