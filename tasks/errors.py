@@ -16,10 +16,15 @@ The hierarchy (every class is defined here; modules import what they raise)::
     │   └── AceStepError         ACE-Step refused or answered something unusable
     │       ├── AceStepAuthError, AceStepDownloadError, AceStepJobFailed, AceStepTimeout
     │       └── AceStepLostTask  the server forgot the task: the flow resubmits once
-    └── TransientError           a later attempt may work: a service down, slow, rate limiting
-        ├── ServiceError         a cloud call's 429/5xx or unreadable answer (status_code, retry_after)
-        ├── GeminiUnavailable    Gemini overloaded or unreachable (also a ConnectionError)
-        └── AceStepSlowDownload  an audio download outlasted its deadline (also a TimeoutError)
+    ├── TransientError           a later attempt may work: a service down, slow, rate limiting
+    │   ├── ServiceError         a cloud call's 429/5xx or unreadable answer (status_code, retry_after)
+    │   ├── GeminiUnavailable    Gemini overloaded or unreachable (also a ConnectionError)
+    │   └── AceStepSlowDownload  an audio download outlasted its deadline (also a TimeoutError)
+    └── InternalSignal           control flow inside one module; caught there, never reaches a user
+        ├── ModelNotFound        a Gemini model name answered 404: try the next one
+        ├── UnparsableBody       devserver: a JSON body that does not parse (upstream answers 500)
+        ├── ChatRequestError     devserver: a chat request it cannot read (answered 400)
+        └── JobRejected          devserver: a job the built-in engine cannot run (status 2)
 
 Two questions are answered here for every exception, ours or a library's:
 - *retry?* `is_transient`: our TransientErrors, network faults (httpx), HTTP 408/429/5xx from
@@ -165,6 +170,29 @@ class GeminiUnavailable(TransientError, ConnectionError):
 class AceStepSlowDownload(TransientError, TimeoutError):
     """An audio download outlasted its overall deadline (a server sending too slowly for any one
     read to time out)."""
+
+
+# ---- internal signals ------------------------------------------------------------------------------
+
+class InternalSignal(MvflowError):
+    """Control flow inside one module, caught there; it never reaches a user or a retry decision."""
+
+
+class ModelNotFound(InternalSignal):
+    """This Gemini model name answered 404: move on to the next one."""
+
+
+class UnparsableBody(InternalSignal):
+    """The development server got a JSON Content-Type with a body that does not parse: upstream
+    answers a plain-text 500."""
+
+
+class ChatRequestError(InternalSignal, ValueError):
+    """The development server cannot read a chat-completions request: answered with 400 and this message."""
+
+
+class JobRejected(InternalSignal, RuntimeError):
+    """The development server's job cannot run on the built-in engine (it needs the real DiT or LM)."""
 
 
 # ---- disk full ------------------------------------------------------------------------------------

@@ -44,12 +44,11 @@ def output_path(audio: Path, fmt: str, output: Path | None) -> Path:
 def pick_transcriber(requested: str | None, model: str | None, lyrics: str) -> tuple[str, str | None]:
     """(transcriber that will run, whisper model): flags > environment > config file > defaults,
     "auto" resolved by the keys that are set (so the user sees the real choice up front)."""
-    from mvflow.lyrics.align import known_lyric_lines
     from mvflow.lyrics.providers import choose_transcriber
     from mvflow.settings import load_settings
 
     settings = load_settings({"transcriber": requested, "whisper_model": model})
-    chosen = choose_transcriber(settings.transcriber, has_lyrics=bool(known_lyric_lines(lyrics)))
+    chosen = choose_transcriber(settings.transcriber)
     return chosen, settings.whisper_model
 
 

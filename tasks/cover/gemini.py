@@ -33,7 +33,7 @@ from PIL import Image
 
 from mvflow.cover.prompt import cover_prompt
 from mvflow.cover.user_image import fit_image, to_rgb
-from mvflow.errors import GeminiBlocked, GeminiUnavailable, PermanentError
+from mvflow.errors import GeminiBlocked, GeminiUnavailable, ModelNotFound, PermanentError
 from mvflow.settings import api_key as configured_key
 from mvflow.settings import base_url as configured_base_url
 
@@ -102,10 +102,6 @@ def _settings():  # noqa: ANN202 - mvflow.settings.Settings
     return load_settings()
 
 
-class _ModelNotFound(Exception):
-    """Internal: this model name answered 404, move on to the next one."""
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     """Bounded exponential backoff with jitter for 429/5xx/network faults inside one step run."""
@@ -161,7 +157,7 @@ def gemini_image(
             try:
                 call = partial(client.models.generate_content, model=name, contents=prompt, config=config)
                 response = _with_retries(call, policy, name, key)
-            except _ModelNotFound:
+            except ModelNotFound:
                 log.warning("Gemini model %s answered 404 (retired or unknown); trying the next one", name)
                 continue
             log.info("Gemini model %s answered", name)
@@ -255,14 +251,14 @@ def _with_retries(
 
 
 def _translate(exc: Exception, model: str, key: str) -> Exception:
-    """Map an SDK or network error to _ModelNotFound, GeminiUnavailable or PermanentError."""
+    """Map an SDK or network error to ModelNotFound, GeminiUnavailable or PermanentError."""
     if isinstance(exc, TRANSPORT_ERRORS):
         return GeminiUnavailable(f"cannot reach Gemini ({type(exc).__name__}: {_one_line(str(exc), key)})")
     assert isinstance(exc, errors.APIError)
     code, status = exc.code or 0, exc.status or "ERROR"
     message = _one_line(exc.message or str(exc.details), key)
     if code == 404:
-        return _ModelNotFound(model)
+        return ModelNotFound(model)
     if code in (408, 429) or code >= 500:
         return GeminiUnavailable(
             f"Gemini model {model} answered {code} {status}: {message}", code, _retry_info_delay(exc.details)

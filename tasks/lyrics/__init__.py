@@ -8,7 +8,6 @@ from prefect import task
 from prefect.logging import get_run_logger
 
 from mvflow.files import step_dir
-from mvflow.lyrics.align import known_lyric_lines
 from mvflow.lyrics.providers import choose_transcriber
 from mvflow.models import LyricsOptions, Song, SyncedLyrics
 from mvflow.retries import STEP_CACHE_POLICY, retry_options
@@ -22,7 +21,7 @@ def resolve_options(options: LyricsOptions, lyrics: str) -> LyricsOptions:
     """
     if options.lrc is not None:
         return options.model_copy(update={"transcriber": "lrc-file"})
-    chosen = choose_transcriber(options.transcriber, has_lyrics=bool(known_lyric_lines(lyrics)))
+    chosen = choose_transcriber(options.transcriber)
     return options.model_copy(update={"transcriber": chosen})
 
 

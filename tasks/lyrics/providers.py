@@ -70,13 +70,11 @@ def transcriber_help() -> str:
     return f"{auto_help(AUTO_ORDER)}, {TRANSCRIBERS.help()}"
 
 
-def choose_transcriber(name: str, has_lyrics: bool) -> str:
+def choose_transcriber(name: str) -> str:
     """The transcriber to run for `name` ("auto" or a transcriber's name).
 
     "auto" -> "elevenlabs" if ELEVENLABS_API_KEY is set, else "openai" if OPENAI_API_KEY is
-    set, else "local". ElevenLabs wins with or without known lyrics (forced alignment when
-    `has_lyrics`, Scribe otherwise), so `has_lyrics` does not change today's pick; it is part
-    of the rule's inputs so a provider that can only align (or only transcribe) fits in.
+    set, else "local", with or without known lyrics (every transcriber handles both).
     A named transcriber whose key is missing is a PermanentError now, before any work.
     """
     wanted = (name or AUTO).strip().lower()
@@ -106,7 +104,7 @@ def transcribe(
     `whisper_model` only matters to "local".
     """
     known_lines = known_lyric_lines(known_text or "")
-    provider = choose_transcriber(name, has_lyrics=bool(known_lines))
+    provider = choose_transcriber(name)
     words = TRANSCRIBERS.get(provider).words(Path(audio_path), known_lines, language, whisper_model)
     return words, provider
 

@@ -286,7 +286,6 @@ def set_keys(monkeypatch, openai: bool, elevenlabs: bool) -> None:
         monkeypatch.setenv("ELEVENLABS_API_KEY", ELEVEN_KEY)
 
 
-@pytest.mark.parametrize("has_lyrics", [True, False])
 @pytest.mark.parametrize(
     ("openai", "elevenlabs", "expected"),
     [
@@ -294,20 +293,20 @@ def set_keys(monkeypatch, openai: bool, elevenlabs: bool) -> None:
         (False, True, "elevenlabs"), (True, True, "elevenlabs"),
     ],
 )
-def test_auto_picks_the_best_provider_the_keys_allow(monkeypatch, openai, elevenlabs, expected, has_lyrics):
+def test_auto_picks_the_best_provider_the_keys_allow(monkeypatch, openai, elevenlabs, expected):
     set_keys(monkeypatch, openai, elevenlabs)
-    assert choose_transcriber("auto", has_lyrics=has_lyrics) == expected
+    assert choose_transcriber("auto") == expected
 
 
 def test_named_transcribers(monkeypatch):
-    assert choose_transcriber("LOCAL", has_lyrics=True) == "local"
+    assert choose_transcriber("LOCAL") == "local"
     with pytest.raises(PermanentError, match="'openai' needs OPENAI_API_KEY"):
-        choose_transcriber("openai", has_lyrics=True)
+        choose_transcriber("openai")
     with pytest.raises(PermanentError, match="choose one of: auto, elevenlabs, local, openai"):
-        choose_transcriber("whisperx", has_lyrics=True)
+        choose_transcriber("whisperx")
     set_keys(monkeypatch, openai=True, elevenlabs=True)
-    assert choose_transcriber("openai", has_lyrics=True) == "openai"
-    assert choose_transcriber("local", has_lyrics=True) == "local"
+    assert choose_transcriber("openai") == "openai"
+    assert choose_transcriber("local") == "local"
 
 
 def test_known_lyrics_and_elevenlabs_key_mean_forced_alignment(

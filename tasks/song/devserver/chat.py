@@ -15,6 +15,7 @@ import time
 import uuid
 from typing import Any
 
+from mvflow.errors import ChatRequestError
 from mvflow.song.devserver.jobs import SongPlan
 
 TAG = re.compile(r"<(prompt|lyrics)>(.*?)</\1>", re.IGNORECASE | re.DOTALL)
@@ -24,10 +25,6 @@ MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac", "ogg": "a
         "aac": "audio/aac"}
 PASSED_THROUGH = ("thinking", "guidance_scale", "use_format", "sample_mode", "task_type", "repainting_start",
                   "repainting_end", "audio_cover_strength", "use_cot_caption", "use_cot_language")
-
-
-class ChatRequestError(ValueError):
-    """The request cannot be read: answered with 400 and this message."""
 
 
 def user_parts(messages: Any) -> tuple[str, list[tuple[bytes, str]]]:

@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
+from mvflow.errors import JobRejected
 from mvflow.models import Song, SongRequest
 from mvflow.song.devserver import audio as acestep_audio
 from mvflow.song.devserver import lm as acestep_lm
@@ -210,10 +211,6 @@ class JobStore:
 
 
 # ---- planning: what a job's parameters mean for the built-in engine ------------------------
-
-class JobRejected(RuntimeError):
-    """The job cannot run on the built-in engine (it needs the real DiT or LM)."""
-
 
 def plan_song(params: dict[str, Any], has_source: bool, rng: random.Random) -> SongPlan:
     """Turn parsed parameters into a SongPlan: LM stand-in, seeds, format, duration, task type."""

@@ -37,6 +37,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
+from mvflow.errors import ChatRequestError, UnparsableBody, validation_line
 from mvflow.models import Song, SongRequest
 from mvflow.song.devserver import chat as acestep_chat
 from mvflow.song.devserver import lm as acestep_lm
@@ -257,10 +258,6 @@ async def read_body(request: Request) -> tuple[dict, dict[str, tuple[bytes, str]
     raise HTTPException(415, UNSUPPORTED.format(ctype or "(missing)"))
 
 
-class _Unparsable(Exception):
-    """A JSON Content-Type with a body that does not parse: upstream answers a plain-text 500."""
-
-
 def _json_object(raw: bytes, strict: bool) -> dict:
     if not raw.strip():
         return {}
@@ -268,7 +265,7 @@ def _json_object(raw: bytes, strict: bool) -> dict:
         value = json.loads(raw)
     except ValueError:
         if strict:
-            raise _Unparsable() from None
+            raise UnparsableBody() from None
         raise HTTPException(400, "Invalid JSON body (hint: set 'Content-Type: application/json')") from None
     if not isinstance(value, dict):
         raise HTTPException(400, "JSON payload must be an object")
@@ -290,8 +287,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     app = FastAPI(title="ACE-Step API (mvflow built-in engine)", lifespan=lifespan)
     app.state.service = service
 
-    @app.exception_handler(_Unparsable)
-    async def _unparsable(_request: Request, _exc: _Unparsable) -> Response:
+    @app.exception_handler(UnparsableBody)
+    async def _unparsable(_request: Request, _exc: UnparsableBody) -> Response:
         return plain_500()
 
     _native_routes(app, service)
@@ -418,7 +415,7 @@ def _chat_route(app: FastAPI, service: AceStepService) -> None:
             body = await request.json()
             raw, audio = acestep_chat.chat_params(body)
         except ValueError as exc:  # bad JSON or ChatRequestError
-            detail = str(exc) if isinstance(exc, acestep_chat.ChatRequestError) else f"Invalid request format: {exc}"
+            detail = str(exc) if isinstance(exc, ChatRequestError) else f"Invalid request format: {exc}"
             raise HTTPException(400, detail) from None
         if (injected := service.submit_fault()) is not None:
             return injected
@@ -489,7 +486,7 @@ def _admin_routes(app: FastAPI, service: AceStepService) -> None:
         try:
             plan = service.faults.update(changes)
         except ValidationError as exc:
-            raise HTTPException(400, str(exc.errors()[0]["msg"])) from None
+            raise HTTPException(400, validation_line(exc, "{message}")) from None
         return {**plan.model_dump(), "forgotten": forgotten}
 
 
