@@ -130,7 +130,7 @@ def sync_lyrics(
     known = known_lyric_lines(known_lyrics)
     if is_marked_instrumental(known_lyrics):
         return synced_from_words([], known_lyrics, out_dir, title=title, offset=offset, provider=transcriber)
-    provider = choose_transcriber(transcriber, has_lyrics=bool(known))
+    provider = choose_transcriber(transcriber)
     chosen = TRANSCRIBERS.get(provider)
     if known:
         timing = chosen.time(audio_path, known_lyrics, language, model)
