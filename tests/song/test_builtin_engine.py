@@ -608,8 +608,9 @@ def test_dense_mix_has_the_band_as_loud_as_the_voice_in_a_room_in_stereo(sung_so
     mid_band = np.stack([band_only(band[:, c], 300, 3000) for c in (0, 1)], axis=1)
     assert db(rms(mid_band[:, 0] - mid_band[:, 1]) / rms(mid_band[:, 0] + mid_band[:, 1])) > -15
     assert db(rms(mix[:, 0] - mix[:, 1]) / rms(mix[:, 0] + mix[:, 1])) > -25
-    # the room: a reverb tail follows the last sung word, RT60 as reported
+    # the echo and the room: a tail follows the last sung word; RT60 and echo delay as reported
     assert 0.4 <= res["reverb_rt60_s"] <= 0.8
+    assert min(abs(res["vocal_echo_s"] / (60 / 90) - beats) for beats in (0.75, 1.0)) < 1e-3
     end = placement(out)[-1]["end"]
     assert rms(span(dry, end + 0.02, end + 0.2)) == 0.0
     assert db(rms(span(voice, end + 0.02, end + 0.2)) / rms(span(voice, end - 0.5, end))) > -40

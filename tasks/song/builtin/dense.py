@@ -9,8 +9,9 @@ transcriber and nothing like a produced song. Here nothing is ducked:
   aligner must not put lyrics);
 * the band is levelled so the voice and the band have the same RMS over the sung lines
   (`voice_to_backing_db`, 0 dB by default), measured again after the room and reported;
-* a short room (an exponentially decaying noise impulse, RT60 0.4-0.8 s from the seed, highs
-  dying faster) is put on the whole mix, voice included;
+* the voice gets a tempo-synced ping-pong echo (a dotted eighth or a quarter, -12 dB, fading),
+  as produced vocals do, and a short room (an exponentially decaying noise impulse, RT60
+  0.4-0.8 s from the seed, highs dying faster) is put on the whole mix, voice included;
 * stereo: voice, kick, snare and bass in the centre; lead, arpeggio and pad spread.
 """
 
@@ -54,6 +55,11 @@ SAW = (40, 1.0)
 RT60_S = (0.4, 0.8)
 WET_DB = -6.0
 PREDELAY_S = 0.012
+#: The vocal echo: delay in beats (a dotted eighth or a quarter), first tap level (dB), feedback, taps.
+ECHO_BEATS = (0.75, 1.0)
+ECHO_DB = -12.0
+ECHO_FEEDBACK = 0.4
+ECHO_TAPS = 4
 #: Above this the room's tail dies twice as fast (air and soft walls absorb highs).
 DAMPING_HZ = 3000.0
 #: Below this the room's left and right tails are the same.
@@ -196,17 +202,36 @@ class DenseMix:
     voice_dry: np.ndarray
     voice_to_backing_db: float
     rt60_s: float
+    echo_s: float
+
+
+def vocal_echo(voice: np.ndarray, beat_s: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """The voice (mono) with a tempo-synced ping-pong echo, as produced vocals have: stereo, and the delay.
+
+    Taps alternate left and right, each ECHO_FEEDBACK of the one before, the first ECHO_DB under the voice.
+    """
+    delay = beat_s * float(rng.choice(ECHO_BEATS))
+    step = int(round(delay * SR))
+    out = np.repeat(voice[:, None], 2, axis=1).astype(np.float64)
+    for tap in range(ECHO_TAPS):
+        shift = (tap + 1) * step
+        if shift >= len(voice):
+            break
+        out[shift:, tap % 2] += voice[:-shift] * (db(ECHO_DB) * ECHO_FEEDBACK**tap)
+    return out, delay
 
 
 def dense_mixdown(voice: np.ndarray, backing: np.ndarray, lines: list[SungLine], fade_out_start_s: float,
-                  target_db: float, rng: np.random.Generator) -> DenseMix:
-    """Put voice and band in the room, level the band to `target_db` under (over) the voice on the sung
-    lines (measured in the room, so the reported balance is the one heard), fade and master."""
+                  target_db: float, beat_s: float, rng: np.random.Generator) -> DenseMix:
+    """Give the voice its echo, put voice and band in the room, level the band to `target_db` under (over)
+    the voice on the sung lines (measured in the room, so the reported balance is the one heard), fade
+    and master."""
     n = len(backing)
     mask = sung_mask(n, lines)
     space = room(rng)
     spectra: dict = {}
-    wet_voice = reverberate(voice.astype(np.float64), space.impulse, spectra)
+    echoed, delay = vocal_echo(voice, beat_s, rng)
+    wet_voice = reverberate(echoed, space.impulse, spectra)
     wet_band = reverberate(backing.astype(np.float64), space.impulse, spectra)
     level = voice_to_backing(wet_voice, wet_band, mask)
     if np.isfinite(level):
@@ -217,4 +242,5 @@ def dense_mixdown(voice: np.ndarray, backing: np.ndarray, lines: list[SungLine],
     mix = master_mix(wet_voice * fades, wet_band * fades)
     dry = np.repeat(voice[:, None], 2, axis=1) * fades * mix.gain
     return DenseMix(mix=mix, voice_dry=dry.astype(np.float32),
-                    voice_to_backing_db=voice_to_backing(mix.voice, mix.backing, mask), rt60_s=space.rt60_s)
+                    voice_to_backing_db=voice_to_backing(mix.voice, mix.backing, mask), rt60_s=space.rt60_s,
+                    echo_s=delay)

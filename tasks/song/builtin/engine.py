@@ -84,6 +84,7 @@ class RenderedSong:
     voice_dry: np.ndarray | None = None
     voice_to_backing_db: float | None = None
     reverb_rt60_s: float | None = None
+    echo_s: float | None = None
 
 
 def genres_of(caption: str) -> str:
@@ -137,10 +138,11 @@ def render_song(request: SongRequest) -> RenderedSong:
     voice, lines = sing(arrangement, singer, harmony, params.seed, n_samples, sing_line_sung if sung else None)
     backing = render_dense_backing(arrangement, grid, harmony, n_samples, rng_for(params.seed, "drums"),
                                    singer.register(harmony), lines, rng_for(params.seed, "lead"))
-    dense = dense_mixdown(voice, backing, lines, fade_s, options.voice_to_backing_db, rng_for(params.seed, "room"))
+    dense = dense_mixdown(voice, backing, lines, fade_s, options.voice_to_backing_db, grid.beat_s,
+                          rng_for(params.seed, "room"))
     return RenderedSong(params=params, arrangement=arrangement, harmony=harmony, mix=dense.mix, lines=lines,
-                        fade_start_s=fade_s, voice_dry=dense.voice_dry,
-                        voice_to_backing_db=dense.voice_to_backing_db, reverb_rt60_s=dense.rt60_s)
+                        fade_start_s=fade_s, voice_dry=dense.voice_dry, voice_to_backing_db=dense.voice_to_backing_db,
+                        reverb_rt60_s=dense.rt60_s, echo_s=dense.echo_s)
 
 
 def arrangement_summary(song: RenderedSong, duration: float) -> list[dict]:
@@ -205,6 +207,7 @@ def style_record(song: RenderedSong) -> dict:
         level = song.voice_to_backing_db
         record["voice_to_backing_db"] = round(level, 2) if level is not None and np.isfinite(level) else None
         record["reverb_rt60_s"] = round(song.reverb_rt60_s or 0.0, 3)
+        record["vocal_echo_s"] = round(song.echo_s or 0.0, 4)
     if options.skip_lines:
         record["skip_lines"] = options.skip_lines
     return record

@@ -47,7 +47,7 @@ INNER_MELISMA_CHANCE = 0.35
 ARTICULATION_S = 0.04
 #: Semitones the sung register sits above the espeak voice's own range (PSOLA moves the pitch,
 #: not the formants, so the voice stays itself; a singer's range is above their speaking range).
-REGISTER_LIFT = 6.0
+REGISTER_LIFT = 8.0
 
 #: Pitch contour: scoop into a word, glide between notes, fall at a phrase end (seconds / semitones).
 SCOOP_S = 0.07
@@ -432,7 +432,6 @@ def sing_line_sung(singer: SungSinger, block: Block, line: LinePlan, harmony: Ha
     line_t = grid.bar_time(line.start_bar)
     sung: list[SungWord] = []
     pieces: list[tuple[int, np.ndarray]] = []
-    all_notes: list[tuple[float, float, float]] = []
     previous: float | None = None
     for i, (word, r) in enumerate(zip(words, rhythm)):
         last = i + 1 == len(words)
@@ -445,7 +444,6 @@ def sing_line_sung(singer: SungSinger, block: Block, line: LinePlan, harmony: Ha
         pieces.append((at, audio))
         start = at / SR
         word_notes_abs = tuple((start + n.start, start + min(n.start + n.length, length), n.midi) for n in notes)
-        all_notes.extend(word_notes_abs)
         sung.append(SungWord(word, start, (at + len(audio)) / SR, word_notes_abs))
         previous = notes[-1].midi
     mix_line(voice_track, pieces, LINE_RMS * (10 ** (LOUD_DB / 20) if line.loud else 1.0))
