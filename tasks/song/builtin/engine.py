@@ -205,7 +205,7 @@ def style_record(song: RenderedSong) -> dict:
     if options.mix != "light":
         record["mix"] = options.mix
         level = song.voice_to_backing_db
-        record["voice_to_backing_db"] = round(level, 2) if level is not None and np.isfinite(level) else None
+        record["voice_to_backing_db"] = round(level, 2) + 0.0 if level is not None and np.isfinite(level) else None
         record["reverb_rt60_s"] = round(song.reverb_rt60_s or 0.0, 3)
         record["vocal_echo_s"] = round(song.echo_s or 0.0, 4)
     if options.skip_lines:
