@@ -33,6 +33,13 @@ SAMPLE_RATE = 16_000
 MEL_FRAMES_PER_S = 100
 ALIGN_STEPS_PER_S = 50
 WINDOW_S = 30.0
+#: A "word" the alignment may give the stretches nobody sings (intro, breaks, a skipped line, the
+#: window's edges): whisper writes "(music)" for such audio. Without it the DTW path, which must
+#: cover the whole window, hands that time to the first and last words of the lines. Measured on the
+#: dense-mix benchmark songs (a line in a window starting 6 s early): median line-start error 6.0 s
+#: without, 0.06-0.14 s with; words within 0.3 s 45 % -> 75 %.
+FILLER = "(music)"
+FILLER_LINE = -1
 #: Token probabilities are floored here before the log: a token whisper finds impossible is
 #: strong enough evidence; a -inf would swamp a whole line's mean.
 MIN_PROB = 1e-6
@@ -108,19 +115,25 @@ class WhisperAligner:
     def word_tokens(self, word: str) -> tuple[int, ...]:
         return tuple(self.tokenizer.encode(" " + word))
 
-    def _tokens(self, lines: list[tuple[int, str]]) -> list[tuple[int, str, tuple[int, ...]]]:
-        return [(index, word, self.word_tokens(word)) for index, text in lines for word in text.split()]
+    def _tokens(self, lines: list[tuple[int, str]], fill: bool) -> list[tuple[int, str, tuple[int, ...]]]:
+        """The words of `lines` with their tokens; with `fill`, a FILLER before and after them."""
+        words = [(index, word, self.word_tokens(word)) for index, text in lines for word in text.split()]
+        if not fill:
+            return words
+        filler = (FILLER_LINE, FILLER, self.word_tokens(FILLER))
+        return [filler, *words, filler]
 
-    def align(self, window: Window, lines: list[tuple[int, str]], encoded: object | None = None) -> list[AlignedWord]:
+    def align(self, window: Window, lines: list[tuple[int, str]], encoded: object | None = None,
+              fill: bool = False) -> list[AlignedWord]:
         """Every word of `lines` ((index, text) pairs, in sung order) placed inside `window`.
 
         The DTW path spans the whole window, so text that is not there is squeezed or stretched
         rather than left out: callers decide presence first (contrast/presence).
         """
-        words = self._tokens(lines)
-        flat = [token for _, _, tokens in words for token in tokens]
-        if not flat:
+        if not lines:
             return []
+        words = self._tokens(lines, fill)
+        flat = [token for _, _, tokens in words for token in tokens]
         result = self.whisper.model.align(encoded or window.encoded, self.tokenizer.sot_sequence, [flat],
                                           window.frames)[0]
         step_times = _token_start_times(result.alignments, len(flat)) / ALIGN_STEPS_PER_S
@@ -130,8 +143,10 @@ class WhisperAligner:
         for index, word, tokens in words:
             start = step_times[k]
             end = step_times[k + len(tokens)] if k + len(tokens) < len(flat) else end_of_audio
-            out.append(AlignedWord(index, word, window.start + float(start), window.start + float(max(start, end)),
-                                   float(logprobs[k: k + len(tokens)].sum()), len(tokens)))
+            if index != FILLER_LINE:
+                out.append(AlignedWord(index, word, window.start + float(start),
+                                       window.start + float(max(start, end)),
+                                       float(logprobs[k: k + len(tokens)].sum()), len(tokens)))
             k += len(tokens)
         return out
 

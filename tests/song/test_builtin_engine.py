@@ -463,3 +463,197 @@ def test_whisper_tiny_hears_the_lyrics_where_placement_says(tmp_path, capsys, bp
               f"line start errors {np.round(errors, 2).tolist()} s (raw whisper {np.round(raw, 2).tolist()})")
     assert rate >= 0.75
     assert max(abs(e) for e in errors) <= 0.5
+
+
+# ---------------------------------------------------------------- sung style, dense mix, skipped lines
+
+SUNG_LYRICS = "[Verse]\nHold the morning in your hands\nNobody sings here\nStay with me tonight\n"
+SUNG_OPTIONS = {"vocal_style": "sung", "mix": "dense", "skip_lines": [2], "stems": True}
+
+
+def f0_track(x: np.ndarray, hop_s: float = 0.005, frame_s: float = 0.04, fmin: float = 70.0,
+             fmax: float = 700.0) -> np.ndarray:
+    """MIDI pitch every `hop_s` of a mono voice (nan where unvoiced): normalised autocorrelation of
+    the band below 1 kHz (formants ring finer than a period above it), taking the shortest lag
+    whose peak is close to the best one (no octave-down errors)."""
+    n, hop = int(frame_s * SR), int(hop_s * SR)
+    lo, hi = int(SR / fmax), int(SR / fmin)
+    window = np.hanning(n)
+    frames = np.lib.stride_tricks.sliding_window_view(x, n)[::hop] * window
+    power = np.abs(np.fft.rfft(frames, 2 * n, axis=1)) ** 2
+    power[:, np.fft.rfftfreq(2 * n, 1 / SR) > 1000] = 0
+    ac = np.fft.irfft(power, axis=1)[:, : hi + 2]
+    midi = np.full(len(frames), np.nan)
+    for k, row in enumerate(ac):
+        if row[0] < 1e-9:
+            continue
+        row = row / row[0]
+        best = row[lo:hi].max()
+        peaks = np.flatnonzero((row[lo:hi] >= 0.85 * best) & (row[lo:hi] >= row[lo - 1:hi - 1])
+                               & (row[lo:hi] >= row[lo + 1:hi + 1]))
+        if best < 0.6 or not len(peaks):
+            continue
+        lag = lo + peaks[0]
+        a, b, c = row[lag - 1: lag + 2]
+        midi[k] = 69 + 12 * np.log2(SR / (lag + 0.5 * (a - c) / (a - 2 * b + c)) / 440.0)
+    return midi
+
+
+@pytest.fixture(scope="module")
+def sung_song(render):
+    """A sung song in the dense mix whose second line the singer skips, with its stems."""
+    song, out = render(lyrics=SUNG_LYRICS, duration=18, bpm=90, seed=5, engine_options=SUNG_OPTIONS)
+    stems = {name: load(out / f"{name}.wav") for name in ("song", "voice", "voice_dry", "backing")}
+    return out, stems
+
+
+def test_sung_words_hold_over_one_to_three_eighth_notes_on_the_grid(sung_song):
+    out, stems = sung_song
+    eighth = 60 / 90 / 2
+    dry = stems["voice_dry"].mean(axis=1)
+    words = [w for line in placement(out) for w in line["words"]]
+    held = 0
+    for word in words:
+        assert word["start"] / eighth == pytest.approx(round(word["start"] / eighth), abs=0.01), word
+        assert word["notes"][0][0] == word["start"]  # the onset is when the first note starts sounding
+        eighths = (word["end"] - word["start"] + 0.04) / eighth
+        assert 0.85 <= eighths <= 3.2, word
+        held += eighths > 1.5
+        # sung through, not a spoken word padded with silence: 50 ms windows stay within 25 dB of the loudest
+        body = span(dry, word["start"] + 0.03, word["end"] - 0.08)
+        levels = [rms(body[i: i + int(0.05 * SR)]) for i in range(0, len(body) - int(0.05 * SR), int(0.025 * SR))]
+        if held and len(levels) > 4:
+            assert np.mean(np.array(levels) > max(levels) * 10 ** (-25 / 20)) >= 0.8, word
+    assert held >= len(words) / 3
+    for line in placement(out):
+        assert line["words"][-1]["end"] - line["words"][-1]["start"] > 1.5 * eighth  # a line ends on a long note
+
+
+def test_sung_pitch_follows_the_notes_glides_and_has_vibrato_at_5_to_6_hz(sung_song):
+    out, stems = sung_song
+    dry = stems["voice_dry"].mean(axis=1)
+    hop = 0.005
+    track = f0_track(dry, hop)
+
+    def at(a: float, b: float) -> np.ndarray:
+        part = track[int(a / hop): int(b / hop)]
+        return part[np.isfinite(part)]
+
+    notes = [n for line in placement(out) for w in line["words"] for n in w["notes"]]
+    settled = [np.median(at(a + 0.06, min(b, a + 0.17))) - midi for a, b, midi in notes if b - a > 0.2]
+    assert len(settled) >= 6 and np.all(np.abs(settled) < 0.5), np.round(settled, 2)
+    # Glides: between two notes of a melisma the pitch passes through the values in between.
+    glides = 0
+    for line in placement(out):
+        for word in line["words"]:
+            for (_, boundary, first), (_, _, second) in zip(word["notes"], word["notes"][1:]):
+                if abs(second - first) >= 1.0:
+                    between = at(boundary - 0.04, boundary + 0.1)
+                    inside = (between - min(first, second) > 0.25) & (max(first, second) - between > 0.25)
+                    glides += int(inside.sum() >= 2)
+    assert glides >= 1
+    # Vibrato: the modulation spectrum of the held notes' pitch peaks between 5 and 6 Hz, +-30-60 cents.
+    spectrum, depths = 0.0, []
+    for a, b, _ in notes:
+        if b - a < 0.55:
+            continue
+        cents = 100 * track[int((a + 0.38) / hop): int((b - 0.12) / hop)]
+        assert np.isfinite(cents).mean() > 0.8
+        cents = cents[np.isfinite(cents)]
+        cents = cents - np.polyval(np.polyfit(np.arange(len(cents)), cents, 1), np.arange(len(cents)))
+        spectrum = spectrum + np.abs(np.fft.rfft(cents * np.hanning(len(cents)), 2048))
+        depths.append(np.sqrt(2) * np.std(cents))
+    freqs = np.fft.rfftfreq(2048, hop)
+    band = (freqs > 2) & (freqs < 12)
+    assert len(depths) >= 2
+    assert 4.8 <= freqs[band][np.argmax(spectrum[band])] <= 6.3
+    assert 20 <= np.median(depths) <= 70, depths
+
+
+def test_a_skipped_line_keeps_its_bars_but_nobody_sings_it(sung_song):
+    out, stems = sung_song
+    lines, res = placement(out), result(out)
+    assert [p["line"] for p in lines] == [1, 3]
+    assert res["unsung_lines"] == ["Nobody sings here"] and res["skip_lines"] == [2]
+    gap_start, gap_end = lines[0]["end"], lines[1]["start"]
+    assert gap_end - gap_start >= res["bar_seconds"]  # the skipped line's bar is still played...
+    assert rms(span(stems["voice_dry"], gap_start + 0.01, gap_end - 0.01)) < 1e-4  # ...and nobody sings
+    assert db(rms(span(stems["backing"], gap_start, gap_end))) > -30
+
+
+def test_dense_mix_has_the_band_as_loud_as_the_voice_in_a_room_in_stereo(sung_song):
+    out, stems = sung_song
+    res = result(out)
+    assert res["mix"] == "dense" and res["vocal_style"] == "sung"
+    assert abs(res["voice_to_backing_db"]) < 1.0
+    voice, band, dry, mix = stems["voice"], stems["backing"], stems["voice_dry"], stems["song"]
+    for p in placement(out):
+        level = db(rms(span(voice, p["start"], p["end"])) / rms(span(band, p["start"], p["end"])))
+        assert abs(level) < 4.0, (p["text"], level)
+    # no ducking: the band is as loud while the voice sings as around it
+    first = placement(out)[0]
+    inside, before = rms(span(band, first["start"], first["end"])), rms(span(band, 0.2, first["start"]))
+    assert abs(db(inside / before)) < 6.0
+    # instruments in the voice's range: the band's 150-1000 Hz energy is near the voice's
+    lines = [(p["start"], p["end"]) for p in placement(out)]
+    sung_voice = np.concatenate([span(voice, a, b) for a, b in lines]).mean(axis=1)
+    sung_band = np.concatenate([span(band, a, b) for a, b in lines]).mean(axis=1)
+    assert abs(db(band_rms(sung_band, 150, 1000) / band_rms(sung_voice, 150, 1000))) < 6.0
+    # the voice is centred (the dry one exactly), the low end too; the lead and the pad are spread
+    assert np.array_equal(dry[:, 0], dry[:, 1]) and rms(dry) > 0
+    assert abs(db(rms(voice[:, 0]) / rms(voice[:, 1]))) < 1.5  # the room's tails differ left and right
+    assert np.corrcoef(voice[:, 0], voice[:, 1])[0, 1] > 0.7
+    low = [band_rms(band[:, c], 20, 120) for c in (0, 1)]
+    assert abs(db(low[0] / low[1])) < 0.5
+    mid_band = np.stack([band_only(band[:, c], 300, 3000) for c in (0, 1)], axis=1)
+    assert db(rms(mid_band[:, 0] - mid_band[:, 1]) / rms(mid_band[:, 0] + mid_band[:, 1])) > -15
+    assert db(rms(mix[:, 0] - mix[:, 1]) / rms(mix[:, 0] + mix[:, 1])) > -25
+    # the echo and the room: a tail follows the last sung word; RT60 and echo delay as reported
+    assert 0.4 <= res["reverb_rt60_s"] <= 0.8
+    assert min(abs(res["vocal_echo_s"] / (60 / 90) - beats) for beats in (0.75, 1.0)) < 1e-3
+    end = placement(out)[-1]["end"]
+    assert rms(span(dry, end + 0.02, end + 0.2)) == 0.0
+    assert db(rms(span(voice, end + 0.02, end + 0.2)) / rms(span(voice, end - 0.5, end))) > -40
+
+
+def band_only(x: np.ndarray, lo_hz: float, hi_hz: float) -> np.ndarray:
+    spec = np.fft.rfft(x)
+    freqs = np.fft.rfftfreq(len(x), 1 / SR)
+    spec[(freqs < lo_hz) | (freqs > hi_hz)] = 0
+    return np.fft.irfft(spec, len(x))
+
+
+def band_rms(x: np.ndarray, lo_hz: float, hi_hz: float) -> float:
+    return rms(band_only(x, lo_hz, hi_hz))
+
+
+def test_default_options_render_exactly_what_no_options_render(render):
+    plain = render(lyrics=LYRICS, duration=8, seed=11)[1]
+    explicit = render(lyrics=LYRICS, duration=8, seed=11, engine_options={
+        "vocal_style": "spoken", "mix": "light", "skip_lines": [], "voice_to_backing_db": 0.0})[1]
+    assert (plain / "song.wav").read_bytes() == (explicit / "song.wav").read_bytes()
+    assert result(plain) == result(explicit) and "vocal_style" not in result(plain)
+    assert load(plain / "song.wav").shape[1] == 2
+
+
+def test_sung_dense_songs_are_deterministic(tmp_path):
+    request = SongRequest(caption="pop", lyrics=SUNG_LYRICS, duration=8, bpm=120, seed=3,
+                          engine_options={"vocal_style": "sung", "mix": "dense"})
+    first, second = (generate_local_song(request, tmp_path / name) for name in "ab")
+    assert first.audio.sha256 == second.audio.sha256
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"vocal_style": "rap"}, "vocal_style"),
+    ({"mix": "loud"}, "mix"),
+    ({"skip_lines": [0]}, "line numbers start at 1"),
+    ({"skip_lines": [9]}, "line 9 does not exist .the lyrics have 3 lines"),
+    ({"skip_lines": "two"}, "skip_lines"),
+    ({"voice_to_backing_db": 99}, "voice_to_backing_db"),
+    ({"vocal-style": "sung"}, "vocal-style: unknown field"),
+])
+def test_bad_engine_options_are_one_clear_permanent_error(tmp_path, options, message):
+    with pytest.raises(PermanentError, match=message) as caught:
+        generate_local_song(SongRequest(caption="x", lyrics=SUNG_LYRICS, duration=5, engine_options=options),
+                            tmp_path)
+    assert "\n" not in str(caught.value)

@@ -6,6 +6,9 @@ lyrics are too long for the duration, bars are taken away in the order a musicia
 shorter instrumentals and intro/outro first, then tighter lines, then no instrumentals,
 and only as a last resort lines are dropped from the end (they are reported as unsung).
 Spare bars become a longer intro, short breaks after choruses, and a longer outro.
+
+Lines the request asks the singer to skip (`skip` in `arrange`) are arranged like any other
+line, so their bars are played, but they are reported as unsung and nobody sings them.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ class LinePlan:
     tight_bars: int
     bars: int = 0
     start_bar: int = 0
+    #: 1-based number of the line on the lyric sheet (lines with words, tags not counted).
+    number: int = 0
+    #: The singer skips this line: its bars are played, nobody sings.
+    skipped: bool = False
 
     @property
     def words(self) -> list[str]:
@@ -76,13 +83,17 @@ class Arrangement:
 LineNeeds = Callable[[str], tuple[int, int]]
 
 
-def build_blocks(sections: list[Section], needs: LineNeeds) -> tuple[list[Block], list[str]]:
-    """Blocks in lyric order, framed by an intro and an outro; lines under instrumental tags are unsung."""
+def build_blocks(sections: list[Section], needs: LineNeeds,
+                 skip: frozenset[int] = frozenset()) -> tuple[list[Block], list[str]]:
+    """Blocks in lyric order, framed by an intro and an outro; lines under instrumental tags are unsung,
+    and so are the lines numbered in `skip` (they keep their bars)."""
     blocks = [Block("intro", "Intro", INTRO_BARS)]
     outro_label = "Outro"
     unsung: list[str] = []
+    number = 0
     for index, section in enumerate(sections):
         if section.instrumental:
+            number += len(section.lines)
             unsung.extend(section.lines)
             if section.kind == "intro" and len(blocks) == 1:
                 blocks[0].label = section.label
@@ -93,8 +104,12 @@ def build_blocks(sections: list[Section], needs: LineNeeds) -> tuple[list[Block]
             continue
         lines = []
         for text in section.lines:
+            number += 1
             natural, tight = needs(text)
-            lines.append(LinePlan(text=text, natural_bars=natural, tight_bars=tight, bars=natural))
+            lines.append(LinePlan(text=text, natural_bars=natural, tight_bars=tight, bars=natural, number=number,
+                                  skipped=number in skip))
+            if number in skip:
+                unsung.append(text)
         blocks.append(Block(section.kind, section.label, lines=lines))
     blocks.append(Block("outro", outro_label, OUTRO_BARS))
     return blocks, unsung
@@ -136,7 +151,9 @@ def _drop_last_line(blocks: list[Block], unsung: list[str]) -> bool:
     """The last resort: drop the final sung line (its block goes when it has no lines left)."""
     for block in reversed(blocks):
         if block.lines:
-            unsung.append(block.lines.pop().text)
+            line = block.lines.pop()
+            if not line.skipped:  # a skipped line is listed as unsung already
+                unsung.append(line.text)
             if not block.lines:
                 blocks.remove(block)
             return True
@@ -201,13 +218,14 @@ def assign_start_bars(blocks: list[Block]) -> None:
             bar += block.voice_free_bars
 
 
-def arrange(sections: list[Section], needs: LineNeeds, total_bars: int, partial_bar: bool = False) -> Arrangement:
+def arrange(sections: list[Section], needs: LineNeeds, total_bars: int, partial_bar: bool = False,
+            skip: frozenset[int] = frozenset()) -> Arrangement:
     """Fit sections into exactly `total_bars` whole bars.
 
     With `partial_bar` the song ends inside one more bar; the outro owns it (it is played,
-    and faded, but no line is ever placed in it).
+    and faded, but no line is ever placed in it). `skip` holds sheet line numbers nobody sings.
     """
-    blocks, unsung = build_blocks(sections, needs)
+    blocks, unsung = build_blocks(sections, needs, skip)
     if not any(b.sung for b in blocks) and not any(b.kind == "instrumental" for b in blocks):
         blocks = _instrumental_body(total_bars, blocks[0], blocks[-1])
     _shrink(blocks, total_bars, unsung)

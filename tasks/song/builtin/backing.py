@@ -169,16 +169,17 @@ class Track:
             self.samples[start:start + len(piece)] += piece * gain
 
 
-def _block_at_bar(arrangement: Arrangement) -> list[Block]:
+def block_at_bar(arrangement: Arrangement) -> list[Block]:
+    """The block each bar belongs to, bar by bar."""
     return [block for block in arrangement.blocks for _ in range(block.bars)]
 
 
 def render_drums(track: Track, arrangement: Arrangement, grid: Grid, kit: dict[str, np.ndarray],
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, levels: dict[str, float] = LEVELS, pans: dict[str, float] = PANS) -> None:
     """Groove per section kind, a crash on chorus downbeats, a snare fill into each new block."""
     grooves = _GROOVES[grid.meter.beats]
     step_s = pattern_step_s(grid)
-    blocks = _block_at_bar(arrangement)
+    blocks = block_at_bar(arrangement)
     for bar, block in enumerate(blocks):
         groove = grooves[_GROOVE_OF_KIND.get(block.kind, "verse")]
         bar_t = grid.bar_time(bar)
@@ -186,18 +187,19 @@ def render_drums(track: Track, arrangement: Arrangement, grid: Grid, kit: dict[s
             for step, char in enumerate(pattern):
                 if char in _VELOCITY:
                     vel = _VELOCITY[char] * (0.9 + 0.1 * rng.random())
-                    track.add(kit[part], bar_t + step * step_s, LEVELS[part] * vel, PANS[part])
+                    track.add(kit[part], bar_t + step * step_s, levels[part] * vel, pans[part])
         if bar == block.start_bar and block.kind in ("chorus", "hook", "instrumental"):
-            track.add(kit["crash"], bar_t, LEVELS["crash"], PANS["crash"])
+            track.add(kit["crash"], bar_t, levels["crash"], pans["crash"])
         next_block = blocks[bar + 1] if bar + 1 < len(blocks) else None
         if next_block is not None and next_block is not block and block.kind != "intro":
-            _fill(track, kit, bar_t + grid.bar_s - grid.beat_s, grid.beat_s)
+            _fill(track, kit, bar_t + grid.bar_s - grid.beat_s, grid.beat_s, levels, pans)
 
 
-def _fill(track: Track, kit: dict[str, np.ndarray], at_s: float, beat_s: float) -> None:
+def _fill(track: Track, kit: dict[str, np.ndarray], at_s: float, beat_s: float, levels: dict[str, float],
+          pans: dict[str, float]) -> None:
     """Four rising snare hits across the last beat of a block: the ear hears 'something new comes'."""
     for i in range(4):
-        track.add(kit["snare"], at_s + i * beat_s / 4, LEVELS["snare"] * (0.35 + 0.15 * i), PANS["snare"])
+        track.add(kit["snare"], at_s + i * beat_s / 4, levels["snare"] * (0.35 + 0.15 * i), pans["snare"])
 
 
 def bass_midi(key: Key, degree: int) -> int:
@@ -206,18 +208,19 @@ def bass_midi(key: Key, degree: int) -> int:
     return 28 + (semis - 4) % 12
 
 
-def render_bass(track: Track, arrangement: Arrangement, grid: Grid, harmony: Harmony) -> None:
+def render_bass(track: Track, arrangement: Arrangement, grid: Grid, harmony: Harmony,
+                levels: dict[str, float] = LEVELS, pans: dict[str, float] = PANS) -> None:
     """Bass notes from the line string of each section kind; fifths and octaves of the bar's chord root."""
     lines = _BASS_LINES[grid.meter.beats]
     step_s = pattern_step_s(grid)
-    for bar, block in enumerate(_block_at_bar(arrangement)):
+    for bar, block in enumerate(block_at_bar(arrangement)):
         pattern = lines[_GROOVE_OF_KIND.get(block.kind, "verse")]
         root = harmony.root_at_bar(bar)
         for step, length, char in _note_events(pattern):
             midi = bass_midi(harmony.key, root + 4) if char == "5" else bass_midi(harmony.key, root)
             midi += 12 if char == "8" else 0
             sound = tone(midi_to_hz(midi), length * step_s * 0.95, BASS, 0.005, 0.03, decay_s=0.6)
-            track.add(sound, grid.bar_time(bar) + step * step_s, LEVELS["bass"], PANS["bass"])
+            track.add(sound, grid.bar_time(bar) + step * step_s, levels["bass"], pans["bass"])
 
 
 def _note_events(pattern: str) -> list[tuple[int, int, str]]:
@@ -245,26 +248,34 @@ def chord_voicing(key: Key, degree: int, previous: list[int] | None) -> list[int
     return min(options, key=lambda o: (sum(abs(a - b) for a, b in zip(o, reference)), o))
 
 
-def render_chords(track: Track, arrangement: Arrangement, grid: Grid, harmony: Harmony) -> None:
-    """A wide pad holding each bar's triad; choruses and instrumentals add an eighth-note arpeggio."""
+def render_chords(track: Track, arrangement: Arrangement, grid: Grid, harmony: Harmony,
+                  levels: dict[str, float] = LEVELS, pans: dict[str, float] = PANS,
+                  pad: tuple[int, float] = PAD, octave: int = 0) -> list[list[int]]:
+    """A wide pad holding each bar's triad; choruses and instrumentals add an eighth-note arpeggio.
+
+    `octave` moves pad and arpeggio by whole octaves (the dense mix puts them in the singer's
+    range). Returns the voicing of every bar (the dense mix's lead plays around it)."""
     step_s = pattern_step_s(grid)
     previous: list[int] | None = None
-    for bar, block in enumerate(_block_at_bar(arrangement)):
-        notes = chord_voicing(harmony.key, harmony.root_at_bar(bar), previous)
-        previous = notes
+    voicings: list[list[int]] = []
+    for bar, block in enumerate(block_at_bar(arrangement)):
+        previous = chord_voicing(harmony.key, harmony.root_at_bar(bar), previous)
+        notes = [midi + 12 * octave for midi in previous]
+        voicings.append(notes)
         bar_t = grid.bar_time(bar)
         for midi in notes:
             for side, cents in ((-1.0, -6.0), (1.0, 6.0)):
                 hz = midi_to_hz(midi + cents / 100.0)
-                sound = tone(hz, grid.bar_s + 0.08, PAD, 0.06, 0.12)
-                track.add(sound, bar_t, LEVELS["pad"] / len(notes) * 1.5, side * 0.7)
+                sound = tone(hz, grid.bar_s + 0.08, pad, 0.06, 0.12)
+                track.add(sound, bar_t, levels["pad"] / len(notes) * 1.5, side * 0.7)
         if block.kind in ("chorus", "hook", "instrumental"):
             steps = int(round(grid.bar_s / step_s))
             arp = notes + [notes[0] + 12]
             for step in range(steps):
                 sound = tone(midi_to_hz(arp[step % len(arp)] + 12), step_s * 0.9, PLUCK, 0.003, 0.02,
                              decay_s=0.12)
-                track.add(sound, bar_t + step * step_s, LEVELS["arp"], PANS["arp"])
+                track.add(sound, bar_t + step * step_s, levels["arp"], pans["arp"])
+    return voicings
 
 
 def render_backing(arrangement: Arrangement, grid: Grid, harmony: Harmony, n_samples: int,

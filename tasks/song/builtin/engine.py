@@ -6,8 +6,33 @@ the lyrics on the beat grid. It is deterministic: the same request gives the sam
 
     generate_local_song(request, out_dir) -> Song
 
-placement.json records where every sung line and word was placed. It exists for tests and
-benchmarks only (the lyrics step must find the lines by listening, like it does for any engine).
+placement.json records where every sung line and word was placed: per line its text, its
+number on the lyric sheet, start and end; per word its onset (`start`, when it starts
+sounding) and `end` (and, when sung, its `notes` as [start, end, MIDI]). It exists for tests
+and benchmarks only (the lyrics step must find the lines by listening, like it does for any engine).
+
+Options (`SongRequest.engine_options`, checked by options.BuiltinOptions; a bad one is a
+one-line PermanentError, an unknown key too):
+
+* `voice`: an espeak-ng voice ("en-us+f3"); default the language's voice with a steady variant.
+* `vocal_style`: "spoken" (default) puts each espeak word on a fine grid step, retuned to one
+  note and held a little: clean and easy to transcribe. "sung" (singing.py) holds each word
+  over one to three eighth notes at its own melody note, with a scoop into it, portamento
+  between notes, delayed vibrato (5-6 Hz, +-30-60 cents), melismas (a line's last word and some
+  long words over two or three notes) and a singing envelope.
+* `mix`: "light" (default) ducks a soft band 12 dB under a dry, centred voice. "dense"
+  (dense.py) ducks nothing: the band is as loud as the voice over the sung lines, a sawtooth
+  lead and a bright pad play in the voice's range, a short room reverb (RT60 0.4-0.8 s) covers
+  the whole mix, and the stereo image is spread (voice, kick, snare, bass centred). result.json
+  reports the measured `voice_to_backing_db` and the room's `reverb_rt60_s`.
+* `voice_to_backing_db` (dense only, default 0): the voice's RMS over the band's on sung lines.
+* `skip_lines`: lyric line numbers (1-based, counting the sheet's lines with words, tags not
+  counted) that the singer skips: their bars are played, nobody sings; result.json lists them
+  in `unsung_lines` like the lines under [Instrumental] tags, and placement.json leaves them out.
+* `stems`: also write voice.wav and backing.wav (the two halves of the master, same gain; in
+  the dense mix both carry the room), and for the dense mix voice_dry.wav (the voice before the room).
+
+The defaults render exactly what the engine rendered before these options existed.
 """
 
 from __future__ import annotations
@@ -16,16 +41,21 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from mvflow.audio import audio_duration, write_wav
+from mvflow.errors import PermanentError
 from mvflow.files import write_json_atomic
 from mvflow.models import FileArtifact, Song, SongRequest
 from mvflow.song.builtin.arrange import Arrangement, arrange
 from mvflow.song.builtin.backing import render_backing
+from mvflow.song.builtin.dense import dense_mixdown, render_dense_backing
 from mvflow.song.builtin.harmony import Harmony, chord_name, plan_harmony
 from mvflow.song.builtin.mixdown import Mix, mixdown
 from mvflow.song.builtin.params import SongParams, resolve_params, rng_for
+from mvflow.song.builtin.singing import SungSinger, sing_line_sung
 from mvflow.song.builtin.vocals import Singer, SungLine, sing
-from mvflow.song.structure import parse_lyrics
+from mvflow.song.structure import Section, parse_lyrics
 from mvflow.song.theory import SAMPLE_RATE as SR
 
 ENGINE_NAME = "local"
@@ -50,6 +80,11 @@ class RenderedSong:
     mix: Mix
     lines: list[SungLine]
     fade_start_s: float
+    #: Dense mix only: the voice before the room, the measured voice/band balance and the room's RT60.
+    voice_dry: np.ndarray | None = None
+    voice_to_backing_db: float | None = None
+    reverb_rt60_s: float | None = None
+    echo_s: float | None = None
 
 
 def genres_of(caption: str) -> str:
@@ -71,23 +106,43 @@ def fade_start(arrangement: Arrangement, params: SongParams, duration: float) ->
     return max(start, duration - MAX_FADE_S)
 
 
+def check_skip_lines(sections: list[Section], skip: list[int]) -> None:
+    """Every skipped line must exist: numbers count the sheet's lines with words (PermanentError otherwise)."""
+    count = sum(len(section.lines) for section in sections)
+    missing = [n for n in skip if n > count]
+    if missing:
+        raise PermanentError(f"bad built-in engine option skip_lines: line {missing[0]} does not exist "
+                             f"(the lyrics have {count} lines with words)")
+
+
 def render_song(request: SongRequest) -> RenderedSong:
     """Arrange, play, sing and master the request, all in memory."""
     params = resolve_params(request)
+    options = params.options
     grid = params.grid
     n_samples = int(round(request.duration * SR))
-    singer = Singer(params.voice, grid)
+    sung = options.vocal_style == "sung"
+    singer = SungSinger(params.voice, grid, params.seed) if sung else Singer(params.voice, grid)
     sections = [] if request.instrumental else parse_lyrics(request.lyrics)
+    check_skip_lines(sections, options.skip_lines)
     total_bars = int(request.duration / grid.bar_s + 1e-9)
     partial = request.duration - total_bars * grid.bar_s > 1e-6
-    arrangement = arrange(sections, singer.line_needs, total_bars, partial)
+    arrangement = arrange(sections, singer.line_needs, total_bars, partial, skip=frozenset(options.skip_lines))
     harmony = plan_harmony(arrangement, params.key, rng_for(params.seed, "harmony"))
-    backing = render_backing(arrangement, grid, harmony, n_samples, rng_for(params.seed, "drums"))
-    voice, lines = sing(arrangement, singer, harmony, params.seed, n_samples)
     fade_s = fade_start(arrangement, params, request.duration)
-    mix = mixdown(voice, backing, lines, fade_s)
-    return RenderedSong(params=params, arrangement=arrangement, harmony=harmony, mix=mix, lines=lines,
-                        fade_start_s=fade_s)
+    if options.mix == "light":
+        backing = render_backing(arrangement, grid, harmony, n_samples, rng_for(params.seed, "drums"))
+        voice, lines = sing(arrangement, singer, harmony, params.seed, n_samples, sing_line_sung if sung else None)
+        return RenderedSong(params=params, arrangement=arrangement, harmony=harmony,
+                            mix=mixdown(voice, backing, lines, fade_s), lines=lines, fade_start_s=fade_s)
+    voice, lines = sing(arrangement, singer, harmony, params.seed, n_samples, sing_line_sung if sung else None)
+    backing = render_dense_backing(arrangement, grid, harmony, n_samples, rng_for(params.seed, "drums"),
+                                   singer.register(harmony), lines, rng_for(params.seed, "lead"))
+    dense = dense_mixdown(voice, backing, lines, fade_s, options.voice_to_backing_db, grid.beat_s,
+                          rng_for(params.seed, "room"))
+    return RenderedSong(params=params, arrangement=arrangement, harmony=harmony, mix=dense.mix, lines=lines,
+                        fade_start_s=fade_s, voice_dry=dense.voice_dry, voice_to_backing_db=dense.voice_to_backing_db,
+                        reverb_rt60_s=dense.rt60_s, echo_s=dense.echo_s)
 
 
 def arrangement_summary(song: RenderedSong, duration: float) -> list[dict]:
@@ -137,14 +192,33 @@ def result_record(request: SongRequest, song: RenderedSong) -> dict:
                         "sections": arrangement_summary(song, request.duration)},
         "sung_lines": len(song.lines),
         "unsung_lines": song.arrangement.unsung_lines,
+        **style_record(song),
     }
+
+
+def style_record(song: RenderedSong) -> dict:
+    """result.json's record of the non-default options (nothing for a default request, so its file stays as it was)."""
+    options = song.params.options
+    record: dict = {}
+    if options.vocal_style != "spoken":
+        record["vocal_style"] = options.vocal_style
+    if options.mix != "light":
+        record["mix"] = options.mix
+        level = song.voice_to_backing_db
+        record["voice_to_backing_db"] = round(level, 2) + 0.0 if level is not None and np.isfinite(level) else None
+        record["reverb_rt60_s"] = round(song.reverb_rt60_s or 0.0, 3)
+        record["vocal_echo_s"] = round(song.echo_s or 0.0, 4)
+    if options.skip_lines:
+        record["skip_lines"] = options.skip_lines
+    return record
 
 
 def generate_local_song(request: SongRequest, out_dir: Path) -> Song:
     """Render the request into `out_dir` (song.wav, result.json, placement.json) and describe it as a Song.
 
     engine_options["stems"] = True also writes voice.wav and backing.wav (the two halves of
-    the master, same gain), for karaoke or for checking the mix.
+    the master, same gain), for karaoke or for checking the mix, and with the dense mix
+    voice_dry.wav (the voice before the room, same gain).
     """
     out_dir = Path(out_dir)
     song = render_song(request)
@@ -152,8 +226,11 @@ def generate_local_song(request: SongRequest, out_dir: Path) -> Song:
     write_wav(audio_path, song.mix.master, SR)
     result = write_json_atomic(out_dir / "result.json", result_record(request, song))
     extra = [write_json_atomic(out_dir / "placement.json", [line.as_dict() for line in song.lines])]
-    if request.engine_options.get("stems"):
-        for name, samples in (("voice", song.mix.voice), ("backing", song.mix.backing)):
+    if song.params.options.stems:
+        stems = [("voice", song.mix.voice), ("backing", song.mix.backing)]
+        if song.voice_dry is not None:
+            stems.append(("voice_dry", song.voice_dry))
+        for name, samples in stems:
             write_wav(out_dir / f"{name}.wav", samples, SR)
             extra.append(FileArtifact.from_path(out_dir / f"{name}.wav"))
     p = song.params

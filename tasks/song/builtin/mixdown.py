@@ -84,6 +84,8 @@ class Mix:
     master: np.ndarray
     voice: np.ndarray
     backing: np.ndarray
+    #: The gain the master applied to voice + band (stems carry it too).
+    gain: float = 1.0
 
 
 def mixdown(voice: np.ndarray, backing: np.ndarray, lines: list[SungLine], fade_out_start_s: float) -> Mix:
@@ -95,6 +97,12 @@ def mixdown(voice: np.ndarray, backing: np.ndarray, lines: list[SungLine], fade_
     fades = fade_envelope(n, int(round(fade_out_start_s * SR)))[:, None]
     vocal = np.repeat(voice[:, None], 2, axis=1) * fades  # dry and centred: reverb cost whisper ~2 % words
     band = band * fades
+    return master_mix(vocal, band)
+
+
+def master_mix(vocal: np.ndarray, band: np.ndarray) -> Mix:
+    """Sum the stereo voice and band, soft-clip the peaks and normalise to PEAK_DBFS; stems get the same gain."""
+    n = len(band)
     mix = vocal + band
     ceiling = db(PEAK_DBFS)
     loud = float(np.percentile(np.abs(mix), 99.9)) if n else 0.0
@@ -103,4 +111,4 @@ def mixdown(voice: np.ndarray, backing: np.ndarray, lines: list[SungLine], fade_
     peak = float(np.abs(master).max()) if n else 0.0
     final = ceiling / peak if peak > 0 else 1.0
     return Mix(master=(master * final).astype(np.float32), voice=(vocal * gain * final).astype(np.float32),
-               backing=(band * gain * final).astype(np.float32))
+               backing=(band * gain * final).astype(np.float32), gain=gain * final)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from mvflow.errors import PermanentError
 from mvflow.models import SongRequest
+from mvflow.song.builtin.options import BuiltinOptions
 from mvflow.song.theory import Grid, Key, key_from_pitch_class, parse_key, parse_time_signature
 
 _SLOW_WORDS = ("ballad", "slow", "ambient", "lullaby", "chill", "lofi", "lo-fi", "downtempo", "calm", "gentle")
@@ -94,6 +95,7 @@ class SongParams:
     key: Key
     voice: str
     seed: int
+    options: BuiltinOptions = field(default_factory=BuiltinOptions)
 
     @property
     def bpm(self) -> int:
@@ -101,11 +103,14 @@ class SongParams:
 
 
 def resolve_params(request: SongRequest) -> SongParams:
-    """Fill in what the request leaves open; a bad key or meter is the user's to fix (PermanentError)."""
+    """Fill in what the request leaves open; a bad key, meter or engine option is the user's to fix
+    (PermanentError)."""
+    options = BuiltinOptions.from_request(request)
     try:
         key = parse_key(request.key_scale) if request.key_scale else choose_key(request.caption, request.seed)
         meter = parse_time_signature(request.time_signature)
     except ValueError as exc:
         raise PermanentError(str(exc)) from exc
     bpm = request.bpm or choose_bpm(request.caption, request.seed)
-    return SongParams(grid=Grid(bpm=int(bpm), meter=meter), key=key, voice=choose_voice(request), seed=request.seed)
+    return SongParams(grid=Grid(bpm=int(bpm), meter=meter), key=key, voice=choose_voice(request), seed=request.seed,
+                      options=options)

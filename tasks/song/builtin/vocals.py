@@ -9,6 +9,7 @@ that placement.json reports.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,9 +42,21 @@ MAX_HOLD_S = 1.2
 
 @dataclass(frozen=True)
 class SungWord:
+    """A sung word: `start` is when it starts sounding (its onset), `end` when it has faded out.
+
+    `notes` (sung style only) are its melody notes as (start, end, MIDI pitch), several for a melisma.
+    """
+
     text: str
     start: float
     end: float
+    notes: tuple[tuple[float, float, float], ...] = ()
+
+    def as_dict(self) -> dict:
+        record = {"text": self.text, "start": round(self.start, 4), "end": round(self.end, 4)}
+        if self.notes:
+            record["notes"] = [[round(a, 4), round(b, 4), round(m, 2)] for a, b, m in self.notes]
+        return record
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,8 @@ class SungLine:
     section: str
     loud: bool
     words: tuple[SungWord, ...]
+    #: The line's number on the lyric sheet (1-based, counting lines with words), as skip_lines counts.
+    number: int = 0
 
     @property
     def start(self) -> float:
@@ -65,9 +80,8 @@ class SungLine:
 
     def as_dict(self) -> dict:
         return {
-            "text": self.text, "section": self.section, "start": round(self.start, 4), "end": round(self.end, 4),
-            "loud": self.loud,
-            "words": [{"text": w.text, "start": round(w.start, 4), "end": round(w.end, 4)} for w in self.words],
+            "text": self.text, "line": self.number, "section": self.section, "start": round(self.start, 4),
+            "end": round(self.end, 4), "loud": self.loud, "words": [w.as_dict() for w in self.words],
         }
 
 
@@ -95,7 +109,7 @@ class Singer:
         return register_for(harmony.key, low, high)
 
 
-def _word_chords(starts: list[float], line: LinePlan, grid: Grid, harmony: Harmony) -> list[int]:
+def word_chords(starts: list[float], line: LinePlan, grid: Grid, harmony: Harmony) -> list[int]:
     """The chord root under each word (the chord of the bar the word starts in)."""
     return [harmony.root_at_bar(line.start_bar + int(start // grid.bar_s)) for start in starts]
 
@@ -108,7 +122,7 @@ def _sing_line(singer: Singer, block: Block, line: LinePlan, harmony: Harmony, r
     starts = fit_words(singer.durations(words), grid, line.bars)
     # Same section kind + same line number -> same melodic contour, so verses and choruses repeat.
     rng = rng_for(seed, "melody", block.kind, str(index_in_block))
-    degrees = line_melody(_word_chords(starts, line, grid, harmony), block.kind, register, rng)
+    degrees = line_melody(word_chords(starts, line, grid, harmony), block.kind, register, rng)
     line_t = grid.bar_time(line.start_bar)
     sung: list[SungWord] = []
     pieces: list[tuple[int, np.ndarray]] = []
@@ -120,8 +134,8 @@ def _sing_line(singer: Singer, block: Block, line: LinePlan, harmony: Harmony, r
         at = int(round((line_t + start) * SR))
         pieces.append((at, audio))
         sung.append(SungWord(word, at / SR, (at + len(audio)) / SR))
-    _mix_line(voice_track, pieces, LINE_RMS * (10 ** (LOUD_DB / 20) if line.loud else 1.0))
-    return SungLine(text=line.text, section=block.label, loud=line.loud, words=tuple(sung))
+    mix_line(voice_track, pieces, LINE_RMS * (10 ** (LOUD_DB / 20) if line.loud else 1.0))
+    return SungLine(text=line.text, section=block.label, loud=line.loud, words=tuple(sung), number=line.number)
 
 
 def _fit_note(audio: np.ndarray, hz: float, room_s: float, release_s: float) -> np.ndarray:
@@ -141,7 +155,7 @@ def _fit_note(audio: np.ndarray, hz: float, room_s: float, release_s: float) -> 
     return sustain(audio, SR, hz, int(held * SR))
 
 
-def _mix_line(track: np.ndarray, pieces: list[tuple[int, np.ndarray]], target_rms: float) -> None:
+def mix_line(track: np.ndarray, pieces: list[tuple[int, np.ndarray]], target_rms: float) -> None:
     """Add a line's words to the track, scaled so the line's span has `target_rms`."""
     first, last = pieces[0][0], pieces[-1][0] + len(pieces[-1][1])
     span = np.zeros(last - first, dtype=np.float32)
@@ -154,13 +168,23 @@ def _mix_line(track: np.ndarray, pieces: list[tuple[int, np.ndarray]], target_rm
         track[first:end] += span[: end - first] * gain
 
 
+#: How one line is sung into the track: (singer, block, line, harmony, register, seed, index in block, track).
+LineSinger = Callable[[Singer, Block, LinePlan, Harmony, Register, int, int, np.ndarray], SungLine]
+
+
 def sing(arrangement: Arrangement, singer: Singer, harmony: Harmony, seed: int,
-         n_samples: int) -> tuple[np.ndarray, list[SungLine]]:
-    """The mono vocal track (exactly `n_samples` long) and the placement of every sung line."""
+         n_samples: int, sing_line: LineSinger | None = None) -> tuple[np.ndarray, list[SungLine]]:
+    """The mono vocal track (exactly `n_samples` long) and the placement of every sung line.
+
+    `sing_line` is the vocal style (default: the spoken style of this module). Lines the
+    request skips keep their bars and their place in the block (so repeated sections keep
+    their melodies) but nobody sings them.
+    """
     track = np.zeros(n_samples, dtype=np.float32)
     register = singer.register(harmony)
     placed: list[SungLine] = []
     for block in arrangement.blocks:
         for index, line in enumerate(block.lines):
-            placed.append(_sing_line(singer, block, line, harmony, register, seed, index, track))
+            if not line.skipped:
+                placed.append((sing_line or _sing_line)(singer, block, line, harmony, register, seed, index, track))
     return track, placed
