@@ -59,14 +59,15 @@ def output_path(audio: Path, output: Path | None, extension: str = ".mp4") -> Pa
     return destination
 
 
-def render_options(**values: object):  # noqa: ANN201 - RenderOptions
-    """RenderOptions from the shared video options (mvflow.cli.video_options), validated
-    (size, fps, style and its overrides) before anything is rendered."""
+def render_options(seconds: float, **values: object):  # noqa: ANN201 - RenderOptions
+    """RenderOptions from the shared video options (mvflow.cli.video_options), validated before
+    anything is rendered: style and its overrides, and the frame size and rate against the codec
+    and the memory a song of `seconds` needs."""
     from mvflow.render.video import check_options
 
     try:
         options = ro.build_render_options(**values)
-        check_options(options)
+        check_options(options, seconds)
     except MvflowError:
         raise
     except ValueError as exc:  # a style or option the renderer cannot use (pydantic, style loader)
@@ -105,22 +106,24 @@ def render(
     """Render a music video from an existing song, timed lyrics and cover; print the video file's path."""
     DEBUG["on"] = debug
     with one_line_errors():
-        options = render_options(style=style, aspect=aspect, resolution=resolution, fps=fps, visualiser=visualiser,
-                                 accent=accent, background=background, dim=dim, karaoke=karaoke, credit=credit,
-                                 codec=codec, quality=quality, max_size=max_size)
-        written = run_render(audio, lyrics, title, subtitle, cover, options, lyrics_offset, output)
+        seconds = check_audio(audio)
+        options = render_options(seconds, style=style, aspect=aspect, resolution=resolution, fps=fps,
+                                 visualiser=visualiser, accent=accent, background=background, dim=dim,
+                                 karaoke=karaoke, credit=credit, codec=codec, quality=quality, max_size=max_size)
+        written = run_render(audio, seconds, lyrics, title, subtitle, cover, options, lyrics_offset, output)
     print(written)
 
 
-def run_render(audio: Path, lyrics: Path | None, title: str | None, subtitle: str | None, cover: Path | None,
-               options, lyrics_offset: float, output: Path | None) -> Path:  # noqa: ANN001 - RenderOptions
-    """Check every input, then render with a terminal progress bar; the written video's path."""
+def run_render(audio: Path, seconds: float, lyrics: Path | None, title: str | None, subtitle: str | None,
+               cover: Path | None, options, lyrics_offset: float,  # noqa: ANN001 - RenderOptions
+               output: Path | None) -> Path:
+    """Check the other inputs (the audio of `seconds` already is), then render with a terminal
+    progress bar; the written video's path."""
     from mvflow.progress import StepProgress
     from mvflow.render.codecs import get_codec
     from mvflow.render.max_size import check_fits
     from mvflow.render.video import render_music_video
 
-    seconds = check_audio(audio)
     lines, tags = read_lines(lyrics, lyrics_offset)
     check_cover(cover)
     destination = output_path(audio, output, get_codec(options.codec).extension)

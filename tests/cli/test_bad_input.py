@@ -12,10 +12,12 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -143,7 +145,7 @@ def test_ten_thousand_lyric_lines_in_a_batch_name_the_song(files):
     (["--title", "x" * 300], "title is 300 characters long; at most 200"),
     (["--fps", "0"], "fps must be positive, got 0"),
     (["--fps", "1000"], "fps must be between 1 and 120, got 1000"),
-    (["--resolution", "100000x100000"], "resolution 100000x100000 must have even sides between 64 and 8192"),
+    (["--resolution", "100000x100000"], "resolution 100000x100000 is larger than h264 can play"),
 ])
 def test_absurd_song_parameters_are_refused(files, args, message):
     refused(make(*args), message)
@@ -420,6 +422,126 @@ def test_render_takes_a_float_wav_and_ten_thousand_lrc_lines(files):
     assert "9998 lyric line(s) start after the song ends" in result.output
     video, audio = stream_durations(files / "video.mp4", fps=5)
     assert abs(video - 2.0) <= 0.2 and abs(audio - 2.0) <= 0.1
+
+
+# --------------------------------------------------------------------------- frame size and frame rate
+
+HUGE = "20000x20000"
+TOO_BIG_FOR_H264 = ("resolution 20000x20000 is larger than h264 can play (H.264 level 6.2: at most 16384 px a "
+                    "side and 35.7 megapixels a frame, so 8K (7680x4320) fits): the largest frame of this shape "
+                    "is 5968x5968")
+
+
+def timed(args: list[str]):  # noqa: ANN201 - (click Result, seconds)
+    started = time.perf_counter()
+    result = runner.invoke(app, args)
+    return result, time.perf_counter() - started
+
+
+@pytest.fixture
+def no_render(monkeypatch) -> list:
+    """Fails loudly if anything reaches the renderer (which would allocate the first frame)."""
+    calls: list = []
+    monkeypatch.setattr("mvflow.render.video.render_music_video", lambda *a, **k: calls.append(a))
+    return calls
+
+
+@pytest.fixture
+def big_style(files) -> Path:
+    """A style file whose canvas is 20000x20000."""
+    path = files / "big.toml"
+    path.write_text('name = "big"\ndescription = "a typo in the canvas"\n[canvas]\naspect = "1:1"\n'
+                    f'resolution = "{HUGE}"\n')
+    return path
+
+
+@pytest.mark.parametrize("args", [["--resolution", HUGE], ["--style", "big.toml"]])
+def test_render_refuses_a_frame_no_codec_plays_within_a_second_and_renders_nothing(files, big_style, no_render,
+                                                                                     args):
+    result, seconds = timed(["render", "-a", "silent.wav", *args, "-o", "video.mp4"])
+    refused(result, TOO_BIG_FOR_H264)
+    assert seconds < 1.0, seconds
+    assert no_render == [] and not (files / "video.mp4").exists() and leftovers(files) == []
+
+
+@pytest.mark.parametrize("args", [["--resolution", HUGE], ["--style", "big.toml"]])
+def test_make_refuses_a_frame_no_codec_plays_within_a_second(files, big_style, args):
+    result, seconds = timed(["make", "-c", "synth pop", "-o", "out", *args])
+    refused(result, TOO_BIG_FOR_H264)
+    assert seconds < 1.0, seconds
+    assert_nothing_written(files)
+
+
+def test_a_huge_frame_from_the_environment_or_the_config_file_is_refused(files, monkeypatch):
+    monkeypatch.setenv("MVFLOW_RESOLUTION", HUGE)
+    refused(make(), TOO_BIG_FOR_H264)
+    monkeypatch.delenv("MVFLOW_RESOLUTION")
+    (files / "mvflow.toml").write_text("width = 16400\nheight = 64\n")
+    refused(make(), "resolution 16400x64 is larger than h264 can play (H.264 level 6.2: at most 16384 px a side")
+    assert_nothing_written(files)
+
+
+@pytest.mark.parametrize(("codec", "size", "limit"), [
+    ("h265", "16890x64", "H.265 level 6.2: at most 16888 px a side"),
+    ("vp9", "16834x64", "VP9 level 6.2: at most 16832 px a side"),
+    ("vp9", "8192x4354", "the largest frame of this shape is 8190x4352"),
+])
+def test_each_codec_has_its_own_bound(files, codec, size, limit):
+    refused(make("--codec", codec, "--resolution", size), limit)
+
+
+def test_a_batch_entry_or_its_style_with_a_huge_frame_is_named(files, big_style):
+    batch = files / "songs.yaml"
+    batch.write_text(f"songs:\n  - {{title: Huge, caption: pop, resolution: {HUGE}}}\n"
+                     "  - {title: Styled, caption: rock, style: big.toml}\n  - {title: Fine, caption: jazz}\n")
+    started = time.perf_counter()
+    result = runner.invoke(app, ["batch", str(batch), "--dry-run"])
+    assert time.perf_counter() - started < 2.0  # three entries validated
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: songs.yaml: song 1 (title 'Huge'): {TOO_BIG_FOR_H264}",
+                      f"error: songs.yaml: song 2 (title 'Styled'): {TOO_BIG_FOR_H264}"]
+    assert not (files / "mvflow_output").exists()
+
+
+@pytest.mark.parametrize("command", ["make", "render"])
+def test_fps_above_the_codecs_levels_is_refused(files, no_render, command):
+    args = ["make", "-c", "pop", "-o", "out"] if command == "make" else ["render", "-a", "silent.wav"]
+    refused(runner.invoke(app, [*args, "--fps", "121"]), "fps must be between 1 and 120, got 121")
+    assert_nothing_written(files)
+
+
+@pytest.mark.parametrize("command", ["make", "render"])
+def test_a_frame_the_memory_cannot_hold_is_refused_naming_what_fits(files, no_render, monkeypatch, command):
+    """A 4K render with 1 GB free (MemAvailable, or a container's limit): refused, naming the estimate,
+    what is free and the largest frame that fits."""
+    monkeypatch.setattr("mvflow.render.limits.available_bytes", lambda: 2**30)
+    monkeypatch.setattr("mvflow.render.limits.usable_cpus", lambda: 2)
+    args = ["make", "-c", "pop", "-o", "out", "--duration", "10"] if command == "make" else \
+        ["render", "-a", "silent.wav", "-o", "video.mp4"]
+    result, seconds = timed([*args, "--resolution", "3840x2160"])
+    refused(result, "a 3840x2160 h264 render at 30 fps of ")
+    error = next(line for line in result.output.splitlines() if line.startswith("error:"))
+    assert re.search(r"needs about 1\.\d GB of memory and 1\.0 GB is available: at most (\d+)x(\d+) fits now "
+                     r"\(or free some memory\)$", error), error
+    width, height = map(int, re.search(r"at most (\d+)x(\d+)", error).groups())
+    assert 1920 <= width < 3840 and abs(width / height - 16 / 9) < 0.01
+    assert seconds < 1.0 and no_render == [] and not list(files.rglob("*.mp4"))
+
+
+def test_a_real_render_process_refuses_without_taking_the_memory(files):
+    """`mvflow render --resolution 20000x20000` in its own process: one line, exit 1, no file, and the
+    process never held a frame (one 20000x20000 frame alone is 600 MB; the issue saw 5.3 GB)."""
+    peak = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+            "print(done.returncode); print(done.stderr.strip());"
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)")
+    proc = subprocess.run([sys.executable, "-c", peak, str(Path(sys.executable).parent / "mvflow"), "render",
+                           "-a", "silent.wav", "--resolution", HUGE, "-o", "video.mp4"],
+                          capture_output=True, text=True, timeout=300)
+    code, stderr, megabytes = proc.stdout.strip().split("\n")
+    assert code == "1" and stderr == f"error: {TOO_BIG_FOR_H264}"
+    assert int(megabytes) < 400, megabytes
+    assert not (files / "video.mp4").exists() and leftovers(files) == []
 
 
 # --------------------------------------------------------------------------- hostile ACE-Step servers
