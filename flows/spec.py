@@ -190,6 +190,21 @@ def _cover_options(spec: VideoSpec, settings: Settings, render: RenderOptions) -
     )
 
 
+def lrc_warnings(params: dict[str, Any]) -> list[str]:
+    """What the user's own LRC (flow_params' lyrics_options.lrc) earns before anything runs: its
+    lines stamped past the requested song length, or moved before 0 by the lyrics offset (the
+    lyrics step checks again against the real audio: mvflow.lyrics.outside)."""
+    from mvflow.lyrics.formats import parse_lrc
+    from mvflow.lyrics.outside import lines_outside, outside_warnings
+
+    options: LyricsOptions = params["lyrics_options"]
+    if options.lrc is None:
+        return []
+    song_end = params["request"].duration
+    lines = parse_lrc(Path(options.lrc.path).read_text(encoding="utf-8-sig"))
+    return outside_warnings(lines_outside(lines, options.offset, song_end), song_end)
+
+
 def default_title(caption: str) -> str:
     return caption.split(",")[0].strip().title() or "Untitled"
 

@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from mvflow.cli import video_options as ro
-from mvflow.cli.common import DEBUG, check_audio, console, one_line_errors, terminal_progress
+from mvflow.cli.common import DEBUG, check_audio, console, one_line_errors, terminal_progress, warn
 from mvflow.errors import InputError, MvflowError, PermanentError
 from mvflow.lyrics.readers import READERS
 
@@ -29,17 +29,22 @@ def check_cover(cover: Path | None) -> None:
     check_image_file(cover)  # the same rules as `mvflow make --cover`: decodes, at least 256 px on the shorter side
 
 
-def read_lines(lyrics: Path | None, offset: float):  # noqa: ANN201 - (list[LyricLine], dict[str, str])
-    """(timed lines from the lyrics file, shifted by `offset` s; its tags). No file: an instrumental."""
+def read_lines(lyrics: Path | None, offset: float, seconds: float):  # noqa: ANN201 - (list[LyricLine], dict)
+    """(timed lines from the lyrics file, shifted by `offset` s; its tags). No file: an instrumental.
+    A warning names the lines that start outside the song of `seconds` (after its end, or before 0
+    by the offset): the video renders, without them (mvflow.lyrics.outside)."""
     if lyrics is None:
         return [], {}
+    from mvflow.lyrics.outside import outside_warnings
     from mvflow.lyrics.readers import read_lyrics_with_tags
-    from mvflow.lyrics.sync import shift_lines
+    from mvflow.lyrics.sync import place_on_song
 
     lines, tags = read_lyrics_with_tags(lyrics)
     if not lines:
-        console.print(f"[yellow]warning:[/] {lyrics} has no timed lines; rendering without lyrics")
-    return shift_lines(lines, offset), tags
+        warn([f"{lyrics} has no timed lines; rendering without lyrics"])
+    placed, outside = place_on_song(lines, offset, seconds)
+    warn(outside_warnings(outside, seconds))
+    return placed, tags
 
 
 def output_path(audio: Path, output: Path | None, extension: str = ".mp4") -> Path:
@@ -124,16 +129,12 @@ def run_render(audio: Path, seconds: float, lyrics: Path | None, title: str | No
     from mvflow.render.max_size import check_fits
     from mvflow.render.video import render_music_video
 
-    lines, tags = read_lines(lyrics, lyrics_offset)
+    lines, tags = read_lines(lyrics, lyrics_offset, seconds)
     check_cover(cover)
     destination = output_path(audio, output, get_codec(options.codec).extension)
     check_fits(options, seconds)  # an impossible --max-size is refused before anything is rendered
     title = (tags.get("ti") or title_from(audio)) if title is None else title
     subtitle = tags.get("ar", "") if subtitle is None else subtitle
-    late = [ln for ln in lines if ln.start >= seconds]
-    if late:
-        console.print(f"[yellow]warning:[/] {len(late)} lyric line(s) start after the song ends ({seconds:.1f} s), "
-                      f"first at {late[0].start:.1f} s: wrong lyrics file, or check --lyrics-offset")
     words = sum(1 for ln in lines if ln.words)
     shown = escape(f"{title or '(no title)'}{' — ' + subtitle if subtitle else ''}")
     console.print(f"[bold]mvflow render[/] [cyan]{shown}[/]: {len(lines)} lyric line(s)"

@@ -419,7 +419,8 @@ def test_render_takes_a_float_wav_and_ten_thousand_lrc_lines(files):
     (files / "long.lrc").write_text("\n".join(f"[{i // 60:02d}:{i % 60:02d}.00]line {i}" for i in range(10_000)))
     result = render("--audio", str(song), "--lyrics", "long.lrc", "-o", "video.mp4")
     assert result.exit_code == 0, result.output
-    assert "9998 lyric line(s) start after the song ends" in result.output
+    assert "9998 lyric lines start after the song ends (00:02.00) and never show: [00:02.00] 'line 2', " \
+           "[00:03.00] 'line 3', [00:04.00] 'line 4' and 9995 more" in " ".join(result.output.split())
     video, audio = stream_durations(files / "video.mp4", fps=5)
     assert abs(video - 2.0) <= 0.2 and abs(audio - 2.0) <= 0.1
 
@@ -542,6 +543,88 @@ def test_a_real_render_process_refuses_without_taking_the_memory(files):
     assert code == "1" and stderr == f"error: {TOO_BIG_FOR_H264}"
     assert int(megabytes) < 400, megabytes
     assert not (files / "video.mp4").exists() and leftovers(files) == []
+
+
+# --------------------------------------------------------------------------- lyric lines outside the song
+
+OUTSIDE_LRC = "[00:01.00]Hello there\n[00:02.50]Second line\n[00:03.50]Third line\n[09:59.00]Way too late\n"
+LATE_WARNING = ("warning: 1 lyric line starts after the song ends (00:05.00) and never shows: "
+                "[09:59.00] 'Way too late'; is it this song's lyrics file?")
+EARLY_WARNING = ("warning: 2 lyric lines start before the song after the lyrics offset (-3 s) and are moved to "
+                 "00:00.00: [00:01.00] 'Hello there', [00:02.50] 'Second line'")
+
+
+@pytest.fixture
+def five_seconds(files) -> Path:
+    """A 5-second song and an LRC with a line stamped 09:59."""
+    t = np.arange(22050 * 5) / 22050
+    write_wav(files / "song.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 22050)
+    (files / "outside.lrc").write_text(OUTSIDE_LRC)
+    return files / "song.wav"
+
+
+def test_render_warns_about_lyric_lines_outside_the_song_at_once_and_still_renders(files, five_seconds, monkeypatch):
+    from mvflow.render import video
+    from tests.support.media import stream_durations
+
+    started, reached = time.perf_counter(), []
+    real = video.render_music_video
+    monkeypatch.setattr(video, "render_music_video",
+                        lambda *a, **k: (reached.append(time.perf_counter() - started), real(*a, **k)))
+    result = runner.invoke(app, ["render", "-a", "song.wav", "-l", "outside.lrc", "--lyrics-offset", "-3",
+                                 "--resolution", "128x72", "--fps", "5", "-o", "video.mp4"])
+    assert result.exit_code == 0, result.output
+    shown = result.output.splitlines()
+    assert LATE_WARNING in shown and EARLY_WARNING in shown
+    assert reached and reached[0] < 1.0, reached  # both said before the first frame, within a second
+    assert shown.index(LATE_WARNING) < next(k for k, line in enumerate(shown) if line.startswith("rendering"))
+    video_s, audio_s = stream_durations(files / "video.mp4", fps=5)
+    assert abs(video_s - 5.0) < 0.3 and abs(audio_s - 5.0) < 0.3
+
+
+def test_a_batch_entry_with_lines_outside_its_song_is_warned_about_and_still_valid(files, five_seconds):
+    batch = files / "songs.yaml"
+    batch.write_text("songs:\n  - {title: Late, caption: pop, duration: 5, lrc: outside.lrc, lyrics_offset: -3}\n"
+                     "  - {title: Fine, caption: jazz, duration: 5, lrc: outside.lrc, lyrics_offset: 0.5}\n")
+    result, seconds = timed(["batch", str(batch), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    shown = result.output.splitlines()
+    assert f"warning: songs.yaml: song 1 (title 'Late'): {LATE_WARNING.removeprefix('warning: ')}" in shown
+    assert f"warning: songs.yaml: song 1 (title 'Late'): {EARLY_WARNING.removeprefix('warning: ')}" in shown
+    assert ("warning: songs.yaml: song 2 (title 'Fine'): 1 lyric line starts after the song ends (00:05.00) and "
+            "never shows: [09:59.00] 'Way too late'; check the lyrics offset (+0.5 s)") in shown
+    assert sum(line.startswith("warning:") for line in shown) == 3 and seconds < 2.0
+
+
+@pytest.mark.e2e
+def test_make_warns_up_front_and_records_the_lines_in_the_manifest_and_the_dashboard(prefect_harness, files,
+                                                                                    five_seconds, monkeypatch):
+    """`mvflow make --lrc` with a line stamped 09:59 on a 5-s song and an offset of -3 s: both warnings before
+    the flow starts (within a second), the video made, the lines in manifest.json, the run's summary
+    artifact and the end-of-run report."""
+    from prefect.artifacts import Artifact
+
+    from mvflow.flows import music_video as flow_module
+
+    started, reached = time.perf_counter(), []
+    real = flow_module.music_video
+    monkeypatch.setattr(flow_module, "music_video",
+                        lambda **k: (reached.append(time.perf_counter() - started), real(**k))[1])
+    result = runner.invoke(app, ["make", "-c", "calm piano", "--title", "Too Late", "--duration", "5",
+                                 "--lrc", "outside.lrc", "--lyrics-offset", "-3", "--resolution", "128x72",
+                                 "--fps", "5", "-o", "out"])
+    assert result.exit_code == 0, result.output
+    shown = result.output.splitlines()
+    assert reached and reached[0] < 1.0, reached
+    assert shown.count(LATE_WARNING) == 2 and shown.count(EARLY_WARNING) == 2  # up front, and in the report
+    assert shown.index(LATE_WARNING) < next(k for k, line in enumerate(shown) if line.startswith("mvflow making"))
+    manifest = json.loads((files / "out" / "too-late" / "manifest.json").read_text())
+    assert [(line["text"], line["where"], line["start"]) for line in manifest["lyrics"]["outside"]] == [
+        ("Hello there", "before_start", -2.0), ("Second line", "before_start", -0.5),
+        ("Way too late", "after_end", 596.0)]
+    assert [f"warning: {w}" for w in manifest["lyrics"]["warnings"]] == [LATE_WARNING, EARLY_WARNING]
+    summary = Artifact.get("music-video-too-late")
+    assert summary is not None and f"**warning:** {LATE_WARNING.removeprefix('warning: ')}" in summary.data
 
 
 # --------------------------------------------------------------------------- hostile ACE-Step servers
