@@ -23,7 +23,8 @@ the level's sample rate (VP9's rate is higher still). Lower bound: 64 px a side,
 The memory figures are measured with benchmarks/render_memory.py (peak resident sizes of
 renders from 640x360 to 4K with every codec and background, of the encoder alone at 1 to 24
 threads, and of 10-minute songs at 120 fps with the widest visualisers), each rounded up, so
-the estimate runs 10-30% above what was measured.
+the estimate runs 15-30% above what was measured (4K H.264 on 2 CPUs: 1.45 GB measured, 1.7 GB
+estimated).
 """
 
 from __future__ import annotations
@@ -40,14 +41,14 @@ MAX_FPS = 120
 
 #: The renderer's own memory per frame pixel: backdrop textures (up to 1.69x the frame for
 #: pan or zoom at the largest travel, 0.3), pre-rendered layers, frame buffers, the encoder
-#: pipe's ring. Measured 35 (a still cover) to 62 (zoom at travel 0.3) bytes per pixel at 4K.
+#: pipe's ring. Measured 35 (a still cover) to 58 (pan or zoom at travel 0.3) bytes per pixel at 4K.
 RENDERER_BYTES_PER_PIXEL = 64
 #: Per video frame: the visualiser's data for every frame (levels, peak caps, bar lengths:
-#: 16.8 KB a frame measured for 1024 bars at 4K; the waveform's traces take less).
+#: 16.8 KB a frame measured for 1024 bars at 4K, 10 minutes at 120 fps; the waveform's traces take less).
 BYTES_PER_FRAME = 20_000
 #: Per second of audio: the song decoded for analysis and its filtered copies (~190 KB measured).
 BYTES_PER_AUDIO_SECOND = 200_000
-#: Whatever the frame size: ffmpeg itself, its audio decoder and encoder (~120 MB measured).
+#: Whatever the frame size: ffmpeg itself, its audio decoder and encoder (60-80 MB measured).
 FIXED_BYTES = 160 * 2**20
 
 

@@ -532,7 +532,9 @@ def test_a_frame_the_memory_cannot_hold_is_refused_naming_what_fits(files, no_re
 
 def test_a_real_render_process_refuses_without_taking_the_memory(files):
     """`mvflow render --resolution 20000x20000` in its own process: one line, exit 1, no file, and the
-    process never held a frame (one 20000x20000 frame alone is 600 MB; the issue saw 5.3 GB)."""
+    process never held a frame (one 20000x20000 frame alone is 600 MB; the issue saw 5.3 GB). A small
+    wrapper starts it and reads its peak: Linux carries a parent's resident size at fork into the
+    child's ru_maxrss, so started from pytest itself it would report pytest's size."""
     peak = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
             "print(done.returncode); print(done.stderr.strip());"
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)")
