@@ -35,9 +35,9 @@ from pydantic import BaseModel, Field
 from mvflow.errors import BatchError, SpecError, fault_line
 from mvflow.files import slugify
 from mvflow.flows.music_video import make_video, results_folder, run_tags, tag_flow_run
-from mvflow.flows.spec import VideoSpec, flow_params, spec_from
+from mvflow.flows.spec import VideoSpec, flow_params, lrc_warnings, spec_from
 from mvflow.flows.steps import StepRunner
-from mvflow.manifest import StepRun
+from mvflow.manifest import StepRun, lyric_warnings
 from mvflow.song import ensure_song_limit, song_limit_name
 
 BATCH_SUFFIXES = (".yaml", ".yml", ".json", ".csv")
@@ -53,6 +53,7 @@ class BatchSong(BaseModel):
     where: str = Field(description="How errors name it: 'song 3' or 'row 4'")
     title: str
     params: dict[str, Any]
+    warnings: list[str] = Field(default_factory=list, description="What its own LRC earns before it runs")
 
 
 class Batch(BaseModel):
@@ -160,7 +161,8 @@ def _song(path: Path, number: int, entry: dict[str, Any], defaults: dict[str, An
     except SpecError as exc:
         problems.append(f"{path.name}: {where}{_named(entry)}: {exc}")
         return None
-    return BatchSong(number=number, where=where, title=params["title"], params=params)
+    warnings = [f"{path.name}: {where}{_named(entry)}: {warning}" for warning in lrc_warnings(params)]
+    return BatchSong(number=number, where=where, title=params["title"], params=params, warnings=warnings)
 
 
 def _named(entry: dict[str, Any]) -> str:
@@ -210,6 +212,7 @@ class SongOutcome(BaseModel):
     out_dir: str
     steps: list[StepRun] = Field(default_factory=list)
     reason: str | None = None
+    warnings: list[str] = Field(default_factory=list, description="Lyric lines the video cannot show, and why")
 
     def step_times(self) -> str:
         """'song 1.2s · lyrics cached · ...': wall time of each step this run, or that it came from cache."""
@@ -236,7 +239,8 @@ class BatchReport(BaseModel):
         """Rows of the batch's table artifact (and of the terminal summary)."""
         return [{"song": s.title, "status": s.status, "length (s)": round(s.length, 1) if s.length else None,
                  "wall (s)": round(s.seconds, 1), "time per step": s.step_times(), "video": s.video or "",
-                 "folder": s.out_dir, "reason": s.reason or ""} for s in self.songs]
+                 "folder": s.out_dir, "reason": s.reason or "", "warnings": " / ".join(s.warnings)}
+                for s in self.songs]
 
 
 def failure_reason(step: str | None, exc: BaseException) -> str:
@@ -287,7 +291,8 @@ def run_song(song: BatchSong, shared: _Shared) -> SongOutcome:
     else:
         outcome = SongOutcome(number=song.number, title=song.title, out_dir=out_dir,
                               status="cached" if run.all_cached else "done", seconds=time.perf_counter() - started,
-                              length=run.video.song.duration, video=run.video.video.path, steps=run.steps)
+                              length=run.video.song.duration, video=run.video.video.path, steps=run.steps,
+                              warnings=lyric_warnings(run.video))
     _log_outcome(outcome, shared.progress.one_more(), shared.progress.total)
     return outcome
 
@@ -349,6 +354,8 @@ def music_video_batch(
     tag_flow_run(["mvflow", f"batch:{batch.name}"])
     limits = prepare_song_limits(batch, max_concurrent_songs)
     cpu_slots = cpu_slots or os.cpu_count() or 1
+    for warning in (w for song in batch.songs for w in song.warnings):
+        get_run_logger().warning(warning)
     get_run_logger().info("batch %r: %d songs from %s; limits %s at %d; %d CPU slots", batch.name,
                           len(batch.songs), batch.source, ", ".join(limits), max_concurrent_songs, cpu_slots)
     outcomes = run_songs(batch, limits, max_concurrent_songs, cpu_slots)

@@ -27,7 +27,6 @@ from mvflow.inputs import (
     check_lyrics,
     check_output_folder,
     check_text_field,
-    check_video,
     read_lyrics_file,
 )
 from mvflow.models import CoverOptions, FileArtifact, LyricsOptions, RenderOptions, SongRequest
@@ -144,16 +143,21 @@ def _settings_for(spec: VideoSpec) -> Settings:
     return load_settings(flags)
 
 
-def _render_options(spec: VideoSpec, settings: Settings) -> RenderOptions:
-    """The render step's options: the style (its canvas, overridden by aspect/resolution) and knobs."""
+def _render_options(spec: VideoSpec, settings: Settings, seconds: float) -> RenderOptions:
+    """The render step's options: the style (its canvas, overridden by aspect/resolution) and knobs,
+    checked as the render will check them (frame size and rate against the codec and the memory
+    a song of `seconds` needs, the style's layout)."""
     from mvflow.cli.video_options import build_render_options
+    from mvflow.render.video import check_options
 
     try:
-        return build_render_options(visualiser=spec.visualiser, accent=spec.accent, background=spec.background,
-                                    dim=spec.dim, karaoke=spec.karaoke, credit=spec.credit, settings=settings,
-                                    codec=spec.codec, quality=spec.quality, max_size=spec.max_size)
+        options = build_render_options(visualiser=spec.visualiser, accent=spec.accent, background=spec.background,
+                                       dim=spec.dim, karaoke=spec.karaoke, credit=spec.credit, settings=settings,
+                                       codec=spec.codec, quality=spec.quality, max_size=spec.max_size)
+        check_options(options, seconds)
     except ValueError as exc:
         raise SpecError(str(exc)) from None
+    return options
 
 
 def _engine_options(spec: VideoSpec, settings: Settings) -> dict[str, Any]:
@@ -186,6 +190,21 @@ def _cover_options(spec: VideoSpec, settings: Settings, render: RenderOptions) -
     )
 
 
+def lrc_warnings(params: dict[str, Any]) -> list[str]:
+    """What the user's own LRC (flow_params' lyrics_options.lrc) earns before anything runs: its
+    lines stamped past the requested song length, or moved before 0 by the lyrics offset (the
+    lyrics step checks again against the real audio: mvflow.lyrics.outside)."""
+    from mvflow.lyrics.formats import parse_lrc
+    from mvflow.lyrics.outside import lines_outside, outside_warnings
+
+    options: LyricsOptions = params["lyrics_options"]
+    if options.lrc is None:
+        return []
+    song_end = params["request"].duration
+    lines = parse_lrc(Path(options.lrc.path).read_text(encoding="utf-8-sig"))
+    return outside_warnings(lines_outside(lines, options.offset, song_end), song_end)
+
+
 def default_title(caption: str) -> str:
     return caption.split(",")[0].strip().title() or "Untitled"
 
@@ -209,8 +228,7 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
             seed=spec.seed if spec.seed is not None else stable_seed(caption, lyrics),
             engine=settings.engine, engine_options=_engine_options(spec, settings),
         )
-        render = _render_options(spec, settings)
-        check_video(render.width, render.height, render.fps)
+        render = _render_options(spec, settings, request.duration)
         from mvflow.errors import EncodingError
         from mvflow.render.max_size import check_fits
 

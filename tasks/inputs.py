@@ -11,6 +11,8 @@ Bounds, and why:
   song is 600 s, and a line takes about two seconds to sing, so 600 lines is already far
   more than any song sings; 10 000 lines took the built-in engine 190 s just to lay out.
 - duration: MIN_DURATION..MAX_DURATION seconds (what the engines make, finite).
+- frame size and rate: what the codec plays and what this machine's memory holds, checked
+  with the render options (mvflow.render.limits, through mvflow.render.video.check_options).
 """
 
 from __future__ import annotations
@@ -27,9 +29,6 @@ MAX_DURATION = 600.0
 #: A caption is a style description and a title a name: anything longer is a pasted file, not a request.
 MAX_CAPTION_CHARS = 2000
 MAX_TITLE_CHARS = 200
-#: Video bounds: H.264 needs even sides; 8K is the largest frame worth its memory; 120 fps is plenty.
-MAX_SIDE = 8192
-MAX_FPS = 120
 
 
 def existing_file(path: Path | str, what: str, flag: str | None = None) -> Path:
@@ -96,14 +95,6 @@ def check_duration(seconds: float | None) -> None:
         raise InputError(
             f"duration must be between {MIN_DURATION:.0f} and {MAX_DURATION:.0f} seconds, got {seconds:g}"
         )
-
-
-def check_video(width: int, height: int, fps: int) -> None:
-    """A frame size and rate the renderer can encode without running out of memory."""
-    if not (64 <= width <= MAX_SIDE and 64 <= height <= MAX_SIDE) or width % 2 or height % 2:
-        raise InputError(f"resolution {width}x{height} must have even sides between 64 and {MAX_SIDE} pixels")
-    if not 1 <= fps <= MAX_FPS:
-        raise InputError(f"fps must be between 1 and {MAX_FPS}, got {fps}")
 
 
 def check_key_and_meter(key: str | None, time_signature: str | None) -> None:

@@ -50,6 +50,7 @@ def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel) -> dict
                  "key_scale": song.key_scale, "time_signature": song.time_signature, "caption": song.caption},
         "lyrics": {"provider": lyrics.provider, "source": lyrics.source, "lines": len(lyrics.lines),
                    "by_source": lyrics.count_by_source(), "unsung": lyrics.unsung, "unplaced": lyrics.unplaced,
+                   "outside": [line.model_dump() for line in lyrics.outside], "warnings": lyric_warnings(video),
                    "timing": [{"text": line.text, "start": round(line.start, 3), "source": line.source,
                                "confidence": line.confidence} for line in lyrics.lines]},
         "cover": {"provider": cover.provider},
@@ -107,6 +108,13 @@ def cover_data_uri(image_path: Path, size: int = 192) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def lyric_warnings(video: MusicVideo) -> list[str]:
+    """The lyric lines the video cannot show where they are stamped, in the words every report uses."""
+    from mvflow.lyrics.outside import outside_warnings
+
+    return outside_warnings(video.lyrics.outside, video.song.duration)
+
+
 def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path) -> str:
     """The run summary shown as a Prefect markdown artifact: cover, paths, step timings."""
     song, lyrics = video.song, video.lyrics
@@ -115,6 +123,7 @@ def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path) ->
     rows = "\n".join(f"| {s.name} | {s.provider} | {s.status} | {s.seconds:.1f} s |" for s in steps)
     unplaced = "".join(f"\n- unplaced lyric line: `{line}`" for line in lyrics.unplaced)
     unsung = "".join(f"\n- not sung: `{line}`" for line in lyrics.unsung)
+    warnings = "".join(f"\n- **warning:** {warning}" for warning in lyric_warnings(video))
     timing = f"{lyrics.source}: {lyrics.timing_summary()}" if lyrics.source == "aligned" else lyrics.source
     return f"""# {video.title}
 
@@ -126,6 +135,6 @@ def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path) ->
 {rows}
 
 - song: {song.duration:.1f} s, {song.bpm or '?'} bpm, {song.key_scale or '?'}, engine `{song.engine}`, seed {song.seed}
-- lyrics: {len(lyrics.lines)} lines ({timing}), provider `{lyrics.provider}`{unsung}{unplaced}
+- lyrics: {len(lyrics.lines)} lines ({timing}), provider `{lyrics.provider}`{unsung}{unplaced}{warnings}
 - cover: `{video.cover.background.path}` ({video.cover.provider})
 """

@@ -113,12 +113,24 @@ class LyricLine(BaseModel):
     source: LineSource | None = Field(None, description="heard | aligned | estimated (None: a user's own file)")
 
 
+class OutsideLine(BaseModel):
+    """A timed lyric line that starts outside the song: after its end (so it never shows), or,
+    once the offset is applied, before 0 (so it is moved to 0 and loses its start)."""
+
+    text: str
+    stamp: float = Field(description="Its start as timed (the file's stamp or the transcript), before the offset")
+    start: float = Field(description="Its start with the offset applied: at or past the song's end, or below 0")
+    where: Literal["after_end", "before_start"]
+
+
 class SyncedLyrics(StepResult):
     """Timed lyric lines (and words) plus the files they were written to."""
 
     lines: list[LyricLine] = Field(default_factory=list)
     unplaced: list[str] = Field(default_factory=list, description="Known lines that could not be timed")
     unsung: list[str] = Field(default_factory=list, description="Known lines the audio shows were not sung")
+    outside: list[OutsideLine] = Field(
+        default_factory=list, description="Timed lines starting after the song ends, or before 0 by the offset")
     provider: str = ""
     source: str = Field("", description="'aligned' (known lyrics), 'transcript', 'user-lrc' or 'instrumental'")
     files: dict[str, FileArtifact] = Field(default_factory=dict)

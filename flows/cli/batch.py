@@ -16,20 +16,22 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from mvflow.cli.common import DEBUG, console
+from mvflow.cli.common import DEBUG, console, warn
 
 
 def _load(batch_file: Path, output_dir: Path | None):  # noqa: ANN202 - mvflow.flows.batch.Batch
-    """The validated batch, or every problem printed and exit status 1."""
+    """The validated batch (its warnings printed), or every problem printed and exit status 1."""
     from mvflow.errors import BatchError
     from mvflow.flows.batch import load_batch
 
     try:
-        return load_batch(batch_file, output_dir=output_dir)
+        batch = load_batch(batch_file, output_dir=output_dir)
     except BatchError as exc:
         for problem in exc.problems:
             console.print(f"[bold red]error:[/] {problem}")
         raise typer.Exit(code=1) from None
+    warn([warning for song in batch.songs for warning in song.warnings])
+    return batch
 
 
 def _plan_table(batch) -> Table:  # noqa: ANN001 - mvflow.flows.batch.Batch
@@ -88,6 +90,7 @@ def batch(
     console.print(_summary_table(report))
     for song in report.failed:  # unwrapped, so the reason can be read and copied whole
         console.print(f"[bold red]failed:[/] {song.title} — {song.reason}")
+    warn([f"{song.title}: {warning}" for song in report.songs for warning in song.warnings])
     console.print(report.headline())
     raise typer.Exit(code=1 if report.failed else 0)
 

@@ -18,6 +18,12 @@ console = Console(stderr=True, soft_wrap=True)
 DEBUG = {"on": False}
 
 
+def warn(messages: list[str]) -> None:
+    """Print `warning: <message>` for each (on stderr): something the user should know, the command goes on."""
+    for message in messages:
+        console.print(f"[yellow]warning:[/] {escape(message)}")
+
+
 def fail(message: str) -> NoReturn:
     """Print `error: <message>` (one line, on stderr) and end the command with exit status 1."""
     console.print(f"[bold red]error:[/] {escape(message)}")  # messages may hold [table] names, paths

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from mvflow.cli import video_options as ro
-from mvflow.cli.common import DEBUG, console, one_line_errors, read_lyrics, terminal_progress
+from mvflow.cli.common import DEBUG, console, one_line_errors, read_lyrics, terminal_progress, warn
 from mvflow.cover import provider_help as cover_provider_help
 from mvflow.lyrics.providers import transcriber_help
 from mvflow.song.engines import ENGINES
@@ -91,9 +91,10 @@ def run_spec(spec) -> None:  # noqa: ANN001 - mvflow.flows.spec.VideoSpec
 
     A failed run ends in one line whatever the cause (Prefect has logged the step's failure).
     """
-    from mvflow.flows.spec import flow_params
+    from mvflow.flows.spec import flow_params, lrc_warnings
 
     params = flow_params(spec)
+    warn(lrc_warnings(params))
     request = params["request"]
     render = params["render_options"]
     console.print(
@@ -111,6 +112,8 @@ def run_spec(spec) -> None:  # noqa: ANN001 - mvflow.flows.spec.VideoSpec
 
 def report_run(run) -> None:  # noqa: ANN001 - mvflow.flows.music_video.VideoRun
     """Each step's provider, status and time; warnings; then the video's path alone on stdout."""
+    from mvflow.manifest import lyric_warnings
+
     for step in run.steps:
         console.print(f"  {step.name:<10} {step.provider:<12} {step.status:<7} {step.seconds:6.1f} s")
     if run.all_cached:
@@ -121,6 +124,7 @@ def report_run(run) -> None:  # noqa: ANN001 - mvflow.flows.music_video.VideoRun
     if lyrics.unplaced:
         console.print(f"[yellow]warning:[/] {len(lyrics.unplaced)} lyric line(s) could not be timed; "
                       f"see {run.manifest}")
+    warn(lyric_warnings(run.video))
     console.print(f"manifest: {run.manifest}")
     print(run.video.video.path)
 

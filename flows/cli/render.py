@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from mvflow.cli import video_options as ro
-from mvflow.cli.common import DEBUG, check_audio, console, one_line_errors, terminal_progress
+from mvflow.cli.common import DEBUG, check_audio, console, one_line_errors, terminal_progress, warn
 from mvflow.errors import InputError, MvflowError, PermanentError
 from mvflow.lyrics.readers import READERS
 
@@ -29,17 +29,22 @@ def check_cover(cover: Path | None) -> None:
     check_image_file(cover)  # the same rules as `mvflow make --cover`: decodes, at least 256 px on the shorter side
 
 
-def read_lines(lyrics: Path | None, offset: float):  # noqa: ANN201 - (list[LyricLine], dict[str, str])
-    """(timed lines from the lyrics file, shifted by `offset` s; its tags). No file: an instrumental."""
+def read_lines(lyrics: Path | None, offset: float, seconds: float):  # noqa: ANN201 - (list[LyricLine], dict)
+    """(timed lines from the lyrics file, shifted by `offset` s; its tags). No file: an instrumental.
+    A warning names the lines that start outside the song of `seconds` (after its end, or before 0
+    by the offset): the video renders, without them (mvflow.lyrics.outside)."""
     if lyrics is None:
         return [], {}
+    from mvflow.lyrics.outside import outside_warnings
     from mvflow.lyrics.readers import read_lyrics_with_tags
-    from mvflow.lyrics.sync import shift_lines
+    from mvflow.lyrics.sync import place_on_song
 
     lines, tags = read_lyrics_with_tags(lyrics)
     if not lines:
-        console.print(f"[yellow]warning:[/] {lyrics} has no timed lines; rendering without lyrics")
-    return shift_lines(lines, offset), tags
+        warn([f"{lyrics} has no timed lines; rendering without lyrics"])
+    placed, outside = place_on_song(lines, offset, seconds)
+    warn(outside_warnings(outside, seconds))
+    return placed, tags
 
 
 def output_path(audio: Path, output: Path | None, extension: str = ".mp4") -> Path:
@@ -59,14 +64,15 @@ def output_path(audio: Path, output: Path | None, extension: str = ".mp4") -> Pa
     return destination
 
 
-def render_options(**values: object):  # noqa: ANN201 - RenderOptions
-    """RenderOptions from the shared video options (mvflow.cli.video_options), validated
-    (size, fps, style and its overrides) before anything is rendered."""
+def render_options(seconds: float, **values: object):  # noqa: ANN201 - RenderOptions
+    """RenderOptions from the shared video options (mvflow.cli.video_options), validated before
+    anything is rendered: style and its overrides, and the frame size and rate against the codec
+    and the memory a song of `seconds` needs."""
     from mvflow.render.video import check_options
 
     try:
         options = ro.build_render_options(**values)
-        check_options(options)
+        check_options(options, seconds)
     except MvflowError:
         raise
     except ValueError as exc:  # a style or option the renderer cannot use (pydantic, style loader)
@@ -105,32 +111,30 @@ def render(
     """Render a music video from an existing song, timed lyrics and cover; print the video file's path."""
     DEBUG["on"] = debug
     with one_line_errors():
-        options = render_options(style=style, aspect=aspect, resolution=resolution, fps=fps, visualiser=visualiser,
-                                 accent=accent, background=background, dim=dim, karaoke=karaoke, credit=credit,
-                                 codec=codec, quality=quality, max_size=max_size)
-        written = run_render(audio, lyrics, title, subtitle, cover, options, lyrics_offset, output)
+        seconds = check_audio(audio)
+        options = render_options(seconds, style=style, aspect=aspect, resolution=resolution, fps=fps,
+                                 visualiser=visualiser, accent=accent, background=background, dim=dim,
+                                 karaoke=karaoke, credit=credit, codec=codec, quality=quality, max_size=max_size)
+        written = run_render(audio, seconds, lyrics, title, subtitle, cover, options, lyrics_offset, output)
     print(written)
 
 
-def run_render(audio: Path, lyrics: Path | None, title: str | None, subtitle: str | None, cover: Path | None,
-               options, lyrics_offset: float, output: Path | None) -> Path:  # noqa: ANN001 - RenderOptions
-    """Check every input, then render with a terminal progress bar; the written video's path."""
+def run_render(audio: Path, seconds: float, lyrics: Path | None, title: str | None, subtitle: str | None,
+               cover: Path | None, options, lyrics_offset: float,  # noqa: ANN001 - RenderOptions
+               output: Path | None) -> Path:
+    """Check the other inputs (the audio of `seconds` already is), then render with a terminal
+    progress bar; the written video's path."""
     from mvflow.progress import StepProgress
     from mvflow.render.codecs import get_codec
     from mvflow.render.max_size import check_fits
     from mvflow.render.video import render_music_video
 
-    seconds = check_audio(audio)
-    lines, tags = read_lines(lyrics, lyrics_offset)
+    lines, tags = read_lines(lyrics, lyrics_offset, seconds)
     check_cover(cover)
     destination = output_path(audio, output, get_codec(options.codec).extension)
     check_fits(options, seconds)  # an impossible --max-size is refused before anything is rendered
     title = (tags.get("ti") or title_from(audio)) if title is None else title
     subtitle = tags.get("ar", "") if subtitle is None else subtitle
-    late = [ln for ln in lines if ln.start >= seconds]
-    if late:
-        console.print(f"[yellow]warning:[/] {len(late)} lyric line(s) start after the song ends ({seconds:.1f} s), "
-                      f"first at {late[0].start:.1f} s: wrong lyrics file, or check --lyrics-offset")
     words = sum(1 for ln in lines if ln.words)
     shown = escape(f"{title or '(no title)'}{' — ' + subtitle if subtitle else ''}")
     console.print(f"[bold]mvflow render[/] [cyan]{shown}[/]: {len(lines)} lyric line(s)"

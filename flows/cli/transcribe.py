@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mvflow.cli.common import DEBUG, check_audio, console, one_line_errors, read_lyrics
+from mvflow.cli.common import DEBUG, check_audio, console, one_line_errors, read_lyrics, warn
 from mvflow.errors import InputError
 from mvflow.lyrics.providers import transcriber_help
 
@@ -52,14 +52,18 @@ def pick_transcriber(requested: str | None, model: str | None, lyrics: str) -> t
     return chosen, settings.whisper_model
 
 
-def report(synced) -> None:  # noqa: ANN001 - SyncedLyrics
-    """What happened, on stderr: lines timed (heard, aligned, estimated), lines not sung, lines not placed."""
+def report(synced, seconds: float) -> None:  # noqa: ANN001 - SyncedLyrics
+    """What happened, on stderr: lines timed (heard, aligned, estimated), lines not sung, lines not
+    placed, lines the offset moved outside the song of `seconds`."""
+    from mvflow.lyrics.outside import outside_warnings
+
     counts = f": {synced.timing_summary()}" if synced.source == "aligned" else ""
     console.print(f"{len(synced.lines)} line(s) timed ({synced.source}{counts}) by [green]{synced.provider}[/]")
     for line in synced.unsung:
         console.print(f"not sung (left out): {line!r}")
     for line in synced.unplaced:
         console.print(f"[yellow]warning:[/] could not place lyric line: {line!r}")
+    warn(outside_warnings(synced.outside, seconds))
 
 
 def save(made: Path, destination: Path) -> Path:
@@ -90,7 +94,7 @@ def transcribe(
     DEBUG["on"] = debug
     with one_line_errors():  # an input or choice the user can fix: before any model is loaded
         fmt = check_format(fmt)
-        check_audio(audio)
+        seconds = check_audio(audio)
         destination = output_path(audio, fmt, output)
         text = read_lyrics(lyrics)
         chosen, model = pick_transcriber(transcriber, whisper_model, text)
@@ -100,7 +104,7 @@ def transcribe(
             tempfile.TemporaryDirectory(prefix="mvflow-transcribe-") as tmp:
         synced = sync_lyrics(audio, text, Path(tmp), transcriber=chosen, model=model,
                              language=language, offset=lyrics_offset)
-        report(synced)
+        report(synced, seconds)
         written = save(Path(synced.files[fmt].path), destination)
     print(written)
 

@@ -35,8 +35,10 @@ StyleOption = Annotated[Optional[str], typer.Option(
 AspectOption = Annotated[Optional[str], typer.Option(
     "--aspect", help="Frame shape: 16:9, 9:16 or 1:1 (default: the style's; vertical is 9:16).")]
 ResolutionOption = Annotated[Optional[str], typer.Option(
-    "--resolution", help="1080p or 720p (short side, the aspect gives the other) or WIDTHxHEIGHT (default 1080p).")]
-FpsOption = Annotated[Optional[int], typer.Option("--fps", help="Frames per second (default 30).")]
+    "--resolution", help="1080p or 720p (short side, the aspect gives the other) or WIDTHxHEIGHT (default 1080p). "
+                         "Up to what the codec plays (8K fits; H.264 at most 16384 px a side) and the free memory "
+                         "holds: larger is refused before rendering, naming what fits.")]
+FpsOption = Annotated[Optional[int], typer.Option("--fps", help="Frames per second (default 30, at most 120).")]
 VisualiserOption = Annotated[Optional[str], typer.Option(
     "--visualiser", help=f"Visualiser kind, overriding the style's: {', '.join(VISUALISERS)}.")]
 AccentOption = Annotated[Optional[str], typer.Option(

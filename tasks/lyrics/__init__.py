@@ -8,6 +8,7 @@ from prefect import task
 from prefect.logging import get_run_logger
 
 from mvflow.files import step_dir
+from mvflow.lyrics.outside import outside_warnings
 from mvflow.lyrics.providers import choose_transcriber
 from mvflow.models import LyricsOptions, Song, SyncedLyrics
 from mvflow.retries import STEP_CACHE_POLICY, retry_options
@@ -31,7 +32,8 @@ def make_lyrics(song: Song, out_dir: Path | str, options: LyricsOptions, title: 
 
     folder = step_dir(out_dir, "lyrics", song.audio.sha256, song.lyrics, options, title)
     if options.lrc is not None:
-        return synced_from_lrc(Path(options.lrc.path), folder, title=title, offset=options.offset)
+        return synced_from_lrc(Path(options.lrc.path), folder, title=title, offset=options.offset,
+                               song_end=song.duration)
     return sync_lyrics(
         Path(song.audio.path), song.lyrics, folder, transcriber=options.transcriber,
         title=title, model=options.whisper_model, language=options.language, offset=options.offset,
@@ -54,4 +56,6 @@ def transcribe_lyrics(song: Song, out_dir: str, options: LyricsOptions, title: s
         logger.info("not sung, left out: %r", line)
     for line in lyrics.unplaced:
         logger.warning("could not place lyric line: %r", line)
+    for warning in outside_warnings(lyrics.outside, song.duration):
+        logger.warning(warning)
     return lyrics

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mvflow.audio import decode_audio
+from mvflow.audio import audio_duration, decode_audio
 from mvflow.errors import EncodingError
 from mvflow.files import atomic_path
 from mvflow.models import LyricLine, RenderOptions
@@ -36,6 +36,7 @@ from mvflow.render.layers import (
     shade_map,
 )
 from mvflow.render.layout import Layout
+from mvflow.render.limits import check_frame
 from mvflow.render.max_size import check_fits
 from mvflow.render.style import Color, Style, accent_from_image, shifted_hue
 from mvflow.render.style_loader import load_style
@@ -73,7 +74,7 @@ def render_music_video(audio_path: Path, lines: list[LyricLine], cover_path: Pat
     ~2 ms a 1080p frame, far less than writing and re-reading an intermediate file) and
     `total` counts both passes.
     """
-    check_options(options)
+    check_options(options, audio_duration(audio_path))  # before ffmpeg starts: a refused size costs nothing
     codec = require_codec(options.codec)
     if Path(out_path).suffix.lower() != codec.extension:
         raise EncodingError(f"{codec.name} writes {codec.container.upper()}: name the output *{codec.extension}, "
@@ -138,18 +139,24 @@ def render_still(audio_path: Path, lines: list[LyricLine], cover_path: Path | No
         return Image.fromarray(compositor.render(index).to_rgb())
 
 
-def check_options(options: RenderOptions) -> tuple[Layout, Style]:
-    """Validate size, fps and style up front (one clear ValueError each)."""
-    if options.fps <= 0:
-        raise ValueError(f"fps must be positive, got {options.fps}")
+def check_options(options: RenderOptions, seconds: float) -> tuple[Layout, Style]:
+    """Validate frame size and rate (what the codec plays, what memory holds for a song of
+    `seconds`: mvflow.render.limits) and the style, before anything is rendered; one clear
+    ValueError (InputError for the frame) each."""
+    check_frame(options.width, options.height, options.fps, options.codec, seconds)
+    return _layout_and_style(options)
+
+
+def _layout_and_style(options: RenderOptions) -> tuple[Layout, Style]:
     style = load_style(options.style, options.overrides)
     return Layout.for_style(options.width, options.height, style.layout), style
 
 
 def build_scene(audio_path: Path, lines: list[LyricLine], cover_path: Path | None, title: str,
                 options: RenderOptions, subtitle: str = "", art_path: Path | None = None) -> Scene:
-    """Everything prepared once: backdrop with title, bar heights for every frame, lyrics."""
-    layout, style = check_options(options)
+    """Everything prepared once: backdrop with title, bar heights for every frame, lyrics.
+    (The frame size is checked by render_music_video, before the encoder starts.)"""
+    layout, style = _layout_and_style(options)
     fps = options.fps
     with ThreadPoolExecutor(max_workers=1) as pool:
         decoding = pool.submit(decode_audio, audio_path, FEATURE_RATE)  # ffmpeg runs meanwhile

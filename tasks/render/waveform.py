@@ -63,14 +63,16 @@ def scope_traces(samples: np.ndarray, n_frames: int, fps: float, n_points: int, 
     loud = max(float(np.percentile(np.abs(signal), 99.7)) if len(samples) else 0.0, SILENCE)
     centres = margin + np.rint(np.arange(n_frames) * sample_rate / fps).astype(np.int64)
     starts = np.minimum(centres - span // 2, len(signal) - span - search - 1)
-    starts = starts + trigger_offsets(signal, starts, search)
     # Evenly spaced points at fractional sample positions: rounding them to whole samples
     # would jitter their spacing, which shows as notches along every steep stretch.
     position = np.linspace(0, span - 1, n_points)
     whole, frac = position.astype(np.int64), (position % 1).astype(np.float32)
     traces = np.empty((n_frames, n_points), np.float32)
+    # In chunks of frames: the trigger search looks at ~500 samples per frame, which for a
+    # whole 10-minute song at 120 fps took ~1 GB at once (benchmarks/render_memory.py).
     for first in range(0, n_frames, _CHUNK):
-        block = starts[first : first + _CHUNK, None] + whole[None, :]
+        chunk = starts[first : first + _CHUNK]
+        block = (chunk + trigger_offsets(signal, chunk, search))[:, None] + whole[None, :]
         values = signal[block] + (signal[block + 1] - signal[block]) * frac
         traces[first : first + len(block)] = np.tanh(values * (GAIN / loud))
     traces *= taper(n_points)

@@ -12,10 +12,12 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -143,7 +145,7 @@ def test_ten_thousand_lyric_lines_in_a_batch_name_the_song(files):
     (["--title", "x" * 300], "title is 300 characters long; at most 200"),
     (["--fps", "0"], "fps must be positive, got 0"),
     (["--fps", "1000"], "fps must be between 1 and 120, got 1000"),
-    (["--resolution", "100000x100000"], "resolution 100000x100000 must have even sides between 64 and 8192"),
+    (["--resolution", "100000x100000"], "resolution 100000x100000 is larger than h264 can play"),
 ])
 def test_absurd_song_parameters_are_refused(files, args, message):
     refused(make(*args), message)
@@ -417,9 +419,214 @@ def test_render_takes_a_float_wav_and_ten_thousand_lrc_lines(files):
     (files / "long.lrc").write_text("\n".join(f"[{i // 60:02d}:{i % 60:02d}.00]line {i}" for i in range(10_000)))
     result = render("--audio", str(song), "--lyrics", "long.lrc", "-o", "video.mp4")
     assert result.exit_code == 0, result.output
-    assert "9998 lyric line(s) start after the song ends" in result.output
+    assert "9998 lyric lines start after the song ends (00:02.00) and never show: [00:02.00] 'line 2', " \
+           "[00:03.00] 'line 3', [00:04.00] 'line 4' and 9995 more" in " ".join(result.output.split())
     video, audio = stream_durations(files / "video.mp4", fps=5)
     assert abs(video - 2.0) <= 0.2 and abs(audio - 2.0) <= 0.1
+
+
+# --------------------------------------------------------------------------- frame size and frame rate
+
+HUGE = "20000x20000"
+TOO_BIG_FOR_H264 = ("resolution 20000x20000 is larger than h264 can play (H.264 level 6.2: at most 16384 px a "
+                    "side and 35.7 megapixels a frame, so 8K (7680x4320) fits): the largest frame of this shape "
+                    "is 5968x5968")
+
+
+def timed(args: list[str]):  # noqa: ANN201 - (click Result, seconds)
+    started = time.perf_counter()
+    result = runner.invoke(app, args)
+    return result, time.perf_counter() - started
+
+
+@pytest.fixture
+def no_render(monkeypatch) -> list:
+    """Fails loudly if anything reaches the renderer (which would allocate the first frame)."""
+    calls: list = []
+    monkeypatch.setattr("mvflow.render.video.render_music_video", lambda *a, **k: calls.append(a))
+    return calls
+
+
+@pytest.fixture
+def big_style(files) -> Path:
+    """A style file whose canvas is 20000x20000."""
+    path = files / "big.toml"
+    path.write_text('name = "big"\ndescription = "a typo in the canvas"\n[canvas]\naspect = "1:1"\n'
+                    f'resolution = "{HUGE}"\n')
+    return path
+
+
+@pytest.mark.parametrize("args", [["--resolution", HUGE], ["--style", "big.toml"]])
+def test_render_refuses_a_frame_no_codec_plays_within_a_second_and_renders_nothing(files, big_style, no_render,
+                                                                                     args):
+    result, seconds = timed(["render", "-a", "silent.wav", *args, "-o", "video.mp4"])
+    refused(result, TOO_BIG_FOR_H264)
+    assert seconds < 1.0, seconds
+    assert no_render == [] and not (files / "video.mp4").exists() and leftovers(files) == []
+
+
+@pytest.mark.parametrize("args", [["--resolution", HUGE], ["--style", "big.toml"]])
+def test_make_refuses_a_frame_no_codec_plays_within_a_second(files, big_style, args):
+    result, seconds = timed(["make", "-c", "synth pop", "-o", "out", *args])
+    refused(result, TOO_BIG_FOR_H264)
+    assert seconds < 1.0, seconds
+    assert_nothing_written(files)
+
+
+def test_a_huge_frame_from_the_environment_or_the_config_file_is_refused(files, monkeypatch):
+    monkeypatch.setenv("MVFLOW_RESOLUTION", HUGE)
+    refused(make(), TOO_BIG_FOR_H264)
+    monkeypatch.delenv("MVFLOW_RESOLUTION")
+    (files / "mvflow.toml").write_text("width = 16400\nheight = 64\n")
+    refused(make(), "resolution 16400x64 is larger than h264 can play (H.264 level 6.2: at most 16384 px a side")
+    assert_nothing_written(files)
+
+
+@pytest.mark.parametrize(("codec", "size", "limit"), [
+    ("h265", "16890x64", "H.265 level 6.2: at most 16888 px a side"),
+    ("vp9", "16834x64", "VP9 level 6.2: at most 16832 px a side"),
+    ("vp9", "8192x4354", "the largest frame of this shape is 8190x4352"),
+])
+def test_each_codec_has_its_own_bound(files, codec, size, limit):
+    refused(make("--codec", codec, "--resolution", size), limit)
+
+
+def test_a_batch_entry_or_its_style_with_a_huge_frame_is_named(files, big_style):
+    batch = files / "songs.yaml"
+    batch.write_text(f"songs:\n  - {{title: Huge, caption: pop, resolution: {HUGE}}}\n"
+                     "  - {title: Styled, caption: rock, style: big.toml}\n  - {title: Fine, caption: jazz}\n")
+    started = time.perf_counter()
+    result = runner.invoke(app, ["batch", str(batch), "--dry-run"])
+    assert time.perf_counter() - started < 2.0  # three entries validated
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: songs.yaml: song 1 (title 'Huge'): {TOO_BIG_FOR_H264}",
+                      f"error: songs.yaml: song 2 (title 'Styled'): {TOO_BIG_FOR_H264}"]
+    assert not (files / "mvflow_output").exists()
+
+
+@pytest.mark.parametrize("command", ["make", "render"])
+def test_fps_above_the_codecs_levels_is_refused(files, no_render, command):
+    args = ["make", "-c", "pop", "-o", "out"] if command == "make" else ["render", "-a", "silent.wav"]
+    refused(runner.invoke(app, [*args, "--fps", "121"]), "fps must be between 1 and 120, got 121")
+    assert_nothing_written(files)
+
+
+@pytest.mark.parametrize("command", ["make", "render"])
+def test_a_frame_the_memory_cannot_hold_is_refused_naming_what_fits(files, no_render, monkeypatch, command):
+    """A 4K render with 1 GB free (MemAvailable, or a container's limit): refused, naming the estimate,
+    what is free and the largest frame that fits."""
+    monkeypatch.setattr("mvflow.render.limits.available_bytes", lambda: 2**30)
+    monkeypatch.setattr("mvflow.render.limits.usable_cpus", lambda: 2)
+    args = ["make", "-c", "pop", "-o", "out", "--duration", "10"] if command == "make" else \
+        ["render", "-a", "silent.wav", "-o", "video.mp4"]
+    result, seconds = timed([*args, "--resolution", "3840x2160"])
+    refused(result, "a 3840x2160 h264 render at 30 fps of ")
+    error = next(line for line in result.output.splitlines() if line.startswith("error:"))
+    assert re.search(r"needs about 1\.\d GB of memory and 1\.0 GB is available: at most (\d+)x(\d+) fits now "
+                     r"\(or free some memory\)$", error), error
+    width, height = map(int, re.search(r"at most (\d+)x(\d+)", error).groups())
+    assert 1920 <= width < 3840 and abs(width / height - 16 / 9) < 0.01
+    assert seconds < 1.0 and no_render == [] and not list(files.rglob("*.mp4"))
+
+
+def test_a_real_render_process_refuses_without_taking_the_memory(files):
+    """`mvflow render --resolution 20000x20000` in its own process: one line, exit 1, no file, and the
+    process never held a frame (one 20000x20000 frame alone is 600 MB; the issue saw 5.3 GB). A small
+    wrapper starts it and reads its peak: Linux carries a parent's resident size at fork into the
+    child's ru_maxrss, so started from pytest itself it would report pytest's size."""
+    peak = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+            "print(done.returncode); print(done.stderr.strip());"
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)")
+    proc = subprocess.run([sys.executable, "-c", peak, str(Path(sys.executable).parent / "mvflow"), "render",
+                           "-a", "silent.wav", "--resolution", HUGE, "-o", "video.mp4"],
+                          capture_output=True, text=True, timeout=300)
+    code, stderr, megabytes = proc.stdout.strip().split("\n")
+    assert code == "1" and stderr == f"error: {TOO_BIG_FOR_H264}"
+    assert int(megabytes) < 400, megabytes
+    assert not (files / "video.mp4").exists() and leftovers(files) == []
+
+
+# --------------------------------------------------------------------------- lyric lines outside the song
+
+OUTSIDE_LRC = "[00:01.00]Hello there\n[00:02.50]Second line\n[00:03.50]Third line\n[09:59.00]Way too late\n"
+LATE_WARNING = ("warning: 1 lyric line starts after the song ends (00:05.00) and never shows: "
+                "[09:59.00] 'Way too late'; is it this song's lyrics file?")
+EARLY_WARNING = ("warning: 2 lyric lines start before the song after the lyrics offset (-3 s) and are moved to "
+                 "00:00.00: [00:01.00] 'Hello there', [00:02.50] 'Second line'")
+
+
+@pytest.fixture
+def five_seconds(files) -> Path:
+    """A 5-second song and an LRC with a line stamped 09:59."""
+    t = np.arange(22050 * 5) / 22050
+    write_wav(files / "song.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 22050)
+    (files / "outside.lrc").write_text(OUTSIDE_LRC)
+    return files / "song.wav"
+
+
+def test_render_warns_about_lyric_lines_outside_the_song_at_once_and_still_renders(files, five_seconds, monkeypatch):
+    from mvflow.render import video
+    from tests.support.media import stream_durations
+
+    started, reached = time.perf_counter(), []
+    real = video.render_music_video
+    monkeypatch.setattr(video, "render_music_video",
+                        lambda *a, **k: (reached.append(time.perf_counter() - started), real(*a, **k)))
+    result = runner.invoke(app, ["render", "-a", "song.wav", "-l", "outside.lrc", "--lyrics-offset", "-3",
+                                 "--resolution", "128x72", "--fps", "5", "-o", "video.mp4"])
+    assert result.exit_code == 0, result.output
+    shown = result.output.splitlines()
+    assert LATE_WARNING in shown and EARLY_WARNING in shown
+    assert reached and reached[0] < 1.0, reached  # both said before the first frame, within a second
+    assert shown.index(LATE_WARNING) < next(k for k, line in enumerate(shown) if line.startswith("rendering"))
+    video_s, audio_s = stream_durations(files / "video.mp4", fps=5)
+    assert abs(video_s - 5.0) < 0.3 and abs(audio_s - 5.0) < 0.3
+
+
+def test_a_batch_entry_with_lines_outside_its_song_is_warned_about_and_still_valid(files, five_seconds):
+    batch = files / "songs.yaml"
+    batch.write_text("songs:\n  - {title: Late, caption: pop, duration: 5, lrc: outside.lrc, lyrics_offset: -3}\n"
+                     "  - {title: Fine, caption: jazz, duration: 5, lrc: outside.lrc, lyrics_offset: 0.5}\n")
+    result, seconds = timed(["batch", str(batch), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    shown = result.output.splitlines()
+    assert f"warning: songs.yaml: song 1 (title 'Late'): {LATE_WARNING.removeprefix('warning: ')}" in shown
+    assert f"warning: songs.yaml: song 1 (title 'Late'): {EARLY_WARNING.removeprefix('warning: ')}" in shown
+    assert ("warning: songs.yaml: song 2 (title 'Fine'): 1 lyric line starts after the song ends (00:05.00) and "
+            "never shows: [09:59.00] 'Way too late'; check the lyrics offset (+0.5 s)") in shown
+    assert sum(line.startswith("warning:") for line in shown) == 3 and seconds < 2.0
+
+
+@pytest.mark.e2e
+def test_make_warns_up_front_and_records_the_lines_in_the_manifest_and_the_dashboard(prefect_harness, files,
+                                                                                    five_seconds, monkeypatch):
+    """`mvflow make --lrc` with a line stamped 09:59 on a 5-s song and an offset of -3 s: both warnings before
+    the flow starts (within a second), the video made, the lines in manifest.json, the run's summary
+    artifact and the end-of-run report."""
+    from prefect.artifacts import Artifact
+
+    from mvflow.flows import music_video as flow_module
+
+    started, reached = time.perf_counter(), []
+    real = flow_module.music_video
+    monkeypatch.setattr(flow_module, "music_video",
+                        lambda **k: (reached.append(time.perf_counter() - started), real(**k))[1])
+    result = runner.invoke(app, ["make", "-c", "calm piano", "--title", "Too Late", "--duration", "5",
+                                 "--lrc", "outside.lrc", "--lyrics-offset", "-3", "--resolution", "128x72",
+                                 "--fps", "5", "-o", "out"])
+    assert result.exit_code == 0, result.output
+    shown = result.output.splitlines()
+    assert reached and reached[0] < 1.0, reached
+    assert shown.count(LATE_WARNING) == 2 and shown.count(EARLY_WARNING) == 2  # up front, and in the report
+    assert shown.index(LATE_WARNING) < next(k for k, line in enumerate(shown) if line.startswith("mvflow making"))
+    manifest = json.loads((files / "out" / "too-late" / "manifest.json").read_text())
+    assert [(line["text"], line["where"], line["start"]) for line in manifest["lyrics"]["outside"]] == [
+        ("Hello there", "before_start", -2.0), ("Second line", "before_start", -0.5),
+        ("Way too late", "after_end", 596.0)]
+    assert [f"warning: {w}" for w in manifest["lyrics"]["warnings"]] == [LATE_WARNING, EARLY_WARNING]
+    summary = Artifact.get("music-video-too-late")
+    assert summary is not None and f"**warning:** {LATE_WARNING.removeprefix('warning: ')}" in summary.data
 
 
 # --------------------------------------------------------------------------- hostile ACE-Step servers

@@ -121,7 +121,8 @@ def test_lines_after_the_end_of_the_song_are_warned_about(song, tmp_path):
     result = render("--audio", str(song), "--lyrics", str(lrc), "-o", str(tmp_path / "v.mp4"))
     assert result.exit_code == 0, result.output
     assert "mvflow render Neon Nights (Remix) — The Band: 4 lyric line(s)" in result.stderr  # the LRC's tags
-    assert "warning: 2 lyric line(s) start after the song ends (5.0 s), first at 12.5 s" in result.stderr
+    assert ("warning: 2 lyric lines start after the song ends (00:05.00) and never show: [00:12.50] 'far too "
+            "late', [01:02.00] 'and this'; is it this song's lyrics file?") in " ".join(result.stderr.split())
 
 
 def test_srt_reader_tolerates_tags_and_crlf():

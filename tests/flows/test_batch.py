@@ -27,7 +27,7 @@ SONGS = [
     {"title": "Neon", "caption": "synth pop, night", "lyrics": "[Verse]\nNeon lights tonight\n", "duration": 6},
     {"title": "Broken", "caption": "lofi beat", "lyrics": "[Verse]\nThis one will fail\n",
      "whisper_model": "/nonexistent-whisper-model"},
-    {"title": "Summit", "caption": "epic rock anthem"},
+    {"title": "Summit", "caption": "epic rock anthem", "lrc": "summit.lrc"},  # one line past the song's end
     {"title": "Tide", "caption": "jazz trio, sea", "lyrics": "[Verse]\nThe tide comes in\n", "duration": 6},
 ]
 
@@ -138,6 +138,7 @@ def test_cli_prints_every_problem_and_runs_nothing(no_config):
 def batch_run(prefect_harness, tmp_path_factory):
     """The 5-song batch (one made to fail at run time, in its lyrics step) run once through `mvflow batch`."""
     folder = tmp_path_factory.mktemp("batch")
+    (folder / "summit.lrc").write_text("[00:01.00]On the summit\n[01:30.00]Long after the end\n")
     path = write_batch(folder, SONGS, output_dir="out")
     result = CliRunner().invoke(app, ["batch", str(path)])
     return path, result
@@ -154,6 +155,17 @@ def test_one_failing_song_does_not_stop_the_others(batch_run):
         assert (path.parent / "out" / title / f"{title}.mp4").is_file()
         assert (path.parent / "out" / title / "manifest.json").is_file()
     assert not (path.parent / "out" / "broken" / "broken.mp4").exists()
+
+
+@pytest.mark.e2e
+def test_lyric_lines_past_a_songs_end_are_warned_about_before_and_after_it_runs(batch_run):
+    path, result = batch_run
+    said = " ".join(result.output.split())
+    line = "1 lyric line starts after the song ends (00:05.00) and never shows: [01:30.00] 'Long after the end'"
+    assert f"warning: test-batch.yaml: song 4 (title 'Summit'): {line}" in said  # when the file is validated
+    assert f"warning: Summit: {line}" in said  # in the summary, from the real audio
+    manifest = json.loads((path.parent / "out" / "summit" / "manifest.json").read_text())
+    assert [(o["text"], o["where"]) for o in manifest["lyrics"]["outside"]] == [("Long after the end", "after_end")]
 
 
 @pytest.mark.e2e
