@@ -34,9 +34,9 @@ def _file_entry(role: str, step: str, made_by: str, art: FileArtifact, root: Pat
 def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel, plan: SongPlan | None = None) -> dict:
     """Every file of the run, grouped by the step and provider that made it (the song plan first, if any)."""
     song, lyrics, cover = video.song, video.lyrics, video.cover
+    planned = [("plan", plan.plan_file), ("plan_lyrics", plan.lyrics_file)] if plan is not None else []
     files = [
-        *(_file_entry(role, "write", plan.provider, art, out_dir)
-          for role, art in (("plan", plan.plan_file), ("plan_lyrics", plan.lyrics_file)) if plan is not None),
+        *(_file_entry(role, "write", plan.provider, art, out_dir) for role, art in planned),
         _file_entry("audio", "song", song.engine, song.audio, out_dir),
         _file_entry("song_result", "song", song.engine, song.result, out_dir),
         *(_file_entry(Path(f.path).stem, "song", song.engine, f, out_dir) for f in song.extra_files),

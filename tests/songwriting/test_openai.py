@@ -27,9 +27,8 @@ KEY = "sk-songwriter-test"
 
 
 @pytest.fixture
-def clean_env(no_config, monkeypatch):
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MVFLOW_SONGWRITER_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
+def clean_env(no_config):
+    """An empty working folder, no config, no keys (the autouse fixture of conftest.py)."""
     return no_config
 
 
