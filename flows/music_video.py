@@ -39,8 +39,10 @@ from mvflow.models import (
     SongwriterOptions,
 )
 from mvflow.render import render_video
+from mvflow.settings import load_settings
 from mvflow.song import generate_song, poll_song, submit_song, uses_submit_and_poll
 from mvflow.songwriting import write_song
+from mvflow.songwriting.providers import songwriter_options
 
 
 class VideoRun(BaseModel):
@@ -120,9 +122,10 @@ def make_video(
 
     plan = None
     if idea is not None:
-        plan = write_step(runner, idea, songwriter or SongwriterOptions(), out)
+        plan = write_step(runner, idea, songwriter or songwriter_options(load_settings(), request), out)
         request, title = plan.applied_to(request), plan.title
-        lyrics_options = lyrics_options.model_copy(update={"language": plan.language})
+        if plan.language != "unknown":  # an instrumental plan may not say; whisper needs a real code
+            lyrics_options = lyrics_options.model_copy(update={"language": plan.language})
     song = song_step(runner, request, out)
     lyrics_options = resolve_options(lyrics_options, song.lyrics)
     lyrics_pending = runner.submit(

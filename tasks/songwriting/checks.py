@@ -124,6 +124,8 @@ def problems(plan: dict[str, Any], idea: SongIdea) -> tuple[list[str], list[str]
     found = _value_problems(plan, idea)
     sheet = read_sheet(plan["lyrics"])
     found += _sheet_problems(sheet, idea)
+    if plan["language"] == "unknown" and sheet.sung_lines and "language" not in idea.given():
+        found.append("vocal_language is 'unknown', but the lyrics are sung: give the language's code, e.g. 'en'")
     notes = [f"tag {old} written as {new}" for old, new in sheet.renamed.items()]
     if not found and sheet.sung_lines:
         fit, note = _budget(sheet, plan)

@@ -148,3 +148,37 @@ def test_a_batch_of_three_ideas(prefect_harness, chat, no_config, monkeypatch):
         assert manifest["title"] == plan["title"] and manifest["plan"]["idea"] == f"a song about {idea}"
         assert (folder / f"{plan['title'].lower().replace(' ', '-')}.mp4").is_file()
     assert len(chat.chats) == 3
+
+
+def test_serve_runs_a_batch_of_ideas(prefect_harness, chat, no_config):
+    """`mvflow serve` registers the schedule; a run of the deployment (as the cron would start it) writes the
+    plan and makes the video."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    from tests.flows.test_batch import wait_for, wait_for_deployment
+
+    path = no_config / "weekly.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "weekly-ideas",
+        "defaults": {"duration": 10, "resolution": "128x72", "fps": 8, "transcriber": "local", "output_dir": "out",
+                     "songwriter_url": chat.base_url},
+        "songs": [{"idea": "a song about the sea"}],
+    }))
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+    serve = subprocess.Popen([MVFLOW, "serve", str(path), "--cron", "0 9 * * 1", "--name", "ideas-test"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deployment = wait_for_deployment("music_video_batch/ideas-test", serve)
+        assert deployment.schedules[0].schedule.cron == "0 9 * * 1"
+        with get_client(sync_client=True) as client:
+            run = client.create_flow_run_from_deployment(deployment.id)
+            wait_for(lambda: client.read_flow_run(run.id).state.is_final(), "the scheduled batch to finish", 900)
+            state = client.read_flow_run(run.id).state
+    finally:
+        serve.terminate()
+        output = serve.communicate(timeout=60)[0]
+    assert state.is_completed(), (state.message, output[-3000:])
+    folder = no_config / "out" / "a-song-about-the-sea"
+    assert json.loads((folder / "manifest.json").read_text())["title"] == "Blue Tide"
+    assert (folder / "blue-tide.mp4").is_file() and len(chat.chats) == 1

@@ -12,6 +12,7 @@ from mvflow.settings import Settings
 from mvflow.song.devserver.server import start_in_thread
 from mvflow.songwriting import make_plan
 from mvflow.songwriting.acestep_writer import SONGWRITER, lm_status, query_for
+from mvflow.songwriting.checks import title_from_lyrics
 from mvflow.songwriting.providers import SONGWRITERS, choose_songwriter, songwriter_options
 from mvflow.songwriting.sheet import read_sheet
 
@@ -50,7 +51,8 @@ def test_the_lm_writes_from_the_idea_and_the_users_values_hold(server, tmp_path,
     assert plan.caption.startswith("melancholic ballad, piano")  # what the server's LM made of the idea
     sheet = read_sheet(plan.lyrics)
     assert [s.name for s in sheet.sections] == ["Verse", "Chorus"] and len(sheet.sung_lines) == 4
-    assert plan.title == read_sheet(plan.lyrics).sections[1].lines[0].split(",")[0].title()
+    hook = sheet.sections[1].lines[0]  # the LM gives no title: the chorus's first phrase, at most five words
+    assert plan.title == title_from_lyrics(plan.lyrics, "") and hook.title().startswith(plan.title)
     assert stats(server)["total"] == 0  # /v1/create_sample and /format_input: no generation job
 
 

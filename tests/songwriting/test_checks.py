@@ -148,6 +148,7 @@ def test_the_users_values_win_over_the_plan_and_are_checked_as_made():
     ("duration", 2000, "duration 2000 s is outside 10-600 s"),
     ("vocal_language", "English", "vocal_language 'english' is not a language code"),
     ("caption", "", "caption is empty"),
+    ("vocal_language", "unknown", "vocal_language is 'unknown', but the lyrics are sung"),
 ])
 def test_the_songwriters_values_are_checked(field, value, expected):
     found, _ = check({**DRAFT, field: value})
