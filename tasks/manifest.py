@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -122,7 +123,7 @@ def plan_markdown(plan: SongPlan) -> str:
     given = f"; yours: {', '.join(plan.given)}" if plan.given else ""
     repaired = " after one repair" if plan.repaired else ""
     notes = "".join(f"\n- note: {note}" for note in plan.notes)
-    sheet = "\n".join(f"    {line}" for line in plan.lyrics.splitlines())  # an indented block: no fence to escape
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", plan.lyrics)), default=0))
     return f"""
 ## Song plan
 
@@ -132,7 +133,9 @@ def plan_markdown(plan: SongPlan) -> str:
 - {plan.duration:g} s, {plan.bpm} bpm, {plan.key_scale}, time signature {plan.time_signature}, \
 language `{plan.language}`{notes}
 
-{sheet}
+{fence}text
+{plan.lyrics}
+{fence}
 """
 
 
