@@ -399,13 +399,19 @@ def _uploads(service: AceStepService, params: dict, files: dict[str, tuple[bytes
 LM_OFF = "LLM not initialized. Set ACESTEP_INIT_LLM=true in .env to enable."
 
 
+async def _lm_request(service: AceStepService, request: Request) -> dict:
+    """The body of a request to an LM route, after auth; 503 as upstream's when the LM is not loaded."""
+    body, _ = await read_body(request)
+    service.auth.body_or_header(body, request)
+    if not service.config.lm:
+        raise HTTPException(503, LM_OFF)
+    return body
+
+
 def _helper_routes(app: FastAPI, service: AceStepService) -> None:
     @app.post("/format_input")
     async def format_input(request: Request) -> dict:
-        body, _ = await read_body(request)
-        service.auth.body_or_header(body, request)
-        if not service.config.lm:
-            raise HTTPException(503, LM_OFF)
+        body = await _lm_request(service, request)
         extra = as_object(body.get("param_obj"))
         metas = {"bpm": to_int(extra.get("bpm"), None), "key_scale": extra.get("key_scale") or extra.get("key"),
                  "time_signature": extra.get("time_signature"), "duration": to_float(extra.get("duration"), None),
@@ -430,10 +436,7 @@ def _create_sample_route(app: FastAPI, service: AceStepService) -> None:
 
     @app.post("/v1/create_sample")
     async def create_sample(request: Request) -> dict:
-        body, _ = await read_body(request)
-        service.auth.body_or_header(body, request)
-        if not service.config.lm:
-            raise HTTPException(503, LM_OFF)
+        body = await _lm_request(service, request)
         query = str(body.get("query") or "")
         if str(body.get("instrumental", "")).lower() in ("true", "1", "yes"):
             query = f"{query}, instrumental"
