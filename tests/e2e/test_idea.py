@@ -3,12 +3,16 @@ ACE-Step server's LM, a batch of three ideas, and the plan in manifest.json and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -99,25 +103,46 @@ def test_make_idea_through_an_openai_compatible_server(prefect_harness, chat, no
     assert "| write | openai | ran |" in artifact
 
 
-def test_make_idea_through_the_built_in_servers_lm(prefect_harness, no_config, monkeypatch, tmp_path):
+@contextlib.contextmanager
+def engine_serve(folder: Path, *flags: str) -> Iterator[str]:
+    """`mvflow engine serve` as a user starts it, on a free port; its URL once /health answers."""
+    from mvflow.song.devserver.server import free_socket
+
+    with free_socket() as sock:
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([MVFLOW, "engine", "serve", "--port", str(port), "--audio-dir", str(folder), *flags],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                httpx.get(f"{url}/health").raise_for_status()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_make_idea_through_mvflow_engine_serve(prefect_harness, no_config, monkeypatch, tmp_path):
     """--engine acestep with auto songwriting: the server's LM writes, its DiT (the built-in engine) sings."""
     from mvflow.flows.music_video import music_video
     from mvflow.flows.spec import flow_params, spec_from
-    from mvflow.song.devserver.server import start_in_thread
 
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
-    url, stop = start_in_thread(audio_dir=tmp_path / "server-audio")
-    try:
-        spec = spec_from({"idea": "a calm song about a lake in the morning", "engine": "acestep", "api_url": url,
-                          "thinking": False, "resolution": "128x72", "fps": 8, "transcriber": "local",
-                          "output_dir": str(no_config / "out")})
-        params = flow_params(spec)
+    fields = {"idea": "a calm song about a lake in the morning", "engine": "acestep", "thinking": False,
+              "resolution": "128x72", "fps": 8, "transcriber": "local", "output_dir": str(no_config / "out")}
+    with engine_serve(tmp_path / "off", "--no-lm") as url:
+        no_lm = CliRunner().invoke(app, ["make", "--idea", fields["idea"], "--engine", "acestep", "--api-url", url])
+    assert no_lm.exit_code == 1 and f"(acestep: {url} says its LM is not loaded" in no_lm.output
+    with engine_serve(tmp_path / "on") as url:
+        params = flow_params(spec_from({**fields, "api_url": url}))
         assert params["songwriter"].provider == "acestep" and params["title"] is None
         run = music_video(**params)
         again = music_video(**params)
-    finally:
-        stop()
     plan = run.plan
     assert plan.provider == "acestep" and plan.model == "mvflow-rule-lm" and plan.caption.startswith("chill")
     assert run.video.title == plan.title and Path(run.video.video.path).is_file()
