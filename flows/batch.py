@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 
 from mvflow.errors import BatchError, SpecError, fault_line
 from mvflow.files import slugify
-from mvflow.flows.music_video import make_video, results_folder, run_tags, tag_flow_run
+from mvflow.flows.music_video import make_video, results_folder, run_tags, tag_flow_run, video_folder
 from mvflow.flows.spec import VideoSpec, flow_params, lrc_warnings, spec_from
 from mvflow.flows.steps import StepRunner
 from mvflow.manifest import StepRun, lyric_warnings
@@ -47,7 +47,8 @@ PATH_FIELDS = tuple(name for name, info in VideoSpec.model_fields.items() if "Pa
 
 
 class BatchSong(BaseModel):
-    """One validated entry: its position in the file, its title and the `music_video` inputs."""
+    """One validated entry: its position in the file, its title (an idea's songwriter names its song
+    later: until then the idea stands in) and the `music_video` inputs."""
 
     number: int
     where: str = Field(description="How errors name it: 'song 3' or 'row 4'")
@@ -162,12 +163,13 @@ def _song(path: Path, number: int, entry: dict[str, Any], defaults: dict[str, An
         problems.append(f"{path.name}: {where}{_named(entry)}: {exc}")
         return None
     warnings = [f"{path.name}: {where}{_named(entry)}: {warning}" for warning in lrc_warnings(params)]
-    return BatchSong(number=number, where=where, title=params["title"], params=params, warnings=warnings)
+    return BatchSong(number=number, where=where, title=params["title"] or params["idea"].idea, params=params,
+                     warnings=warnings)
 
 
 def _named(entry: dict[str, Any]) -> str:
-    """' (title 'Rain')' — or the start of the caption — so an error can be found in a long file."""
-    for key in ("title", "caption"):
+    """' (title 'Rain')' — or the start of the idea or caption — so an error can be found in a long file."""
+    for key in ("title", "idea", "caption"):
         if entry.get(key):
             return f" ({key} {str(entry[key])[:40]!r})"
     return ""
@@ -184,12 +186,18 @@ def _relative_to(spec: VideoSpec, folder: Path) -> VideoSpec:
     return spec.model_copy(update=update)
 
 
+def song_folder(song: BatchSong) -> Path:
+    """Where the song's video goes: named by its title, or by its idea when the songwriter names it."""
+    params = song.params
+    return video_folder(params["output_root"], params["title"], params.get("idea"))
+
+
 def _same_folder_problems(path: Path, songs: list[BatchSong]) -> list[str]:
     """Two songs whose titles give the same output folder would overwrite each other: an error, not a guess."""
     seen: dict[Path, BatchSong] = {}
     problems = []
     for song in songs:
-        folder = Path(song.params["output_root"]) / slugify(song.title)
+        folder = song_folder(song)
         if folder in seen:
             problems.append(f"{path.name}: {seen[folder].where} and {song.where} both write {folder} "
                             f"(titles {seen[folder].title!r} and {song.title!r}): give one a different title")
@@ -277,7 +285,7 @@ class _Shared:
 def run_song(song: BatchSong, shared: _Shared) -> SongOutcome:
     """One song's whole pipeline; any failure becomes the outcome instead of stopping the batch."""
     params = song.params
-    out_dir = str(Path(params["output_root"]) / slugify(song.title))
+    out_dir = str(song_folder(song))
     runner = StepRunner(results_folder(params["output_root"]), label=song.title, cpu_slots=shared.cpu_slots,
                         song_queues=shared.song_queues)
     started = time.perf_counter()
@@ -289,7 +297,7 @@ def run_song(song: BatchSong, shared: _Shared) -> SongOutcome:
                               seconds=time.perf_counter() - started, steps=runner.steps,
                               reason=failure_reason(runner.failed_step, exc))
     else:
-        outcome = SongOutcome(number=song.number, title=song.title, out_dir=out_dir,
+        outcome = SongOutcome(number=song.number, title=run.video.title, out_dir=out_dir,
                               status="cached" if run.all_cached else "done", seconds=time.perf_counter() - started,
                               length=run.video.song.duration, video=run.video.video.path, steps=run.steps,
                               warnings=lyric_warnings(run.video))

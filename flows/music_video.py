@@ -1,14 +1,15 @@
 """The `music_video` flow: one request in, one music video out.
 
-    generate_song ──► transcribe_lyrics ─┐
-    (ACE-Step native: submit_song      ├─► render_video ──► manifest.json + dashboard artifact
-     + poll_song)   └► make_thumbnail ──┘
-                       (lyrics and cover run in parallel)
+    (write_song) ──► generate_song ──► transcribe_lyrics ─┐
+    (an idea only)   (ACE-Step native: submit_song      ├─► render_video ──► manifest.json + dashboard artifact
+                      + poll_song)   └► make_thumbnail ──┘
+                                        (lyrics and cover run in parallel)
 
-Composition only: every step is a cached, retried Prefect task from its package (mvflow.song,
-mvflow.lyrics, mvflow.cover, mvflow.render); mvflow.flows.steps.StepRunner submits them and
-verifies a cache hit's files. `make_video` is the per-video DAG; `music_video` runs it once,
-the batch flow (mvflow.flows.batch) once per song in parallel threads of one flow run.
+Composition only: every step is a cached, retried Prefect task from its package (mvflow.songwriting,
+mvflow.song, mvflow.lyrics, mvflow.cover, mvflow.render); mvflow.flows.steps.StepRunner submits them
+and verifies a cache hit's files. `make_video` is the per-video DAG; `music_video` runs it once,
+the batch flow (mvflow.flows.batch) once per song in parallel threads of one flow run. With an
+idea instead of lyrics, `write_song` writes the song plan first and the song is made from it.
 """
 
 from __future__ import annotations
@@ -26,9 +27,22 @@ from mvflow.files import slugify
 from mvflow.flows.steps import StepRunner
 from mvflow.lyrics import resolve_options, transcribe_lyrics
 from mvflow.manifest import StepRun, publish_alias, summary_markdown, write_manifest
-from mvflow.models import CoverOptions, LyricsOptions, MusicVideo, RenderOptions, Song, SongRequest
+from mvflow.models import (
+    CoverOptions,
+    LyricsOptions,
+    MusicVideo,
+    RenderOptions,
+    Song,
+    SongIdea,
+    SongPlan,
+    SongRequest,
+    SongwriterOptions,
+)
 from mvflow.render import render_video
+from mvflow.settings import load_settings
 from mvflow.song import generate_song, poll_song, submit_song, uses_submit_and_poll
+from mvflow.songwriting import write_song
+from mvflow.songwriting.providers import songwriter_options
 
 
 class VideoRun(BaseModel):
@@ -38,38 +52,64 @@ class VideoRun(BaseModel):
     out_dir: str
     manifest: str
     steps: list[StepRun]
+    plan: SongPlan | None = None
 
     @property
     def all_cached(self) -> bool:
         return all(s.status == "cached" for s in self.steps)
 
 
-@flow(name="music_video", flow_run_name="music-video: {title}", log_prints=True)
+def _run_name() -> str:
+    """The flow run's name: the title, or the idea while the songwriter has not named the song yet."""
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters
+    idea = params.get("idea") or {}
+    named = params.get("title") or (idea.get("idea") if isinstance(idea, dict) else getattr(idea, "idea", None))
+    return f"music-video: {str(named or 'song')[:80]}"
+
+
+@flow(name="music_video", flow_run_name=_run_name, log_prints=True)
 def music_video(
     request: SongRequest,
-    title: str,
+    title: str | None,
     output_root: str = "mvflow_output",
     lyrics_options: LyricsOptions | None = None,
     cover_options: CoverOptions | None = None,
     render_options: RenderOptions | None = None,
+    idea: SongIdea | None = None,
+    songwriter: SongwriterOptions | None = None,
 ) -> VideoRun:
-    """Make one music video. Outputs go to <output_root>/<slug of title>/."""
-    runner = StepRunner(result_storage=results_folder(output_root), label=title)
+    """Make one music video. Outputs go to <output_root>/<slug of the title, or of the idea>/.
+
+    With an `idea` (and the `songwriter` that writes it) the song plan is written first, and
+    `request` holds only what the user gave; the plan fills in the rest, the user's values winning.
+    """
+    runner = StepRunner(result_storage=results_folder(output_root), label=title or (idea.idea if idea else None))
     tag_flow_run(run_tags(request, render_options))
     with tags(*run_tags(request, render_options)):
-        return make_video(runner, request, title, output_root, lyrics_options, cover_options, render_options)
+        return make_video(runner, request, title, output_root, lyrics_options, cover_options, render_options,
+                          idea, songwriter)
+
+
+def video_folder(output_root: str, title: str | None, idea: SongIdea | None = None) -> Path:
+    """A video's folder: <output_root>/<slug of its title>, or of its idea when the songwriter will name it
+    (known before the plan exists, so a batch can check that no two songs share a folder)."""
+    return Path(output_root).resolve() / slugify(title or (idea.idea if idea else "") or "song")
 
 
 def make_video(
     runner: StepRunner,
     request: SongRequest,
-    title: str,
+    title: str | None,
     output_root: str = "mvflow_output",
     lyrics_options: LyricsOptions | None = None,
     cover_options: CoverOptions | None = None,
     render_options: RenderOptions | None = None,
+    idea: SongIdea | None = None,
+    songwriter: SongwriterOptions | None = None,
 ) -> VideoRun:
-    """One video's whole pipeline, for any flow: song -> (lyrics || cover) -> render -> manifest + artifact.
+    """One video's whole pipeline, for any flow: (plan ->) song -> (lyrics || cover) -> render -> manifest + artifact.
 
     The batch flow calls it once per song, each in its own thread, so a song's lyrics, cover
     and render start as soon as its own song is ready.
@@ -77,9 +117,15 @@ def make_video(
     lyrics_options = lyrics_options or LyricsOptions()
     render_options = render_options or RenderOptions()
     cover_options = cover_options or CoverOptions(width=render_options.width, height=render_options.height)
-    out_dir = Path(output_root).resolve() / slugify(title)
+    out_dir = video_folder(output_root, title, idea)
     out = str(out_dir)
 
+    plan = None
+    if idea is not None:
+        plan = write_step(runner, idea, songwriter or songwriter_options(load_settings(), request), out)
+        request, title = plan.applied_to(request), plan.title
+        if plan.language != "unknown":  # an instrumental plan may not say; whisper needs a real code
+            lyrics_options = lyrics_options.model_copy(update={"language": plan.language})
     song = song_step(runner, request, out)
     lyrics_options = resolve_options(lyrics_options, song.lyrics)
     lyrics_pending = runner.submit(
@@ -96,7 +142,15 @@ def make_video(
         "render", f"{render_options.width}x{render_options.height}", render_video,
         song=song, lyrics=lyrics, cover=cover, title=title, out_dir=out, options=render_options,
     )
-    return _publish(video, runner.steps, out_dir, request)
+    return _publish(video, runner.steps, out_dir, request, plan)
+
+
+def write_step(runner: StepRunner, idea: SongIdea, songwriter: SongwriterOptions, out: str) -> SongPlan:
+    """The song plan (no CPU slot: the songwriter's server does the work); later steps are named after it."""
+    plan = runner.run("write", songwriter.provider, write_song, uses_cpu=False, idea=idea, out_dir=out,
+                      options=songwriter)
+    runner.label = plan.title
+    return plan
 
 
 def song_step(runner: StepRunner, request: SongRequest, out: str) -> Song:
@@ -123,17 +177,18 @@ def _generate(runner: StepRunner, request: SongRequest, out: str) -> Song:
         return runner.run("song", request.engine, poll_song, uses_cpu=False, job=job, request=request, out_dir=out)
 
 
-def _publish(video: MusicVideo, steps: list[StepRun], out_dir: Path, request: SongRequest) -> VideoRun:
-    """Manifest, the friendly MP4 alias and the per-video markdown artifact."""
-    manifest = write_manifest(video, out_dir, request)
+def _publish(video: MusicVideo, steps: list[StepRun], out_dir: Path, request: SongRequest,
+             plan: SongPlan | None = None) -> VideoRun:
+    """Manifest, the friendly MP4 alias and the per-video markdown artifact (with the song plan, if any)."""
+    manifest = write_manifest(video, out_dir, request, plan)
     publish_alias(Path(video.video.path), out_dir / Path(video.video.path).name)
     create_markdown_artifact(
-        markdown=summary_markdown(video, steps, manifest),
+        markdown=summary_markdown(video, steps, manifest, plan),
         key=f"music-video-{slugify(video.title)}"[:100],
         description=f"Music video: {video.title}",
     )
     get_run_logger().info("%r done: %s", video.title, video.video.path)
-    return VideoRun(video=video, out_dir=str(out_dir), manifest=str(manifest), steps=steps)
+    return VideoRun(video=video, out_dir=str(out_dir), manifest=str(manifest), steps=steps, plan=plan)
 
 
 def results_folder(output_root: str) -> Path:

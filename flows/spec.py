@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -29,8 +31,17 @@ from mvflow.inputs import (
     check_text_field,
     read_lyrics_file,
 )
-from mvflow.models import CoverOptions, FileArtifact, LyricsOptions, RenderOptions, SongRequest
+from mvflow.models import (
+    CoverOptions,
+    FileArtifact,
+    LyricsOptions,
+    RenderOptions,
+    SongIdea,
+    SongRequest,
+    SongwriterOptions,
+)
 from mvflow.settings import Settings, load_settings
+from mvflow.songwriting.providers import songwriter_options
 
 
 class VideoSpec(BaseModel):
@@ -38,6 +49,15 @@ class VideoSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # the songwriter (an idea instead of lyrics)
+    idea: str | None = Field(None, description="What the song is about; a songwriter writes the lyrics and the plan")
+    mood: str | None = None
+    vocal: Literal["female", "male"] | None = None
+    instrumental: bool | None = None
+    songwriter: str | None = None
+    songwriter_model: str | None = None
+    songwriter_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server for the songwriter")
+    songwriter_prompt: Path | None = Field(None, description="Your own songwriting prompt template")
     # the song
     caption: str | None = None
     lyrics: str | None = Field(None, description="Lyrics text with [Verse]/[Chorus] tags")
@@ -140,6 +160,8 @@ def _settings_for(spec: VideoSpec) -> Settings:
              "whisper_model": spec.whisper_model, "cover_provider": spec.cover_provider, "fps": spec.fps,
              "style": spec.style, "acestep_api_url": spec.api_url, "acestep_api_mode": spec.api_mode,
              "aspect": spec.aspect, "resolution": spec.resolution, "codec": spec.codec, "quality": spec.quality}
+    flags.update({"songwriter": spec.songwriter, "songwriter_model": spec.songwriter_model,
+                  "songwriter_base_url": spec.songwriter_url, "songwriter_prompt": spec.songwriter_prompt})
     return load_settings(flags)
 
 
@@ -209,36 +231,113 @@ def default_title(caption: str) -> str:
     return caption.split(",")[0].strip().title() or "Untitled"
 
 
-def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]:
-    """The `music_video` flow's keyword arguments for `spec`. Raises SpecError naming the field."""
-    try:
-        settings = _settings_for(spec)
+#: Fields that give the song's words or the server's own writing: an idea cannot be combined with them.
+NOT_WITH_IDEA = ("lyrics", "lyrics_file", "description", "random_sample", "use_format", "lrc")
+
+
+def song_idea(spec: VideoSpec, seed: int) -> SongIdea:
+    """The songwriting step's input: the idea and the constraints the user gave (checked: no lyrics with it)."""
+    clashing = [name for name in NOT_WITH_IDEA if getattr(spec, name) not in (None, False)]
+    if clashing:
+        raise SpecError(f"idea cannot be combined with {', '.join(clashing)}: the songwriter writes the words. "
+                        "To use a plan's lyrics, run `mvflow write`, edit lyrics.txt and pass it with --lyrics")
+    check_text_field(spec.idea or "", "idea", MAX_CAPTION_CHARS)
+    if not (spec.idea or "").strip():
+        raise SpecError("idea is empty: say what the song is about")
+    return SongIdea(idea=spec.idea.strip(), title=spec.title, caption=spec.caption, mood=spec.mood, vocal=spec.vocal,
+                    instrumental=bool(spec.instrumental), language=spec.language, duration=spec.duration, bpm=spec.bpm,
+                    key_scale=spec.key, time_signature=spec.time_signature, seed=seed)
+
+
+def _request(spec: VideoSpec, settings: Settings, base_dir: Path | None) -> SongRequest:
+    """The SongRequest of the flags; with an idea, the songwriter's plan fills it in later."""
+    if spec.idea is None:
         caption = spec.caption or spec.description or ("" if spec.random_sample else None)
         if caption is None:
-            raise SpecError("caption is required: the style of the song, e.g. 'dreamy synthwave, female vocal'")
-        check_text_field(caption, "caption", MAX_CAPTION_CHARS)
-        check_text_field(spec.title, "title", MAX_TITLE_CHARS)
-        check_duration(spec.duration)
-        check_key_and_meter(spec.key, spec.time_signature)
-        check_output_folder(settings.output_dir)
+            raise SpecError("caption is required: the style of the song, e.g. 'dreamy synthwave, female vocal' "
+                            "(or an idea: what the song is about, for a songwriter to write)")
+        if spec.instrumental and (spec.lyrics or spec.lyrics_file):
+            raise SpecError("instrumental cannot be combined with lyrics")
         lyrics = lyrics_text(spec, base_dir)
-        request = SongRequest(
-            caption=caption, lyrics=lyrics, duration=spec.duration or 30.0, bpm=spec.bpm, key_scale=spec.key,
-            time_signature=spec.time_signature or "4", language=spec.language or "en",
-            seed=spec.seed if spec.seed is not None else stable_seed(caption, lyrics),
-            engine=settings.engine, engine_options=_engine_options(spec, settings),
-        )
-        render = _render_options(spec, settings, request.duration)
-        from mvflow.errors import EncodingError
-        from mvflow.render.max_size import check_fits
+        seed = spec.seed if spec.seed is not None else stable_seed(caption, lyrics)
+    else:
+        caption, lyrics = spec.caption or "", ""
+        seed = spec.seed if spec.seed is not None else stable_seed("idea", spec.idea)
+    check_text_field(caption, "caption", MAX_CAPTION_CHARS)
+    return SongRequest(
+        caption=caption, lyrics=lyrics, duration=spec.duration or 30.0, bpm=spec.bpm, key_scale=spec.key,
+        time_signature=spec.time_signature or "4", language=spec.language or "en", seed=seed,
+        engine=settings.engine, engine_options=_engine_options(spec, settings),
+    )
 
-        try:  # refuse an impossible --max-size now, before any song is made (the render step checks again)
-            check_fits(render, request.duration)
-        except EncodingError as exc:
-            raise SpecError(str(exc)) from None
+
+def _check_size(render: RenderOptions, spec: VideoSpec, request: SongRequest) -> None:
+    """Refuse an impossible --max-size now, before any song is made (the render step checks again).
+    A songwriter's song has no length yet unless the user gave one: the render step checks it."""
+    from mvflow.errors import EncodingError
+    from mvflow.render.max_size import check_fits
+
+    if spec.idea is not None and spec.duration is None:
+        return
+    try:
+        check_fits(render, request.duration)
+    except EncodingError as exc:
+        raise SpecError(str(exc)) from None
+
+
+@contextmanager
+def spec_errors() -> Iterator[None]:
+    """Any failure of turning a spec into inputs becomes one SpecError naming the field or file."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise SpecError(validation_line(exc, "bad value for {where}: {message}", "request")) from exc
+    except SpecError:
+        raise
+    except PermanentError as exc:  # a bad input file or value, a broken config file: one line naming it
+        raise SpecError(str(exc)) from None
+
+
+def _checked_settings(spec: VideoSpec) -> Settings:
+    """The settings for `spec`, after the checks every request gets (title, duration, key and meter)."""
+    settings = _settings_for(spec)
+    check_text_field(spec.title, "title", MAX_TITLE_CHARS)
+    check_duration(spec.duration)
+    check_key_and_meter(spec.key, spec.time_signature)
+    return settings
+
+
+def write_params(spec: VideoSpec) -> tuple[SongIdea, SongwriterOptions, Path]:
+    """What `mvflow write` needs: the idea, who writes it, and the video folder its plan goes in (the same
+    folder `mvflow make --idea` with the same flags uses, so the plan written there is the one it makes)."""
+    from mvflow.flows.music_video import video_folder
+
+    if spec.idea is None:
+        raise SpecError("give --idea 'what the song is about'")
+    with spec_errors():
+        settings = _checked_settings(spec)
+        request = _request(spec, settings, None)
+        idea = song_idea(spec, request.seed)
+        return idea, songwriter_options(settings, request), video_folder(str(settings.output_dir), spec.title, idea)
+
+
+def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]:
+    """The `music_video` flow's keyword arguments for `spec`. Raises SpecError naming the field.
+
+    With an idea, the flow also gets `idea` and `songwriter` (who writes, resolved now) and the
+    title may be None: the plan names the song.
+    """
+    with spec_errors():
+        settings = _checked_settings(spec)
+        check_output_folder(settings.output_dir)
+        request = _request(spec, settings, base_dir)
+        idea = song_idea(spec, request.seed) if spec.idea is not None else None
+        render = _render_options(spec, settings, request.duration)
+        _check_size(render, spec, request)
         return {
             "request": request,
-            "title": spec.title or (default_title(caption) if caption else "Random Song"),
+            "title": spec.title or (None if idea else default_title(request.caption) if request.caption
+                                    else "Random Song"),
             "output_root": str(settings.output_dir.resolve()),
             "lyrics_options": LyricsOptions(
                 transcriber=settings.transcriber, whisper_model=settings.whisper_model,
@@ -246,10 +345,5 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
             ),
             "cover_options": _cover_options(spec, settings, render),
             "render_options": render,
+            **({"idea": idea, "songwriter": songwriter_options(settings, request)} if idea else {}),
         }
-    except ValidationError as exc:
-        raise SpecError(validation_line(exc, "bad value for {where}: {message}", "request")) from exc
-    except SpecError:
-        raise
-    except PermanentError as exc:  # a bad input file or value, a broken config file: one line naming it
-        raise SpecError(str(exc)) from None

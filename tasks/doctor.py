@@ -29,8 +29,9 @@ def registries() -> list[Registry]:
     from mvflow.render.codecs import CODECS
     from mvflow.render.visualiser import VISUALISERS
     from mvflow.song.engines import ENGINES
+    from mvflow.songwriting.providers import SONGWRITERS
 
-    return [CODECS, ENGINES, TRANSCRIBERS, PROVIDERS, VISUALISERS, READERS]
+    return [CODECS, SONGWRITERS, ENGINES, TRANSCRIBERS, PROVIDERS, VISUALISERS, READERS]
 
 
 def _check_ffmpeg() -> Check:

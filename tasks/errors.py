@@ -13,6 +13,7 @@ The hierarchy (every class is defined here; modules import what they raise)::
     │   ├── EncodingError        an encoding request that cannot be met
     │   ├── ProviderUnavailable  an optional provider cannot load here (faster-whisper, espeak-ng)
     │   ├── GeminiBlocked        Gemini answered without an image (a refusal)
+    │   ├── SongwriterError      a songwriter refused, or its plan still had problems after one repair
     │   └── AceStepError         ACE-Step refused or answered something unusable
     │       ├── AceStepAuthError, AceStepDownloadError, AceStepJobFailed, AceStepTimeout
     │       └── AceStepLostTask  the server forgot the task: the flow resubmits once
@@ -131,6 +132,20 @@ class GeminiBlocked(PermanentError):
 
     def __reduce__(self) -> tuple:
         return (type(self), (str(self), self.reason))
+
+
+class SongwriterError(PermanentError):
+    """A songwriter refused the idea, or its song plan still had problems after the one repair round-trip.
+
+    `problems` lists what was wrong (one line each); the message says them all, so the user sees why.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (str(self), self.problems))
 
 
 class AceStepError(PermanentError):

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from mvflow.files import atomic_path, write_text_atomic
-from mvflow.models import FileArtifact, MusicVideo
+from mvflow.models import FileArtifact, MusicVideo, SongPlan
 
 
 class StepRun(BaseModel):
@@ -31,10 +32,12 @@ def _file_entry(role: str, step: str, made_by: str, art: FileArtifact, root: Pat
     return {"role": role, "step": step, "made_by": made_by, "path": shown, "sha256": art.sha256, "size": art.size}
 
 
-def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel) -> dict:
-    """Every file of the run, grouped by the step and provider that made it."""
+def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel, plan: SongPlan | None = None) -> dict:
+    """Every file of the run, grouped by the step and provider that made it (the song plan first, if any)."""
     song, lyrics, cover = video.song, video.lyrics, video.cover
+    planned = [("plan", plan.plan_file), ("plan_lyrics", plan.lyrics_file)] if plan is not None else []
     files = [
+        *(_file_entry(role, "write", plan.provider, art, out_dir) for role, art in planned),
         _file_entry("audio", "song", song.engine, song.audio, out_dir),
         _file_entry("song_result", "song", song.engine, song.result, out_dir),
         *(_file_entry(Path(f.path).stem, "song", song.engine, f, out_dir) for f in song.extra_files),
@@ -45,6 +48,7 @@ def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel) -> dict
     ]
     return {
         "title": video.title,
+        **({"plan": plan_summary(plan)} if plan is not None else {}),
         "request": request.model_dump(mode="json"),
         "song": {"engine": song.engine, "seed": song.seed, "duration": round(song.duration, 3), "bpm": song.bpm,
                  "key_scale": song.key_scale, "time_signature": song.time_signature, "caption": song.caption},
@@ -58,6 +62,12 @@ def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel) -> dict
     }
 
 
+def plan_summary(plan: SongPlan) -> dict:
+    """The plan in the manifest: the idea, who wrote it, what the user fixed, and whether it needed a repair."""
+    return {"idea": plan.idea, "songwriter": plan.provider, "model": plan.model, "title": plan.title,
+            "given": plan.given, "repaired": plan.repaired, "notes": plan.notes}
+
+
 def write_if_changed(path: Path, text: str) -> bool:
     """Write only when the content differs, so an unchanged re-run rewrites nothing."""
     if path.is_file() and path.read_text(encoding="utf-8") == text:
@@ -66,9 +76,10 @@ def write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def write_manifest(video: MusicVideo, out_dir: Path, request: BaseModel) -> Path:
+def write_manifest(video: MusicVideo, out_dir: Path, request: BaseModel, plan: SongPlan | None = None) -> Path:
     path = out_dir / "manifest.json"
-    write_if_changed(path, json.dumps(build_manifest(video, out_dir, request), indent=2, ensure_ascii=False) + "\n")
+    manifest = build_manifest(video, out_dir, request, plan)
+    write_if_changed(path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return path
 
 
@@ -115,8 +126,29 @@ def lyric_warnings(video: MusicVideo) -> list[str]:
     return outside_warnings(video.lyrics.outside, video.song.duration)
 
 
-def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path) -> str:
-    """The run summary shown as a Prefect markdown artifact: cover, paths, step timings."""
+def plan_markdown(plan: SongPlan) -> str:
+    """The song plan in the run's artifact: the idea, who wrote it, the parameters and the whole lyric sheet."""
+    given = f"; yours: {', '.join(plan.given)}" if plan.given else ""
+    repaired = " after one repair" if plan.repaired else ""
+    notes = "".join(f"\n- note: {note}" for note in plan.notes)
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", plan.lyrics)), default=0))
+    return f"""
+## Song plan
+
+- idea: {plan.idea}
+- written by `{plan.provider}` ({plan.model}){repaired}{given}
+- caption: {plan.caption}
+- {plan.duration:g} s, {plan.bpm} bpm, {plan.key_scale}, time signature {plan.time_signature}, \
+language `{plan.language}`{notes}
+
+{fence}text
+{plan.lyrics}
+{fence}
+"""
+
+
+def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path, plan: SongPlan | None = None) -> str:
+    """The run summary shown as a Prefect markdown artifact: cover, paths, step timings, the song plan."""
     song, lyrics = video.song, video.lyrics
     picture = cover_data_uri(Path(video.cover.square.path))
     cover_line = f"![cover of {video.title}]({picture})\n\n" if picture else ""
@@ -137,4 +169,4 @@ def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path) ->
 - song: {song.duration:.1f} s, {song.bpm or '?'} bpm, {song.key_scale or '?'}, engine `{song.engine}`, seed {song.seed}
 - lyrics: {len(lyrics.lines)} lines ({timing}), provider `{lyrics.provider}`{unsung}{unplaced}{warnings}
 - cover: `{video.cover.background.path}` ({video.cover.provider})
-"""
+""" + (plan_markdown(plan) if plan is not None else "")

@@ -73,6 +73,101 @@ class SongRequest(BaseModel):
         return text in ("", "[inst]", "[instrumental]")
 
 
+class SongIdea(BaseModel):
+    """What the songwriting step is asked for: the idea, and the constraints the user gave.
+
+    None means "not given": the songwriter chooses. Given values always win over the plan
+    (`SongPlan` records which ones were given). Part of the plan's cache key.
+    """
+
+    idea: str = Field(description="What the song is about, e.g. 'a bittersweet folk song about leaving a small town'")
+    title: str | None = None
+    caption: str | None = Field(None, description="The style, when the user gave one (--caption)")
+    mood: str | None = None
+    vocal: str | None = Field(None, description="Vocal gender: 'female' or 'male'")
+    instrumental: bool = False
+    language: str | None = Field(None, description="Vocal language code, e.g. 'en'")
+    duration: float | None = Field(None, gt=0, le=600)
+    bpm: int | None = Field(None, ge=30, le=300)
+    key_scale: str | None = None
+    time_signature: str | None = None
+    seed: int = Field(0, description="Same idea and seed, same plan (sent to servers that honour a seed)")
+
+    def given(self) -> dict[str, object]:
+        """The plan fields the user fixed, by their SongPlan name."""
+        fields = {"title": self.title, "caption": self.caption, "language": self.language,
+                  "duration": self.duration, "bpm": self.bpm, "key_scale": self.key_scale,
+                  "time_signature": self.time_signature}
+        return {name: value for name, value in fields.items() if value is not None}
+
+
+class SongwriterOptions(BaseModel):
+    """Who writes the plan, where, and from which prompt: part of the plan's cache key.
+
+    Resolved before the flow runs (mvflow.songwriting.providers.songwriter_options), so the
+    key names what really writes. `base_url` is the songwriter's server (an OpenAI-compatible
+    endpoint, or the ACE-Step server whose LM writes; None = OpenAI's own API): a different
+    server is a different writer. `key_from` names which configured key is sent (a
+    KEY_ENV_VARS entry, or None for a server that needs none), never the key itself.
+    `prompt` is a path to the user's own template, or "" for the bundled one; `prompt_sha256`
+    (filled in) hashes the template's text, so editing it writes a new plan.
+    """
+
+    provider: str = Field("openai", description="openai | acestep")
+    model: str = Field("", description="The chat model (openai) or the server's LM (acestep)")
+    base_url: str | None = None
+    key_from: str | None = Field(None, description="Which configured key is sent: openai, songwriter, acestep")
+    prompt: str = Field("", description="Path of a prompt template of your own; '' = the bundled one")
+    prompt_sha256: str = ""
+
+    @model_validator(mode="after")
+    def _hash_prompt(self) -> SongwriterOptions:
+        if not self.prompt_sha256:
+            from mvflow.songwriting.prompt import template_digest
+
+            self.prompt_sha256 = template_digest(self.prompt)
+        return self
+
+
+class SongPlan(StepResult):
+    """A validated song plan: what the song step will make, saved as plan.json + lyrics.txt.
+
+    Values the user gave have already replaced the songwriter's (`given` names them).
+    """
+
+    idea: str
+    title: str
+    caption: str
+    lyrics: str = Field(description="Tagged lyrics ([Verse], [Chorus]...); '[Instrumental]' for none")
+    bpm: int
+    key_scale: str
+    time_signature: str
+    duration: float
+    language: str
+    instrumental: bool = False
+    provider: str
+    model: str
+    given: list[str] = Field(default_factory=list, description="Fields the user fixed (they won over the plan)")
+    repaired: bool = Field(False, description="The first answer had problems; the repair round-trip fixed them")
+    notes: list[str] = Field(default_factory=list, description="Warnings about the plan (it was still used)")
+    plan_file: FileArtifact
+    lyrics_file: FileArtifact
+
+    def own_files(self) -> list[FileArtifact]:
+        return [self.plan_file, self.lyrics_file]
+
+    def song_lyrics(self) -> str:
+        """What the song step sings: the lyrics, or '[Instrumental]' when nothing is sung."""
+        return "[Instrumental]" if self.instrumental else self.lyrics
+
+    def applied_to(self, request: SongRequest) -> SongRequest:
+        """`request` with the plan's caption, lyrics and music parameters (the user's values are in the plan)."""
+        return request.model_copy(update={
+            "caption": self.caption, "lyrics": self.song_lyrics(), "duration": self.duration, "bpm": self.bpm,
+            "key_scale": self.key_scale, "time_signature": self.time_signature, "language": self.language,
+        })
+
+
 class Song(StepResult):
     """The generated song and what was actually sung (the server may rewrite caption/lyrics)."""
 

@@ -112,16 +112,18 @@ class Registry(Generic[P]):
 
     `base` is the role's Provider subclass: every entry must be an instance of it. An unknown
     name raises `error` (an InputError unless the role has its own) worded by `unknown`, one
-    line naming the choices.
+    line naming the choices. `summary`, when given, adds doctor rows about the role as a whole
+    (e.g. which provider "auto" picks here).
     """
 
     def __init__(self, base: type[P], entries: Mapping[str, str], *, error: type[PermanentError] = InputError,
-                 unknown: str = UNKNOWN) -> None:
+                 unknown: str = UNKNOWN, summary: Callable[[Settings], list[Check]] | None = None) -> None:
         self.base = base
         self.role = base.role
         self._entries = dict(entries)
         self._error = error
         self._unknown = unknown
+        self._summary = summary
 
     def names(self) -> list[str]:
         return list(self._entries)
@@ -188,4 +190,13 @@ class Registry(Generic[P]):
                 loaded.append(name)
         if loaded:
             rows.append(Check(f"{self.role}s", True, f"{', '.join(loaded)}: loaded"))
-        return rows
+        return rows + self._summary_rows(settings)
+
+    def _summary_rows(self, settings: Settings) -> list[Check]:
+        """The role's own rows (`summary`); one failing row when they cannot be worked out."""
+        if self._summary is None:
+            return []
+        try:
+            return self._summary(settings)
+        except Exception as exc:  # noqa: BLE001 - e.g. a broken config file met while reading a key
+            return [Check(f"{self.role}s", False, f"cannot be checked: {exc}")]

@@ -28,6 +28,12 @@ class Settings(BaseModel):
     transcriber: str = "auto"
     whisper_model: str | None = None
     cover_provider: str = "auto"
+    # The songwriting step (`--idea`): who writes the plan, with which model, through which OpenAI-compatible
+    # server (None: OpenAI itself, or OPENAI_BASE_URL), and a prompt template of your own (None: the bundled one).
+    songwriter: str = "auto"
+    songwriter_model: str | None = None
+    songwriter_base_url: str | None = None
+    songwriter_prompt: Path | None = None
     width: int | None = None  # an exact size (with height); `resolution` wins when both are set
     height: int | None = None
     aspect: str | None = None  # 16:9 | 9:16 | 1:1; None: the style's canvas
@@ -50,6 +56,7 @@ class Settings(BaseModel):
     openai_key_block: str | None = None
     elevenlabs_key_block: str | None = None
     gemini_key_block: str | None = None
+    songwriter_key_block: str | None = None
 
 
 #: Environment variables holding each provider's key, in order of preference.
@@ -58,6 +65,8 @@ KEY_ENV_VARS: dict[str, tuple[str, ...]] = {
     "openai": ("OPENAI_API_KEY",),
     "elevenlabs": ("ELEVENLABS_API_KEY",),
     "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    # the key of the OpenAI-compatible server named by songwriter_base_url (OpenAI itself uses OPENAI_API_KEY)
+    "songwriter": ("MVFLOW_SONGWRITER_API_KEY",),
 }
 
 
@@ -66,6 +75,7 @@ BASE_URL_ENV_VARS: dict[str, tuple[str, ...]] = {
     "openai": ("OPENAI_BASE_URL",),
     "elevenlabs": ("ELEVENLABS_BASE_URL",),
     "gemini": (),
+    "songwriter": (),
 }
 
 

@@ -2,28 +2,29 @@
 
 Thin: each command parses its options, builds the request, calls a flow or a step and prints
 where the result is. Modules: `common` (console, --debug, one-line errors, progress bar),
-`make`, `batch` (batch + serve), `render`, `transcribe`, `thumbnail`, `engine` (the development
-server), `doctor`, and `video_options` (the video flags make/batch/render share). Every command
-module imports `common` only, and offers `register(app)`; this module mounts them all.
+`make`, `write` (a song plan from an idea, no video), `batch` (batch + serve), `render`,
+`transcribe`, `thumbnail`, `engine` (the development server), `doctor`, and the shared flags:
+`video_options` (make/batch/render) and `song_options` (make/write). Every command module
+imports `common` only, and offers `register(app)`; this module mounts them all.
 """
 
 from __future__ import annotations
 
 import typer
 
-from mvflow.cli import batch, doctor, engine, make, render, thumbnail, transcribe
+from mvflow.cli import batch, doctor, engine, make, render, thumbnail, transcribe, write
 from mvflow.cli.common import DEBUG
 
 app = typer.Typer(
-    help="mvflow: one request in, one music video out (song -> synced lyrics + cover -> MP4), "
-    "orchestrated by Prefect. Run `mvflow make --demo` to try it offline.",
+    help="mvflow: one request in, one music video out ((idea -> song plan ->) song -> synced lyrics + cover -> "
+    "MP4), orchestrated by Prefect. Run `mvflow make --demo` to try it offline.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
 #: Command modules in the order `mvflow --help` lists them.
-COMMANDS = (make, batch, render, transcribe, thumbnail, engine, doctor)
+COMMANDS = (make, write, batch, render, transcribe, thumbnail, engine, doctor)
 for _module in COMMANDS:
     _module.register(app)
 

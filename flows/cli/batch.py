@@ -35,7 +35,7 @@ def _load(batch_file: Path, output_dir: Path | None):  # noqa: ANN202 - mvflow.f
 
 
 def _plan_table(batch) -> Table:  # noqa: ANN001 - mvflow.flows.batch.Batch
-    from mvflow.files import slugify
+    from mvflow.flows.batch import song_folder
 
     table = Table(title=f"batch {batch.name}: {len(batch.songs)} songs (validated)")
     for column in ("#", "title", "engine", "length", "video", "output folder"):
@@ -43,8 +43,11 @@ def _plan_table(batch) -> Table:  # noqa: ANN001 - mvflow.flows.batch.Batch
     for song in batch.songs:
         p = song.params
         render = p["render_options"]
-        table.add_row(str(song.number), song.title, p["request"].engine, f"{p['request'].duration:.0f} s",
-                      f"{render.width}x{render.height}@{render.fps}", str(Path(p["output_root"]) / slugify(song.title)))
+        idea = p.get("idea")
+        title = f"(idea, by {p['songwriter'].provider}) {song.title}" if idea and not p["title"] else song.title
+        length = "plan's" if idea and idea.duration is None else f"{p['request'].duration:.0f} s"
+        table.add_row(str(song.number), title, p["request"].engine, length,
+                      f"{render.width}x{render.height}@{render.fps}", str(song_folder(song)))
     return table
 
 

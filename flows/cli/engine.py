@@ -43,6 +43,8 @@ def serve(
     job_delay: Annotated[float, typer.Option(min=0, help="Fault: every job waits SECONDS first.")] = 0.0,
     forget_submits: Annotated[int, typer.Option(min=0, help="Fault: forget the next N task ids.")] = 0,
     drop_connections: Annotated[int, typer.Option(min=0, help="Fault: drop the next N connections.")] = 0,
+    lm: Annotated[bool, typer.Option("--lm/--no-lm", help="Answer the LM routes (/format_input, /v1/create_sample) "
+                                     "with the rule-based stand-in; --no-lm: like a server started without its LM.")] = True,
 ) -> None:
     """Serve the ACE-Step 1.5 API with the built-in engine (no GPU needed)."""
     from mvflow.song.devserver.jobs import FaultPlan
@@ -55,12 +57,13 @@ def serve(
     folder = (audio_dir or default_audio_dir()).resolve()
     armed = {k: v for k, v in plan.model_dump().items() if v}
     console.print(f"[bold]ACE-Step-compatible server[/] (mvflow built-in engine) on http://{host}:{port}")
-    console.print(f"  audio folder {folder}; auth {'on (key set)' if api_key else 'off'}; queue {queue_size}"
+    console.print(f"  audio folder {folder}; auth {'on (key set)' if api_key else 'off'}; queue {queue_size}; "
+                  f"LM {'stand-in on' if lm else 'off'}"
                   + (f"; faults {armed}" if armed else "") + ("; POST /_faults enabled" if faults else ""))
     if host not in LOOPBACK and not api_key:
         console.print("[yellow]warning:[/] listening beyond this machine without --api-key")
     run_server(host=host, port=port, api_key=api_key, audio_dir=folder, queue_maxsize=queue_size, faults=plan,
-               admin=faults)
+               admin=faults, lm=lm)
 
 
 def register(app: typer.Typer) -> None:

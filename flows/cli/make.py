@@ -6,26 +6,35 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
+from mvflow.cli import song_options as so
 from mvflow.cli import video_options as ro
 from mvflow.cli.common import DEBUG, console, one_line_errors, read_lyrics, terminal_progress, warn
 from mvflow.cover import provider_help as cover_provider_help
 from mvflow.lyrics.providers import transcriber_help
-from mvflow.song.engines import ENGINES
 
 
 def make(
-    caption: Annotated[Optional[str], typer.Option("--caption", "-c", help="Style of the song, e.g. 'dreamy synthwave, female vocal'.")] = None,
+    caption: so.CaptionOption = None,
     lyrics: Annotated[Optional[str], typer.Option("--lyrics", "-l", help="Lyrics file with [Verse]/[Chorus] tags, or - for stdin. None = instrumental.")] = None,
-    title: Annotated[Optional[str], typer.Option("--title", "-t", help="Video title (default: derived from the caption).")] = None,
-    duration: Annotated[Optional[float], typer.Option(help="Song length in seconds.")] = None,
-    bpm: Annotated[Optional[int], typer.Option(help="Tempo in beats per minute (default: chosen from the caption).")] = None,
-    key: Annotated[Optional[str], typer.Option("--key", help="Key and scale, e.g. 'A minor', 'F# major'.")] = None,
-    time_signature: Annotated[Optional[str], typer.Option(help="Beats per bar: 2, 3, 4 or 6 (also 3/4, 4/4, 6/8).")] = None,
-    language: Annotated[Optional[str], typer.Option(help="Vocal language code.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Same seed, same song (default: derived from the request).")] = None,
-    engine: Annotated[Optional[str], typer.Option(help=f"Song engine: {ENGINES.help()}.")] = None,
-    api_url: Annotated[Optional[str], typer.Option(help="ACE-Step server URL (default http://127.0.0.1:8001). Key: $ACESTEP_API_KEY.")] = None,
+    idea: so.IdeaOption = None,
+    title: so.TitleOption = None,
+    duration: so.DurationOption = None,
+    bpm: so.BpmOption = None,
+    key: so.KeyOption = None,
+    time_signature: so.TimeSignatureOption = None,
+    language: so.LanguageOption = None,
+    seed: so.SeedOption = None,
+    mood: so.MoodOption = None,
+    vocal: so.VocalOption = None,
+    instrumental: so.InstrumentalOption = None,
+    songwriter: so.SongwriterOption = None,
+    songwriter_model: so.SongwriterModelOption = None,
+    songwriter_url: so.SongwriterUrlOption = None,
+    songwriter_prompt: so.SongwriterPromptOption = None,
+    engine: so.EngineOption = None,
+    api_url: so.ApiUrlOption = None,
     api_mode: Annotated[Optional[str], typer.Option(help="ACE-Step API: native (/release_task + polling) or completion (/v1/chat/completions).")] = None,
     thinking: Annotated[Optional[bool], typer.Option("--thinking/--no-thinking", help="ACE-Step: let the LM write audio codes (default on; needs the server's LM).")] = None,
     use_format: Annotated[Optional[bool], typer.Option("--use-format", help="ACE-Step: let the LM rewrite caption/lyrics and fill bpm/key/duration.")] = None,
@@ -71,7 +80,11 @@ def make(
     demo: Annotated[bool, typer.Option("--demo", help="Use the example request shipped in templates/demo.toml.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
 ) -> None:
-    """Make a music video from one request and print where the video file is."""
+    """Make a music video from one request and print where the video file is.
+
+    Give the song (--caption, and --lyrics for a sung one), or an idea (--idea 'a song about ...'): a
+    songwriter then writes the plan first (an OpenAI-compatible chat model, or the ACE-Step server's LM).
+    """
     DEBUG["on"] = debug
     flags = {k: v for k, v in locals().items() if k not in ("demo", "debug", "lyrics") and v is not None}
     from mvflow.errors import SpecError
@@ -81,8 +94,9 @@ def make(
         if lyrics is not None:
             flags["lyrics"] = read_lyrics(lyrics)
         spec = spec_from(flags, base=demo_spec() if demo else None)
-        if spec.caption is None and not (spec.description or spec.random_sample):
-            raise SpecError("give --caption 'style of the song' (or --demo to use the example request)")
+        if spec.caption is None and not (spec.description or spec.random_sample or spec.idea):
+            raise SpecError("give --caption 'style of the song', or --idea 'what the song is about' "
+                            "(or --demo to use the example request)")
         run_spec(spec)
 
 
@@ -97,8 +111,11 @@ def run_spec(spec) -> None:  # noqa: ANN001 - mvflow.flows.spec.VideoSpec
     warn(lrc_warnings(params))
     request = params["request"]
     render = params["render_options"]
+    writer = params.get("songwriter")
+    what = (f"the idea [cyan]{escape(spec.idea)!r}[/] (songwriter [green]{writer.provider}[/], {escape(writer.model)})"
+            if writer else f"[cyan]{escape(params['title'])}[/]: {request.duration:.0f} s")
     console.print(
-        f"[bold]mvflow[/] making [cyan]{params['title']}[/]: {request.duration:.0f} s, engine [green]{request.engine}[/], "
+        f"[bold]mvflow[/] making {what}, engine [green]{request.engine}[/], "
         f"lyrics [green]{params['lyrics_options'].transcriber}[/], cover [green]{params['cover_options'].provider}[/], "
         f"{render.width}x{render.height}@{render.fps} {render.codec}"
         + (f" <= {render.max_size_mb:g} MB" if render.max_size_mb else "")
@@ -116,6 +133,8 @@ def report_run(run) -> None:  # noqa: ANN001 - mvflow.flows.music_video.VideoRun
 
     for step in run.steps:
         console.print(f"  {step.name:<10} {step.provider:<12} {step.status:<7} {step.seconds:6.1f} s")
+    if run.plan is not None:
+        console.print(f"plan: {run.plan.plan_file.path} ({run.plan.title!r}; lyrics in {run.plan.lyrics_file.path})")
     if run.all_cached:
         console.print("[bold]Nothing to do:[/] every step was served from cache (same request, files intact).")
     lyrics = run.video.lyrics

@@ -1,4 +1,5 @@
-"""Plumbing shared by the cloud transcribers (OpenAI, ElevenLabs): keys, base URLs, words, errors.
+"""Plumbing shared by the cloud transcribers (OpenAI, ElevenLabs) and the OpenAI songwriter: keys, base URLs,
+words, errors.
 
 Both providers fail the same ways, and the flow's retry rule (mvflow.errors.is_transient)
 must see the same thing whichever one failed:
@@ -121,6 +122,14 @@ def status_error(service: str, provider: str, status: int, detail: str, code: st
         message = f"{service} is rate limiting or failing (HTTP {status}): {detail}"
         return ServiceError(message, status, retry_after)
     return PermanentError(f"{service} refused the request (HTTP {status}): {detail}")
+
+
+def openai_message(exc) -> str:  # noqa: ANN001 - an openai.APIStatusError
+    """The server's own message from an openai.APIStatusError (error.message), else the SDK's summary."""
+    body = exc.body
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"])
+    return exc.message
 
 
 def not_json_error(service: str, provider: str, text: str) -> Exception:

@@ -30,6 +30,7 @@ from mvflow.lyrics.cloud import (
     connection_error,
     make_word,
     not_json_error,
+    openai_message,
     ordered_words,
     require_key,
     retry_after_seconds,
@@ -124,20 +125,12 @@ def _transcribe(client, upload: Path, language: str | None, prompt: str | None):
             )
     except openai.APIStatusError as exc:
         retry_after = retry_after_seconds(exc.response.headers)
-        raise status_error(SERVICE, "openai", exc.status_code, _message(exc), exc.code, retry_after) from exc
+        raise status_error(SERVICE, "openai", exc.status_code, openai_message(exc), exc.code, retry_after) from exc
     except openai.APIConnectionError as exc:
         timed_out = isinstance(exc, openai.APITimeoutError)
         raise connection_error(SERVICE, str(client.base_url), exc, timed_out) from exc
     except json.JSONDecodeError as exc:  # a 200 answer that is not JSON (a broken proxy, a cut body)
         raise not_json_error(SERVICE, "openai", str(exc)) from exc
-
-
-def _message(exc) -> str:
-    """The server's own message from an openai.APIStatusError (error.message), else the SDK's summary."""
-    body = exc.body
-    if isinstance(body, dict) and body.get("message"):
-        return str(body["message"])
-    return exc.message
 
 
 def _words_of(result) -> list[LyricWord]:

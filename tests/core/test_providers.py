@@ -101,7 +101,7 @@ def test_every_role_loads_every_provider_as_its_own_kind():
     from mvflow.doctor import registries
 
     roles = {registry.role: registry for registry in registries()}
-    assert set(roles) == {"song engine", "transcriber", "cover provider", "visualiser", "codec",
+    assert set(roles) == {"songwriter", "song engine", "transcriber", "cover provider", "visualiser", "codec",
                           "timed-lyrics reader"}
     for registry in roles.values():
         for name in registry:

@@ -69,7 +69,7 @@ def test_csv_rows_are_numbered_like_a_spreadsheet(no_config):
     assert problems(path) == [
         "songs.csv: row 3 (title 'B'): bpm: Input should be a valid integer, unable to parse string as an integer",
         "songs.csv: row 4 (title 'C'): caption is required: the style of the song, e.g. 'dreamy synthwave, "
-        "female vocal'",
+        "female vocal' (or an idea: what the song is about, for a songwriter to write)",
     ]
 
 

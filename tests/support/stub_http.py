@@ -159,6 +159,9 @@ class StubServer:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.do_POST()  # read_body finds no body; the stub's `record`/`serve` route by path
+
             def do_POST(self) -> None:
                 body = read_body(self)
                 headers = {k.lower(): v for k, v in self.headers.items()}

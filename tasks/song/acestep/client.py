@@ -224,6 +224,24 @@ class AceStepClient:
             body["temperature"] = temperature
         return self._envelope(self._send("POST", "/format_input", json=body), "/format_input") or {}
 
+    def create_sample(self, query: str, instrumental: bool = False, vocal_language: str | None = None,
+                      temperature: float | None = None) -> dict | None:
+        """Newer servers' POST /v1/create_sample: the LM writes caption, lyrics and metas from a description.
+
+        None when the server has no such route (404: releases up to at least f30aee4); it needs the LM.
+        """
+        body: dict[str, Any] = {"query": query, "instrumental": instrumental,
+                                "vocal_language": vocal_language or "unknown"}
+        if temperature is not None:
+            body["temperature"] = temperature
+        response = self._send("POST", "/v1/create_sample", json=body)
+        if response.status_code == 404:
+            return None
+        data = self._envelope(response, "/v1/create_sample")
+        if not isinstance(data, dict):
+            raise AceStepError("ACE-Step /v1/create_sample answered without a sample")
+        return data
+
     def create_random_sample(self, sample_type: str = "custom_mode") -> dict:
         """One of the server's bundled examples, returned unchanged (shape depends on sample_type)."""
         data = self._envelope(self._send("POST", "/create_random_sample", json={"sample_type": sample_type}),

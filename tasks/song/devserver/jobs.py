@@ -212,10 +212,13 @@ class JobStore:
 
 # ---- planning: what a job's parameters mean for the built-in engine ------------------------
 
-def plan_song(params: dict[str, Any], has_source: bool, rng: random.Random) -> SongPlan:
-    """Turn parsed parameters into a SongPlan: LM stand-in, seeds, format, duration, task type."""
-    if params["analysis_only"] or params["full_analysis_only"]:
-        raise JobRejected("analysis jobs need ACE-Step's 5Hz LM, which the built-in engine does not have")
+def plan_song(params: dict[str, Any], has_source: bool, rng: random.Random, lm: bool = True) -> SongPlan:
+    """Turn parsed parameters into a SongPlan: LM stand-in, seeds, format, duration, task type.
+
+    `lm` False is a server started without its LM: an analysis job fails, like upstream's.
+    """
+    if params["full_analysis_only"] or (params["analysis_only"] and not lm):
+        raise JobRejected("analysis jobs need ACE-Step's 5Hz LM, which this server has not loaded")
     task_type = params["task_type"] or "text2music"
     if task_type in ("cover", "repaint") and not has_source:
         task_type = "text2music"  # upstream falls back too
@@ -284,7 +287,8 @@ class SongMaker:
     """Runs one job: generate each audio of the batch, apply cover/repaint, encode, describe."""
 
     def __init__(self, generator: Generator, audio_dir: Path, work_dir: Path, faults: Faults,
-                 store: JobStore) -> None:
+                 store: JobStore, lm: bool = True) -> None:
+        self.lm = lm
         self.generator = generator
         self.audio_dir = audio_dir
         self.work_dir = work_dir
@@ -298,8 +302,9 @@ class SongMaker:
             self._wait_injected_delay(job)
             if self.faults.take("fail_jobs"):
                 raise RuntimeError("injected fault: generation failed")
-            job.plan = plan_song(job.params, "src_audio" in job.uploads, random.Random())
-            job.entries = self._make(job, job.plan, scratch)
+            job.plan = plan_song(job.params, "src_audio" in job.uploads, random.Random(), self.lm)
+            job.entries = describe_analysis(job, job.plan) if job.params["analysis_only"] else \
+                self._make(job, job.plan, scratch)
             job.status, job.progress, job.stage = 1, 1.0, "succeeded"
         except Exception as exc:  # noqa: BLE001 - a failed job is reported, never crashes the worker
             job.traceback = traceback.format_exc()
@@ -381,6 +386,20 @@ def describe(job: Job, plan: SongPlan, paths: list[Path]) -> list[dict]:
              "metas": metas, "generation_info": info, "seed_value": ",".join(map(str, plan.seeds)),
              "lm_model": LM_MODEL, "dit_model": PRIMARY_MODEL, "progress": 1.0, "stage": "succeeded"}
             for p in paths]
+
+
+def describe_analysis(job: Job, plan: SongPlan) -> list[dict]:
+    """An analysis-only job's single entry: what the LM wrote and chose, no audio (`file` is "").
+
+    Upstream (f30aee4) runs the LM's sample step for a `sample_query`, then its metadata pass,
+    and returns the caption, the lyrics and the metas without generating any audio.
+    """
+    metas = {"bpm": plan.bpm or "N/A", "duration": plan.duration, "genres": "", "keyscale": plan.key_scale or "N/A",
+             "timesignature": plan.time_signature or "N/A", "prompt": "", "lyrics": ""}
+    return [{"file": "", "wave": "", "status": 1, "create_time": job.create_time, "env": "development",
+             "prompt": plan.caption, "lyrics": plan.lyrics, "metas": metas,
+             "generation_info": "Analysis Only Mode Complete", "seed_value": "", "lm_model": LM_MODEL,
+             "dit_model": "None (Analysis Only)", "progress": 1.0, "stage": "succeeded"}]
 
 
 class Worker:

@@ -8,7 +8,11 @@ completions open), a bounded queue answering 429, `/v1/audio` confined to its fo
 Where upstream has a bug, this follows the fixed newer behaviour (multipart uploads work).
 
 Without ACE-Step's LM, `thinking` is accepted and ignored, and format/description/sample
-modes are answered by a small rule-based stand-in (devserver.lm) instead of failing.
+modes are answered by a small rule-based stand-in (devserver.lm) instead of failing. The LM
+routes are both upstream's: /format_input, and newer upstream's /v1/create_sample (the LM
+writes caption, lyrics and metas from a description; `create_sample_route=False` serves an
+older server without it). `lm=False` is a server started without its LM: /health says
+`llm_initialized: false`, the LM routes answer 503 and analysis jobs fail.
 
 With faults enabled (`--faults`), `POST /_faults` changes the FaultPlan at runtime.
 """
@@ -42,6 +46,7 @@ from mvflow.models import Song, SongRequest
 from mvflow.song.devserver import chat as acestep_chat
 from mvflow.song.devserver import lm as acestep_lm
 from mvflow.song.devserver.jobs import (
+    LM_MODEL,
     PRIMARY_MODEL,
     FaultPlan,
     Faults,
@@ -81,6 +86,8 @@ class ServerConfig:
     generation_timeout: float = 600.0
     generator: Generator | None = None
     examples_dir: Path | None = None
+    lm: bool = True
+    create_sample_route: bool = True
 
 
 def envelope(data: Any, code: int = 200, error: str | None = None) -> dict:
@@ -172,7 +179,8 @@ class AceStepService:
         self._scratch = tempfile.TemporaryDirectory(prefix="mvflow-acestep-")
         self.work_dir = Path(self._scratch.name)
         self.store = JobStore(config.queue_maxsize)
-        maker = SongMaker(config.generator or local_engine, self.audio_dir, self.work_dir, self.faults, self.store)
+        maker = SongMaker(config.generator or local_engine, self.audio_dir, self.work_dir, self.faults, self.store,
+                          lm=config.lm)
         self.worker = Worker(self.store, maker)
 
     def start(self) -> None:
@@ -304,7 +312,8 @@ def _native_routes(app: FastAPI, service: AceStepService) -> None:
     @app.get("/health")
     async def health() -> dict:
         return envelope({"status": "ok", "service": "ACE-Step API", "version": "1.0", "models_initialized": True,
-                         "llm_initialized": False, "loaded_model": PRIMARY_MODEL, "engine": "mvflow built-in"})
+                         "llm_initialized": service.config.lm, "loaded_model": PRIMARY_MODEL,
+                         "loaded_lm_model": LM_MODEL if service.config.lm else None, "engine": "mvflow built-in"})
 
     @app.post("/release_task")
     async def release_task(request: Request) -> Any:
@@ -387,16 +396,30 @@ def _uploads(service: AceStepService, params: dict, files: dict[str, tuple[bytes
     return uploads
 
 
+LM_OFF = "LLM not initialized. Set ACESTEP_INIT_LLM=true in .env to enable."
+
+
+async def _lm_request(service: AceStepService, request: Request) -> dict:
+    """The body of a request to an LM route, after auth; 503 as upstream's when the LM is not loaded."""
+    body, _ = await read_body(request)
+    service.auth.body_or_header(body, request)
+    if not service.config.lm:
+        raise HTTPException(503, LM_OFF)
+    return body
+
+
 def _helper_routes(app: FastAPI, service: AceStepService) -> None:
     @app.post("/format_input")
     async def format_input(request: Request) -> dict:
-        body, _ = await read_body(request)
-        service.auth.body_or_header(body, request)
+        body = await _lm_request(service, request)
         extra = as_object(body.get("param_obj"))
         metas = {"bpm": to_int(extra.get("bpm"), None), "key_scale": extra.get("key_scale") or extra.get("key"),
                  "time_signature": extra.get("time_signature"), "duration": to_float(extra.get("duration"), None),
                  "language": extra.get("language")}
         return envelope(acestep_lm.format_song(str(body.get("prompt") or ""), str(body.get("lyrics") or ""), metas))
+
+    if service.config.create_sample_route:
+        _create_sample_route(app, service)
 
     @app.post("/create_random_sample")
     async def create_random_sample(request: Request) -> dict:
@@ -406,6 +429,23 @@ def _helper_routes(app: FastAPI, service: AceStepService) -> None:
         if not choices:
             return envelope(None, 500, "No example data available")
         return envelope(json.loads(random.choice(choices).read_text(encoding="utf-8")))
+
+
+def _create_sample_route(app: FastAPI, service: AceStepService) -> None:
+    """Newer upstream's POST /v1/create_sample: the LM writes caption, lyrics and metas from `query`."""
+
+    @app.post("/v1/create_sample")
+    async def create_sample(request: Request) -> dict:
+        body = await _lm_request(service, request)
+        query = str(body.get("query") or "")
+        if str(body.get("instrumental", "")).lower() in ("true", "1", "yes"):
+            query = f"{query}, instrumental"
+        language = str(body.get("vocal_language") or "unknown")
+        written = acestep_lm.sample_song(query, random.randrange(2**32), None,
+                                         "en" if language == "unknown" else language)
+        return envelope({"caption": written["caption"], "lyrics": written["lyrics"], "bpm": written["bpm"],
+                         "keyscale": written["key_scale"], "duration": written["duration"],
+                         "timesignature": written["time_signature"], "vocal_language": written["vocal_language"]})
 
 
 def _chat_route(app: FastAPI, service: AceStepService) -> None:
@@ -500,10 +540,10 @@ def _uvicorn_server(config: ServerConfig, log_level: str, host: str = "127.0.0.1
 
 
 def serve(host: str = "127.0.0.1", port: int = 8001, api_key: str | None = None, audio_dir: Path | None = None,
-          queue_maxsize: int = 200, faults: FaultPlan | None = None, admin: bool = False) -> None:
+          queue_maxsize: int = 200, faults: FaultPlan | None = None, admin: bool = False, lm: bool = True) -> None:
     """Run the server in the foreground until interrupted."""
     config = ServerConfig(api_key=api_key, audio_dir=audio_dir or default_audio_dir(), queue_maxsize=queue_maxsize,
-                          faults=faults, admin=admin)
+                          faults=faults, admin=admin, lm=lm)
     _uvicorn_server(config, "info", host, port).run()
 
 
@@ -518,14 +558,14 @@ def free_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
 def start_in_thread(api_key: str | None = None, audio_dir: Path | None = None, queue_maxsize: int = 200,
                     faults: FaultPlan | None = None, admin: bool = True, generator: Generator | None = None,
                     examples_dir: Path | None = None, generation_timeout: float = 600.0, port: int = 0,
-                    ) -> tuple[str, Callable[[], None]]:
+                    lm: bool = True, create_sample_route: bool = True) -> tuple[str, Callable[[], None]]:
     """Start a server on 127.0.0.1 in a background thread: (base_url, stop).
 
     `port` 0 picks a free port; a given port lets a test restart "the same server" (its jobs gone).
     """
     config = ServerConfig(api_key=api_key, audio_dir=audio_dir or default_audio_dir(), queue_maxsize=queue_maxsize,
                           faults=faults, admin=admin, generator=generator, examples_dir=examples_dir,
-                          generation_timeout=generation_timeout)
+                          generation_timeout=generation_timeout, lm=lm, create_sample_route=create_sample_route)
     server = _uvicorn_server(config, "warning")
     sock = free_socket(port=port)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="acestep-server", daemon=True)
