@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from mvflow.files import atomic_path, write_text_atomic
-from mvflow.models import FileArtifact, MusicVideo
+from mvflow.models import FileArtifact, MusicVideo, Song, Take
 
 
 class StepRun(BaseModel):
@@ -31,6 +31,26 @@ def _file_entry(role: str, step: str, made_by: str, art: FileArtifact, root: Pat
     return {"role": role, "step": step, "made_by": made_by, "path": shown, "sha256": art.sha256, "size": art.size}
 
 
+def run_warnings(video: MusicVideo) -> list[str]:
+    """What a user should know about how the video came out: the engine's substitutions (another seed,
+    length or model than asked), and a song asked to have vocals in which no sung lyrics were found."""
+    found = list(video.song.warnings)
+    if video.song.vocals_expected and not video.lyrics.lines:
+        found.append("the song was asked to have vocals, but no sung lyrics were found in it: the video shows none")
+    return found
+
+
+def take_entry(take: Take, root: Path) -> dict:
+    """A take in the manifest: its file, seed and score (lines it skipped), and whether it was chosen."""
+    path = Path(take.audio.path)
+    entry = {"take": take.number, "path": os.path.relpath(path, root) if path.is_relative_to(root) else str(path),
+             "seed": take.seed}
+    if take.score is not None:
+        entry.update({"chosen": take.score.chosen, "lines": take.score.lines, "placed": take.score.placed,
+                      "skipped": take.score.skipped, "confidence": take.score.confidence})
+    return entry
+
+
 def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel) -> dict:
     """Every file of the run, grouped by the step and provider that made it."""
     song, lyrics, cover = video.song, video.lyrics, video.cover
@@ -46,8 +66,11 @@ def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel) -> dict
     return {
         "title": video.title,
         "request": request.model_dump(mode="json"),
-        "song": {"engine": song.engine, "seed": song.seed, "duration": round(song.duration, 3), "bpm": song.bpm,
-                 "key_scale": song.key_scale, "time_signature": song.time_signature, "caption": song.caption},
+        "song": {"engine": song.engine, "seed": song.seed, "seed_requested": song.seed_requested,
+                 "seed_honoured": song.seed_honoured, "duration": round(song.duration, 3), "bpm": song.bpm,
+                 "key_scale": song.key_scale, "time_signature": song.time_signature, "caption": song.caption,
+                 "takes": [take_entry(take, out_dir) for take in song.takes]},
+        "warnings": run_warnings(video),
         "lyrics": {"provider": lyrics.provider, "source": lyrics.source, "lines": len(lyrics.lines),
                    "by_source": lyrics.count_by_source(), "unsung": lyrics.unsung, "unplaced": lyrics.unplaced,
                    "timing": [{"text": line.text, "start": round(line.start, 3), "source": line.source,
@@ -116,6 +139,7 @@ def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path) ->
     unplaced = "".join(f"\n- unplaced lyric line: `{line}`" for line in lyrics.unplaced)
     unsung = "".join(f"\n- not sung: `{line}`" for line in lyrics.unsung)
     timing = f"{lyrics.source}: {lyrics.timing_summary()}" if lyrics.source == "aligned" else lyrics.source
+    warnings = "".join(f"\n- warning: {line}" for line in run_warnings(video))
     return f"""# {video.title}
 
 {cover_line}**Video:** `{video.video.path}`
@@ -125,7 +149,29 @@ def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path) ->
 |---|---|---|---|
 {rows}
 
-- song: {song.duration:.1f} s, {song.bpm or '?'} bpm, {song.key_scale or '?'}, engine `{song.engine}`, seed {song.seed}
+- song: {song.duration:.1f} s, {song.bpm or '?'} bpm, {song.key_scale or '?'}, engine `{song.engine}`, {seed_text(song)}
 - lyrics: {len(lyrics.lines)} lines ({timing}), provider `{lyrics.provider}`{unsung}{unplaced}
-- cover: `{video.cover.background.path}` ({video.cover.provider})
-"""
+- cover: `{video.cover.background.path}` ({video.cover.provider}){warnings}
+{takes_table(song.takes)}"""
+
+
+def seed_text(song: Song) -> str:
+    """'seed 42', or 'seed 123 (42 was asked; the engine did not honour it)'."""
+    if song.seed_honoured is False:
+        return f"seed {song.seed} ({song.seed_requested} was asked; the engine did not honour it)"
+    return f"seed {song.seed if song.seed is not None else 'not reported'}"
+
+
+def takes_table(takes: list[Take]) -> str:
+    """The takes as a Markdown table: score, the lines each skipped, and which one the video uses."""
+    if not takes:
+        return ""
+    rows = []
+    for take in takes:
+        score = take.score
+        skipped = ", ".join(f"`{line}`" for line in score.skipped) if score and score.skipped else "none"
+        rows.append(f"| {take.number}{' (chosen)' if score and score.chosen else ''} | {take.seed or '?'} | "
+                    + (f"{score.lines - len(score.skipped)}/{score.lines} | {score.confidence:.2f} | {skipped} |"
+                       if score else "not compared | | |"))
+    return ("\n### Takes\n\n| take | seed | lines sung | confidence | skipped |\n|---|---|---|---|---|\n"
+            + "\n".join(rows) + "\n")

@@ -12,7 +12,7 @@ import json
 import httpx
 import pytest
 
-from mvflow.errors import AceStepAuthError, AceStepError, PermanentError, is_transient
+from mvflow.errors import AceStepAuthError, AceStepError, PermanentError, UploadsRejected, is_transient
 from mvflow.models import SongRequest
 from mvflow.song import submit_cache_key
 from mvflow.song.acestep.client import AceStepClient, TaskState, error_detail, model_names, parse_result
@@ -28,7 +28,7 @@ from mvflow.song.acestep.payload import (
     parse_completion_content,
     seed_at,
 )
-from mvflow.song.devserver.jobs import Job
+from mvflow.song.devserver import results
 from mvflow.song.devserver.params import PARAMS, parse_release_params, parse_seeds
 
 LYRICS = "[Verse]\nHello city lights\n\n[Chorus]\nSing it loud"
@@ -63,7 +63,7 @@ def test_payload_carries_every_field_the_user_set():
     body = payload(model="acestep-v15-base", inference_steps=32, guidance_scale=5.0, batch_size=3,
                    audio_format="flac")
     assert body == {**body, "prompt": "upbeat synth pop", "lyrics": LYRICS, "bpm": 120, "key_scale": "C major",
-                    "time_signature": "4", "vocal_language": "en", "seed": 42, "use_random_seed": False,
+                    "time_signature": "4", "vocal_language": "en", "seed": "42,43,44", "use_random_seed": False,
                     "model": "acestep-v15-base", "inference_steps": 32, "guidance_scale": 5.0, "batch_size": 3,
                     "audio_format": "flac", "thinking": True, "use_format": False, "task_type": "text2music"}
 
@@ -119,7 +119,12 @@ def test_server_aliases_and_lenient_coercion_follow_the_contract():
 @pytest.mark.parametrize("options, message", [
     ({"pick": 3, "batch_size": 2}, "pick 3 is larger than batch_size 2"),
     ({"task_type": "cover"}, "needs src_audio"),
-    ({"api_mode": "completion", "batch_size": 2, "pick": 2}, "completion mode returns only the first audio"),
+    ({"takes": 3, "batch_size": 2}, "takes 3 and batch_size 2: give one of them"),
+    ({"takes": 3, "pick": 2}, "takes choose the take themselves"),
+    ({"takes": 1}, "takes"),
+    ({"repaint_mode": "balanced"}, "repaint_mode and repaint_strength are for --task-type repaint"),
+    ({"lora_scale": 0.5}, "lora_scale needs lora"),
+    ({"lora": "a.safetensors:1.5"}, "lora_scale"),
     ({"audio_format": "ogg"}, "audio_format"),
     ({"api_key": "x"}, "api_key"),  # keys never travel in options
 ])
@@ -287,13 +292,16 @@ def test_audio_urls_on_another_host_never_get_the_key(tmp_path):
         client.download("http://elsewhere.test/v1/audio?path=%2Fa.mp3", tmp_path / "a.mp3")
 
 
-def test_stale_running_job_is_reported_failed():
-    job = Job(task_id="t", params={}, create_time=0)
-    job.started, job.stage = 1.0, "Decoding audio..."
-    assert job.reported_status() == 2 and job.result_entries()[0]["stage"] == "Decoding audio..."
+def test_a_cached_running_entry_older_than_an_hour_is_reported_failed():
+    """Upstream's one-hour rule (api_server.py:2367), which a task its server lost mid-run ends in."""
+    running = [results.running_entry(1000, 0.8, "Decoding audio...")]
+    assert results.query_item("t", running, "", now=1000 + 3599)["status"] == 0
+    stale = results.query_item("t", running, "", now=1000 + 3601)
+    assert stale["status"] == 2 and json.loads(stale["result"])[0]["stage"] == "Decoding audio..."
+    assert results.query_item("t", [], "")["status"] == 2  # an empty cached list reads as failed
 
 
-def test_uploads_go_as_multipart_and_an_old_servers_500_says_why(tmp_path):
+def test_uploads_go_as_multipart_and_a_500_is_not_retried_but_rejected(tmp_path):
     src = tmp_path / "src.wav"
     src.write_bytes(b"RIFF-not-really")
     seen = []
@@ -301,8 +309,9 @@ def test_uploads_go_as_multipart_and_an_old_servers_500_says_why(tmp_path):
     def handler(request):
         seen.append(request)
         return httpx.Response(500, text="Internal Server Error", headers={"content-type": "text/plain"})
-    with pytest.raises(httpx.HTTPStatusError, match="old ACE-Step servers always answer 500"):
-        mock_client(handler).release_task({"prompt": "x", "use_format": False}, {"src_audio": src})
+    with pytest.raises(UploadsRejected, match="answered the upload with 500"):
+        mock_client(handler).submit({"prompt": "x", "use_format": False}, {"src_audio": src}, retries=3)
+    assert len(seen) == 1  # a deterministic 500: the upload is not sent again
     body = seen[0].read()
     assert seen[0].headers["content-type"].startswith("multipart/form-data")
     assert b'name="src_audio"; filename="src.wav"' in body and b"RIFF-not-really" in body
