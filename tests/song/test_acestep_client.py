@@ -12,14 +12,27 @@ import json
 import httpx
 import pytest
 
-from mvflow.errors import AceStepAuthError, AceStepError, PermanentError, UploadsRejected, is_transient
+from mvflow.errors import (
+    AceStepAuthError,
+    AceStepError,
+    AceStepGenerationTimeout,
+    AceStepJobFailed,
+    AceStepLmUnavailable,
+    AceStepLostTask,
+    PermanentError,
+    UploadsRejected,
+    is_transient,
+)
 from mvflow.models import SongRequest
 from mvflow.song import submit_cache_key
 from mvflow.song.acestep.client import AceStepClient, TaskState, error_detail, model_names, parse_result
+from mvflow.song.acestep.engine import Liveness
+from mvflow.song.acestep.failures import failure_error
 from mvflow.song.acestep.options import AceStepOptions, normalize_time_signature, submission_request
 from mvflow.song.acestep.payload import (
     AMBIGUOUS_KEYS,
     apply_random_sample,
+    batch_seeds,
     build_completion_body,
     build_release_payload,
     completion_audio_url,
@@ -27,6 +40,7 @@ from mvflow.song.acestep.payload import (
     metas_of,
     parse_completion_content,
     seed_at,
+    sung_text,
 )
 from mvflow.song.devserver import results
 from mvflow.song.devserver.params import PARAMS, parse_release_params, parse_seeds
@@ -332,3 +346,95 @@ def test_poll_progress_reaches_the_terminal_listeners():
     finally:
         progress.remove_listener(listener)
     assert seen == [("song", 0.4, "ACE-Step: Decoding audio...")]
+
+
+# ---- issue 13: reading real servers -------------------------------------------------------------------
+
+def test_lora_scale_rides_on_the_name_and_batch_seeds_are_one_per_audio():
+    options = AceStepOptions(lora="/srv/adapters/style.safetensors:0.7")
+    assert (options.lora, options.lora_scale) == ("/srv/adapters/style.safetensors", 0.7)
+    assert AceStepOptions(lora="C:/adapters/style").lora == "C:/adapters/style"  # no number after ':'
+    assert batch_seeds(42, 1) == 42 and batch_seeds(42, 3) == "42,43,44"
+    assert AceStepOptions(takes=3).batch_size == 3
+
+
+TRACEBACK = "Traceback (most recent call last):\n  File \"x.py\", line 1\nRuntimeError: {}"
+
+
+@pytest.mark.parametrize("status, body, kind, transient", [
+    (500, {"detail": TRACEBACK.format("5Hz LM init failed: LLM not initialized at startup.")},
+     AceStepLmUnavailable, False),
+    (500, {"detail": TRACEBACK.format("CUDA error: out of memory")}, AceStepJobFailed, False),
+    (504, {"detail": "Generation timeout"}, AceStepGenerationTimeout, False),
+    (504, "<html><title>504 Gateway Time-out</title></html>", httpx.HTTPStatusError, True),  # a proxy's
+    (500, "Internal Server Error", httpx.HTTPStatusError, True),  # no traceback: not known to be the job's
+])
+def test_completion_failures_are_classified(status, body, kind, transient):
+    def handler(request):
+        if isinstance(body, dict):
+            return httpx.Response(status, json=body)
+        return httpx.Response(status, text=body, headers={"content-type": "text/html"})
+    with pytest.raises(kind) as info:
+        mock_client(handler).chat_completion({"model": "acestep/x", "messages": []})
+    assert is_transient(info.value) is transient and "\n" not in str(info.value)
+
+
+def test_a_status_2_that_still_shows_the_job_running_is_the_one_hour_rule_a_lost_task():
+    state = TaskState(task_id="t", status=2, entries=[{"status": 0, "stage": "Decoding audio...", "progress": 0.8}])
+    error = failure_error("t", state, {"thinking": True}, client=None)
+    assert isinstance(error, AceStepLostTask) and "after an hour at stage 'Decoding audio...'" in str(error)
+
+
+class StatsClient:
+    """A client whose /v1/stats answers from a list (one answer per call)."""
+
+    def __init__(self, *answers: dict) -> None:
+        self.answers = list(answers)
+
+    def stats(self) -> dict:
+        return {"jobs": self.answers.pop(0)}
+
+
+def running(stage: str = "Decoding audio...", progress: float = 0.8) -> TaskState:
+    return TaskState(task_id="t", status=0, entries=[{"status": 0, "stage": stage, "progress": progress}])
+
+
+def test_a_stalled_task_is_lost_when_the_server_is_idle_restarted_or_silent_too_long():
+    options = AceStepOptions(stalled_after=10, stalled_limit=100)
+    idle = Liveness(options)
+    idle.observe(StatsClient(), running(), "t", 0.0)
+    idle.observe(StatsClient(), running(), "t", 5.0)  # too soon to ask
+    with pytest.raises(AceStepLostTask, match="runs nothing"):
+        idle.observe(StatsClient({"total": 3, "running": 0, "queued": 0}), running(), "t", 10.0)
+    busy = Liveness(options)
+    busy.observe(StatsClient(), running(), "t", 0.0)
+    busy.observe(StatsClient({"total": 5, "running": 1, "queued": 0}), running(), "t", 10.0)  # someone's job
+    with pytest.raises(AceStepLostTask, match="runs nothing"):  # fewer jobs than before: it restarted
+        busy.observe(StatsClient({"total": 1, "running": 1, "queued": 0}), running(), "t", 20.0)
+    slow = Liveness(options)
+    slow.observe(StatsClient(), running(), "t", 0.0)
+    for at in (10.0, 20.0, 30.0):
+        slow.observe(StatsClient({"total": 5, "running": 1, "queued": 0}), running(), "t", at)
+    with pytest.raises(AceStepLostTask, match="for 100 s"):
+        slow.observe(StatsClient(), running(), "t", 100.0)
+
+
+def test_queued_moving_or_in_memory_tasks_are_never_stalled():
+    options = AceStepOptions(stalled_after=1, stalled_limit=2)
+    watch = Liveness(options)
+    in_memory = TaskState(task_id="t", status=0, entries=[{"status": 0, "stage": "running", "progress": 0.5,
+                                                           "metas": {}}])
+    for at in range(10):
+        watch.observe(StatsClient(), running("queued", 0.0), "t", float(at))
+        watch.observe(StatsClient(), in_memory, "t", float(at) + 0.5)
+        watch.observe(StatsClient(), running(progress=at / 10), "t", float(at) + 0.7)
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ({"prompt": "LM caption", "lyrics": "[Verse]\nLM line", "seed_value": "1"}, ("LM caption", "[Verse]\nLM line")),
+    ({"prompt": "", "lyrics": "", "metas": {}}, ("a song about rain", "")),  # no diskcache: not reported
+])
+def test_what_was_sung_is_read_from_either_shape(entry, expected):
+    request = song_request(description="a song about rain").model_copy(update={"caption": "", "lyrics": ""})
+    caption, lyrics, warnings = sung_text(entry, request, AceStepOptions.from_request(request))
+    assert (caption, lyrics) == expected and bool(warnings) == ("seed_value" not in entry)
