@@ -44,12 +44,13 @@ def make_lyrics(song: Song, out_dir: Path | str, options: LyricsOptions, title: 
     )
 
 
-@task(
-    name="transcribe_lyrics",
-    task_run_name="transcribe_lyrics [{options.transcriber}]",
-    cache_policy=STEP_CACHE_POLICY,
-    **retry_options(),
-)
+def lyrics_step(name: str):  # noqa: ANN201 - a Prefect task decorator
+    """The lyrics step's Prefect task options: cached on its inputs, transient faults retried."""
+    return task(name=name, task_run_name=f"{name} [{{options.transcriber}}]", cache_policy=STEP_CACHE_POLICY,
+                **retry_options())
+
+
+@lyrics_step("transcribe_lyrics")
 def transcribe_lyrics(song: Song, out_dir: str, options: LyricsOptions, title: str | None = None) -> SyncedLyrics:
     logger = get_run_logger()
     logger.info("timing lyrics with transcriber %r", options.transcriber)
@@ -63,12 +64,7 @@ def transcribe_lyrics(song: Song, out_dir: str, options: LyricsOptions, title: s
     return lyrics
 
 
-@task(
-    name="time_takes",
-    task_run_name="time_takes [{options.transcriber}]",
-    cache_policy=STEP_CACHE_POLICY,
-    **retry_options(),
-)
+@lyrics_step("time_takes")
 def time_takes(song: Song, out_dir: str, options: LyricsOptions, title: str | None = None) -> TakeChoice:
     """Time the lyrics on every take and keep the take whose vocals carry them best (mvflow.lyrics.takes)."""
     logger = get_run_logger()

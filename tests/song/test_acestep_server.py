@@ -38,7 +38,7 @@ from mvflow.song.acestep.engine import complete_song, generate_acestep_song, pol
 from mvflow.song.devserver.behaviour import Behaviour
 from mvflow.song.devserver.jobs import FaultPlan
 from mvflow.song.devserver.server import free_socket, start_in_thread
-from tests.support.acestep import clear_faults, leaked_uploads, running_server
+from tests.support.acestep import keyed, leaked_uploads, module_server
 
 KEY = "test-key-5f1c9e"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -48,44 +48,10 @@ EXAMPLE_CAPTIONS = {json.loads(p.read_text())["caption"]
                     for p in Path(__file__).parents[2].joinpath("templates", "acestep_examples").glob("custom_*.json")}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("acestep_audio"), KEY) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def latest_server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("acestep_latest"), KEY, Behaviour(upstream="latest")) as running:
-        yield running
-
-
-@pytest.fixture
-def srv(server, monkeypatch):
-    """The shared server with ACESTEP_API_KEY set; its faults are reset afterwards."""
-    monkeypatch.setenv("ACESTEP_API_KEY", KEY)
-    yield server
-    clear_faults(server, KEY)
-    wait_idle(server)
-
-
-@pytest.fixture
-def latest(latest_server, monkeypatch):
-    """The later releases' server with ACESTEP_API_KEY set; its faults are reset afterwards."""
-    monkeypatch.setenv("ACESTEP_API_KEY", KEY)
-    yield latest_server
-    clear_faults(latest_server, KEY)
-    wait_idle(latest_server)
-
-
-def wait_idle(server, limit: float = 30.0) -> None:
-    """Let jobs a test left behind finish, so the next test's job is not queued behind them."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        jobs = httpx.get(f"{server.url}/v1/stats", headers=AUTH).json()["data"]["jobs"]
-        if jobs["queued"] == 0 and jobs["running"] == 0:
-            return
-        time.sleep(0.05)
+server = module_server("acestep_audio", KEY)
+latest_server = module_server("acestep_latest", KEY, Behaviour(upstream="latest"))
+srv = keyed("server", KEY)  # the faithful default
+latest = keyed("latest_server", KEY)  # the later releases' API
 
 
 def faults(server, **changes) -> dict:

@@ -38,7 +38,15 @@ from mvflow.song.acestep.server_info import lm_status
 from mvflow.song.devserver.behaviour import Behaviour
 from mvflow.song.devserver.jobs import FaultPlan
 from mvflow.song.devserver.server import start_in_thread
-from tests.support.acestep import clear_faults, jobs, leaked_uploads, running_server, set_faults, wait_idle
+from tests.support.acestep import (
+    jobs,
+    keyed,
+    leaked_uploads,
+    module_server,
+    running_server,
+    set_faults,
+    wait_idle,
+)
 
 KEY = "upstream-key-2b7d"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -47,59 +55,14 @@ FAST = {"poll_interval": 0.05, "poll_max_interval": 0.2, "retry_delay": 0.05, "l
         "stalled_after": 0.4, "gateway_retry_delay": 0.05}
 
 
-def _server(tmp_path_factory, name: str, behaviour: Behaviour | None = None, **options):
-    return running_server(tmp_path_factory.mktemp(name), KEY, behaviour, **options)
-
-
-@pytest.fixture(scope="module")
-def default_server(tmp_path_factory):
-    with _server(tmp_path_factory, "acestep_default") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def latest_server(tmp_path_factory):
-    with _server(tmp_path_factory, "acestep_latest", Behaviour(upstream="latest")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def memory_server(tmp_path_factory):
-    with _server(tmp_path_factory, "acestep_memory", Behaviour(result_store="memory")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def nolm_server(tmp_path_factory):
-    with _server(tmp_path_factory, "acestep_nolm", Behaviour(lm=False)) as running:
-        yield running
-
-
-def _use(server, monkeypatch):
-    monkeypatch.setenv("ACESTEP_API_KEY", KEY)
-    yield server
-    clear_faults(server, KEY)
-    wait_idle(server, KEY)
-
-
-@pytest.fixture
-def srv(default_server, monkeypatch):
-    yield from _use(default_server, monkeypatch)
-
-
-@pytest.fixture
-def latest(latest_server, monkeypatch):
-    yield from _use(latest_server, monkeypatch)
-
-
-@pytest.fixture
-def memory(memory_server, monkeypatch):
-    yield from _use(memory_server, monkeypatch)
-
-
-@pytest.fixture
-def nolm(nolm_server, monkeypatch):
-    yield from _use(nolm_server, monkeypatch)
+default_server = module_server("acestep_default", KEY)
+latest_server = module_server("acestep_latest", KEY, Behaviour(upstream="latest"))
+memory_server = module_server("acestep_memory", KEY, Behaviour(result_store="memory"))
+nolm_server = module_server("acestep_nolm", KEY, Behaviour(lm=False))
+srv = keyed("default_server", KEY)
+latest = keyed("latest_server", KEY)
+memory = keyed("memory_server", KEY)
+nolm = keyed("nolm_server", KEY)
 
 
 def song_request(server, caption="synth pop", lyrics=LYRICS, duration=4.0, **options) -> SongRequest:

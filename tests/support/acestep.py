@@ -64,3 +64,31 @@ def wait_idle(server: SimpleNamespace, key: str, limit: float = 30.0) -> None:
         if counts["queued"] == 0 and counts["running"] == 0:
             return
         time.sleep(0.05)
+
+
+def module_server(folder: str, key: str, behaviour: Behaviour | None = None, **options: object):
+    """A module-scoped pytest fixture: one server (`running_server`) for all the module's tests."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def server(tmp_path_factory):
+        with running_server(tmp_path_factory.mktemp(folder), key, behaviour, **options) as running:
+            yield running
+
+    return server
+
+
+def keyed(server_fixture: str, key: str):
+    """A per-test fixture: the named module server with ACESTEP_API_KEY set, its faults cleared and its
+    jobs finished afterwards (so the next test's job is not queued behind them)."""
+    import pytest
+
+    @pytest.fixture
+    def use(request, monkeypatch):
+        server = request.getfixturevalue(server_fixture)
+        monkeypatch.setenv("ACESTEP_API_KEY", key)
+        yield server
+        clear_faults(server, key)
+        wait_idle(server, key)
+
+    return use

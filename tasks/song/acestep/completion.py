@@ -27,23 +27,15 @@ from mvflow.audio import audio_duration
 from mvflow.errors import AceStepGatewayTimeout, AceStepUnsupported
 from mvflow.files import atomic_path, write_json_atomic
 from mvflow.models import FileArtifact, Song, SongRequest, Take
+from mvflow.song.acestep import payload
 from mvflow.song.acestep.client import AceStepClient, verify_audio
 from mvflow.song.acestep.options import AceStepOptions, format_suffix
-from mvflow.song.acestep.payload import (
-    as_int,
-    build_completion_body,
-    completion_audio_url,
-    decode_data_url,
-    input_audio_part,
-    known,
-    parse_completion_content,
-    vocals_expected,
-)
 from mvflow.song.acestep.server_info import check_server
 from mvflow.song.acestep.song import duration_warning, format_warning, unique
 
 log = logging.getLogger("mvflow.acestep")
 
+#: progress(fraction 0..1, the server's stage text)
 ProgressFn = Callable[[float, str], None]
 SUFFIX_BY_MIME = {"audio/mpeg": ".mp3", "audio/mp3": ".mp3", "audio/wav": ".wav", "audio/x-wav": ".wav",
                   "audio/flac": ".flac", "audio/ogg": ".ogg", "audio/opus": ".opus", "audio/mp4": ".m4a",
@@ -64,14 +56,15 @@ def complete_song(request: SongRequest, out_dir: Path, progress: ProgressFn | No
         request, options = effective(request, options, client)
         notes = [*(warnings or []), *check_server(client, options)]
         model = options.model or _primary_model(client)
-        parts = [input_audio_part(p.read_bytes(), p.suffix.lstrip(".").lower() or "mp3") for p in files.values()]
+        parts = [payload.input_audio_part(path.read_bytes(), path.suffix.lstrip(".").lower() or "mp3")
+                 for path in files.values()]
         done = []
         for take in range(options.batch_size):
-            body = build_completion_body(request, options, model, parts, take)
-            _report(progress, take / options.batch_size, f"generating (completion mode, audio {take + 1} of "
+            body = payload.build_completion_body(request, options, model, parts, take)
+            report(progress, take / options.batch_size, f"generating (completion mode, audio {take + 1} of "
                                                          f"{options.batch_size})")
             done.append(_one_take(client, body, options, out_dir, take + 1))
-    _report(progress, 1.0, "succeeded")
+    report(progress, 1.0, "succeeded")
     return song_from_completions(done, request, options, out_dir, notes)
 
 
@@ -84,7 +77,7 @@ def _one_take(client: AceStepClient, body: dict, options: AceStepOptions, out_di
         log.info("ACE-Step take %d was made before (%s); not generated again", number, record_path.name)
         return kept
     response = post_completion(client, body, options)
-    data, mime = decode_data_url(completion_audio_url(response))
+    data, mime = payload.decode_data_url(payload.completion_audio_url(response))
     audio = _write_audio(out_dir / f"song_{number}{SUFFIX_BY_MIME.get(mime, format_suffix(options.audio_format))}",
                          data)
     record = {"submitted": without_audio(body), "response": without_audio(response), "audio": audio.model_dump()}
@@ -148,7 +141,8 @@ def _primary_model(client: AceStepClient) -> str:
     return names[0] if names else "acestep-v15-turbo"
 
 
-def _report(progress: ProgressFn | None, fraction: float, stage: str) -> None:
+def report(progress: ProgressFn | None, fraction: float, stage: str) -> None:
+    """Pass the server's progress on, if anyone listens (fraction clamped to 0..1)."""
     if progress is not None:
         progress(max(0.0, min(1.0, fraction)), stage)
 
@@ -159,7 +153,7 @@ def song_from_completions(done: list[tuple[FileArtifact, dict]], request: SongRe
     takes = [_take(number, audio, record, request) for number, (audio, record) in enumerate(done, start=1)]
     chosen = options.pick - 1
     take, (_, record) = takes[chosen], done[chosen]
-    used = parse_completion_content(_content(record["response"]))
+    used = payload.parse_completion_content(_content(record["response"]))
     result = {"engine": "acestep", "api_mode": "completion", "submitted": record["submitted"],
               "response": record["response"], "parsed": used, "picked": options.pick,
               "requests": [{"submitted": r["submitted"], "response": r["response"]} for _, r in done]}
@@ -171,14 +165,14 @@ def song_from_completions(done: list[tuple[FileArtifact, dict]], request: SongRe
         caption=take.caption,
         lyrics=take.lyrics,
         duration=take.duration,
-        bpm=as_int(known(used.get("bpm"))) or request.bpm,
-        key_scale=known(used.get("key")) or request.key_scale,
-        time_signature=known(used.get("time_signature")) or request.time_signature,
+        bpm=payload.as_int(payload.known(used.get("bpm"))) or request.bpm,
+        key_scale=payload.known(used.get("key")) or request.key_scale,
+        time_signature=payload.known(used.get("time_signature")) or request.time_signature,
         engine="acestep",
         seed=None,  # completion answers do not say which seed was used
         seed_requested=request.seed + chosen,
         warnings=notes,
-        vocals_expected=vocals_expected(request, options),
+        vocals_expected=payload.vocals_expected(request, options),
         extra_files=[t.audio for i, t in enumerate(takes) if i != chosen],
         takes=takes if options.takes else [],
     )
@@ -190,7 +184,7 @@ def _content(response: dict) -> str:
 
 def _take(number: int, audio: FileArtifact, record: dict, request: SongRequest) -> Take:
     """What the answer's Markdown says was sung on this take (the lyrics section is left out for instrumentals)."""
-    used = parse_completion_content(_content(record["response"]))
+    used = payload.parse_completion_content(_content(record["response"]))
     lyrics = used.get("lyrics", "" if request.instrumental else request.lyrics)
     return Take(number=number, audio=audio, caption=used.get("caption") or request.caption, lyrics=lyrics,
                 duration=audio_duration(audio.path))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -39,7 +38,7 @@ from mvflow.files import inputs_hash, write_json_atomic
 from mvflow.models import FileArtifact, Song, SongRequest, StepResult
 from mvflow.settings import api_key
 from mvflow.song.acestep.client import AceStepClient, TaskState
-from mvflow.song.acestep.completion import SUFFIX_BY_MIME, complete_song, upload_fallback
+from mvflow.song.acestep.completion import SUFFIX_BY_MIME, ProgressFn, complete_song, report, upload_fallback
 from mvflow.song.acestep.failures import failure_error
 from mvflow.song.acestep.options import AceStepOptions, format_suffix
 from mvflow.song.acestep.payload import apply_random_sample, build_release_payload
@@ -47,10 +46,6 @@ from mvflow.song.acestep.server_info import check_server
 from mvflow.song.acestep.song import song_from_entries
 
 log = logging.getLogger("mvflow.acestep")
-
-#: progress(fraction 0..1, the server's stage text)
-ProgressFn = Callable[[float, str], None]
-
 
 class AceStepJob(StepResult):
     """A submitted job: enough to poll it again after a crash, with no secret in it."""
@@ -211,12 +206,12 @@ def wait_for_result(client: AceStepClient, job: AceStepJob, options: AceStepOpti
         now = time.monotonic()
         if state is not None:
             if state.status == 1:
-                _report(progress, 1.0, "succeeded")
+                report(progress, 1.0, "succeeded")
                 return state.entries
             if state.status == 2:
                 raise failure_error(job.task_id, state, job.payload, client)
             liveness.observe(client, state, job.task_id, now)
-            _report(progress, state.progress, state.stage)
+            report(progress, state.progress, state.stage)
         if now >= deadline:
             stage = f" (last stage: {state.stage})" if state and state.stage else ""
             raise AceStepTimeout(f"ACE-Step task {job.task_id} did not finish within {options.timeout:.0f} s"
@@ -234,11 +229,6 @@ def _poll_once(client: AceStepClient, task_id: str, deadline: float) -> TaskStat
             raise
         log.warning("ACE-Step poll failed (%s); trying again", type(exc).__name__)
         return None
-
-
-def _report(progress: ProgressFn | None, fraction: float, stage: str) -> None:
-    if progress is not None:
-        progress(max(0.0, min(1.0, fraction)), stage)
 
 
 def poll_song(job: AceStepJob, request: SongRequest, out_dir: Path, progress: ProgressFn | None = None) -> Song:
