@@ -109,7 +109,7 @@ def dashboard_markdown(title: str) -> str:
 
 
 @pytest.mark.parametrize("mode", ["native", "completion"])
-def test_the_best_take_is_the_one_whose_vocals_carry_every_line(prefect_harness, keyed, tmp_path, mode):
+def test_the_best_take_is_the_one_whose_vocals_carry_every_line(prefect_harness, keyed, tmp_path, mode, capsys):
     """Three takes of real audio: the first leaves out lines 2-3, the third line 1 (the server's skip_lines),
     the second sings them all. The lyric timing of each take finds the gaps; the second take is the song."""
     from mvflow.flows.music_video import music_video
@@ -134,3 +134,11 @@ def test_the_best_take_is_the_one_whose_vocals_carry_every_line(prefect_harness,
                                                                             (3, False, 1)]
     markdown = dashboard_markdown(f"music-video-takes-{mode}")
     assert "| 2 (chosen) |" in markdown and "`Hello city lights tonight`" in markdown
+    from mvflow.cli.make import report_run
+
+    capsys.readouterr()
+    report_run(done)
+    said = " ".join("".join(capsys.readouterr()).split())
+    assert "take 1: 2/4 lines" in said and "take 2: 4/4 lines" in said and "(chosen)" in said
+    if mode == "native":  # the default server ignores seeds, and says another one
+        assert "warning: ACE-Step did not use the requested seed 5" in said

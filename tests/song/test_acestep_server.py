@@ -471,3 +471,14 @@ def test_engine_serve_command(tmp_path):
         proc.terminate()
         output = proc.communicate(timeout=20)[0].decode()
     assert "ACE-Step-compatible server" in output and KEY not in output
+    assert ("upstream f30aee4, results diskcache, LM on, uploads broken (500), seeds ignored"
+            in " ".join(output.split()))  # the faithful default, said at start-up
+
+
+def test_engine_serve_refuses_a_switch_value_it_does_not_know():
+    from typer.testing import CliRunner
+
+    from mvflow.cli.engine import engine_app
+
+    result = CliRunner().invoke(engine_app, ["serve", "--upstream", "1.4"])
+    assert result.exit_code == 2 and "choose f30aee4 or latest" in result.output

@@ -434,3 +434,17 @@ def test_a_lora_adapter_is_loaded_before_the_song_and_warned_of_after(latest, tm
     with pytest.raises(Exception, match="LoRA path not found"):
         generate_acestep_song(missing, tmp_path / "c")
     httpx.post(f"{latest.url}/v1/lora/unload", headers=AUTH).raise_for_status()
+
+
+def test_doctor_exits_1_when_the_server_in_use_rejects_the_key(srv, monkeypatch, no_config):
+    from typer.testing import CliRunner
+
+    from mvflow.cli import app
+
+    monkeypatch.setenv("ACESTEP_API_KEY", "wrong-key")
+    refused = CliRunner().invoke(app, ["doctor", "--api-url", srv.url])
+    assert refused.exit_code == 1 and "rejected the API key" in refused.output
+    monkeypatch.setenv("ACESTEP_API_KEY", KEY)
+    accepted = CliRunner().invoke(app, ["doctor", "--api-url", srv.url])
+    assert accepted.exit_code == 0, accepted.output
+    assert "acestep: LM" in accepted.output and "loaded (/format_input answered)" in accepted.output
