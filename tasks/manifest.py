@@ -33,9 +33,10 @@ def _file_entry(role: str, step: str, made_by: str, art: FileArtifact, root: Pat
 
 def run_warnings(video: MusicVideo) -> list[str]:
     """What a user should know about how the video came out: the engine's substitutions (another seed,
-    length or model than asked), and a song asked to have vocals in which no sung lyrics were found."""
+    length or model than asked), and a song asked to have vocals in which no sung lyrics were found
+    (lines that were sung but could not be timed are reported as unplaced instead)."""
     found = list(video.song.warnings)
-    if video.song.vocals_expected and not video.lyrics.lines:
+    if video.song.vocals_expected and not video.lyrics.lines and not video.lyrics.unplaced:
         found.append("the song was asked to have vocals, but no sung lyrics were found in it: the video shows none")
     return found
 

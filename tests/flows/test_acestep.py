@@ -129,7 +129,12 @@ def test_the_best_take_is_the_one_whose_vocals_carry_every_line(prefect_harness,
     assert [line.text for line in done.video.lyrics.lines] == [
         "Hello city lights tonight", "We are running through the rain", "Sing it loud and clear",
         "Never look back again"]
-    takes = json.loads(Path(done.manifest).read_text())["song"]["takes"]
+    manifest = json.loads(Path(done.manifest).read_text())
+    assert manifest["song"]["seed_requested"] == 6  # take 2 asked for seed 5 + 1
+    if mode == "native":  # the default server reports seeds of its own choosing
+        assert manifest["song"]["seed_honoured"] is False and manifest["song"]["seed"] == song.takes[1].seed
+        assert any("did not use the requested seed 5" in w for w in manifest["warnings"])
+    takes = manifest["song"]["takes"]
     assert [(t["take"], t["chosen"], len(t["skipped"])) for t in takes] == [(1, False, 2), (2, True, 0),
                                                                             (3, False, 1)]
     markdown = dashboard_markdown(f"music-video-takes-{mode}")

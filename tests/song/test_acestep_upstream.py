@@ -343,6 +343,18 @@ def test_a_described_song_without_diskcache_keeps_its_vocals_to_be_transcribed(m
     assert "spring" in full.lyrics.lower() and full.caption and full.vocals_expected
 
 
+def test_a_song_asked_to_have_vocals_in_which_none_were_found_says_so():
+    from mvflow.manifest import run_warnings
+    from mvflow.models import MusicVideo, Song, SyncedLyrics
+
+    def video(expected: bool, lines: list) -> MusicVideo:
+        return MusicVideo.model_construct(song=Song.model_construct(warnings=["w"], vocals_expected=expected),
+                                          lyrics=SyncedLyrics(lines=lines, source="instrumental"))
+    assert run_warnings(video(True, [])) == ["w", "the song was asked to have vocals, but no sung lyrics were "
+                                                  "found in it: the video shows none"]
+    assert run_warnings(video(False, [])) == ["w"]
+
+
 # ==== 7. substitutions, batches in completion mode, doctor ===================================================
 
 def test_simple_mode_length_and_an_unknown_model_are_warned(srv, tmp_path):

@@ -157,8 +157,7 @@ def song_from_completions(done: list[tuple[FileArtifact, dict]], request: SongRe
     result = {"engine": "acestep", "api_mode": "completion", "submitted": record["submitted"],
               "response": record["response"], "parsed": used, "picked": options.pick,
               "requests": [{"submitted": r["submitted"], "response": r["response"]} for _, r in done]}
-    notes = unique([*warnings, format_warning(take.audio, options),
-                    *(duration_warning(t.duration, request, options) for t in takes)])
+    notes = unique([*warnings, format_warning(take.audio, options), duration_warning(take.duration, request, options)])
     return Song(
         audio=take.audio,
         result=write_json_atomic(Path(out_dir) / "result.json", result),

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mvflow.audio import audio_duration
+from mvflow.errors import AceStepError
 from mvflow.files import write_json_atomic
 from mvflow.models import FileArtifact, Song, SongRequest, Take
 from mvflow.song.acestep.options import AceStepOptions, format_suffix
@@ -73,8 +74,6 @@ def unique(lines: list[str | None]) -> list[str]:
 def song_from_entries(entries: list[dict], audios: list[FileArtifact], record: dict, request: SongRequest,
                       options: AceStepOptions, out_dir: Path, warnings: list[str] | None = None) -> Song:
     """The Song of a finished native job: audio number `pick` (or take 1 until the takes are compared)."""
-    from mvflow.errors import AceStepError
-
     if options.pick > len(audios):
         raise AceStepError(f"--pick {options.pick} but ACE-Step returned {len(audios)} audio(s)")
     with_audio = [e for e in entries if e.get("file")]
@@ -84,8 +83,7 @@ def song_from_entries(entries: list[dict], audios: list[FileArtifact], record: d
     requested = [request.seed + i for i in range(len(takes))]
     notes = unique([*(warnings or []), *sung_text(entry, request, options)[2],
                     seed_warning([t.seed for t in takes], requested), model_warning(entry, options),
-                    format_warning(take.audio, options),
-                    *(duration_warning(t.duration, request, options) for t in takes)])
+                    format_warning(take.audio, options), duration_warning(take.duration, request, options)])
     metas = metas_of(entry)
     return Song(
         audio=take.audio,
