@@ -396,12 +396,17 @@ def test_a_task_lost_twice_is_reported(srv, tmp_path):
 
 
 def test_a_restart_forgets_queued_jobs(srv, tmp_path):
-    faults(srv, job_delay=1.0)
+    faults(srv, job_delay=2.0)
+    blocker = httpx.post(f"{srv.url}/release_task", json={"prompt": "x", "audio_duration": 2, "batch_size": 1},
+                         headers=AUTH).json()["data"]["task_id"]
+    while httpx.get(f"{srv.url}/v1/stats", headers=AUTH).json()["data"]["jobs"]["running"] == 0:
+        time.sleep(0.02)
     request = song_request(srv, lyrics="")
-    job = submit_song(request, tmp_path)
+    job = submit_song(request, tmp_path)  # queued behind the blocker
     faults(srv, forget_now=True)
-    with pytest.raises(AceStepLostTask):
+    with pytest.raises(AceStepLostTask, match="does not know task"):
         poll_song(job, request, tmp_path)
+    assert blocker != job.task_id
 
 
 def test_the_client_deadline(srv, tmp_path):

@@ -38,6 +38,7 @@ FORMAT_SUFFIX = {"wav32": ".wav"}
 
 
 def format_suffix(fmt: str) -> str:
+    """The file suffix the server gives an audio_format ('.mp3'; wav32 is a '.wav')."""
     return FORMAT_SUFFIX.get(fmt, f".{fmt}")
 
 #: What the server reads as a time signature ("6" means 6/8), from what users type.
