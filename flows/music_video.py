@@ -5,6 +5,8 @@
                       + poll_song)   └► make_thumbnail ──┘
                                         (lyrics and cover run in parallel)
 
+With `--takes N` the lyrics step is time_takes: it times every take and the best one becomes the song.
+
 Composition only: every step is a cached, retried Prefect task from its package (mvflow.songwriting,
 mvflow.song, mvflow.lyrics, mvflow.cover, mvflow.render); mvflow.flows.steps.StepRunner submits them
 and verifies a cache hit's files. `make_video` is the per-video DAG; `music_video` runs it once,
@@ -25,7 +27,7 @@ from mvflow.cover import make_thumbnail
 from mvflow.errors import AceStepLostTask
 from mvflow.files import slugify
 from mvflow.flows.steps import StepRunner
-from mvflow.lyrics import resolve_options, transcribe_lyrics
+from mvflow.lyrics import lyrics_task, resolve_options, song_and_lyrics
 from mvflow.manifest import StepRun, publish_alias, summary_markdown, write_manifest
 from mvflow.models import (
     CoverOptions,
@@ -129,14 +131,14 @@ def make_video(
     song = song_step(runner, request, out)
     lyrics_options = resolve_options(lyrics_options, song.lyrics)
     lyrics_pending = runner.submit(
-        "lyrics", lyrics_options.transcriber, transcribe_lyrics,
+        "lyrics", lyrics_options.transcriber, lyrics_task(song, lyrics_options),
         song=song, out_dir=out, options=lyrics_options, title=title,
     )
     cover_pending = runner.submit(
         "thumbnail", cover_options.provider, make_thumbnail,
         caption=song.caption, title=title, seed=request.seed, out_dir=out, options=cover_options,
     )
-    lyrics = runner.resolve(lyrics_pending)
+    song, lyrics = song_and_lyrics(song, runner.resolve(lyrics_pending))  # takes: the best take is the song
     cover = runner.resolve(cover_pending)
     video = runner.run(
         "render", f"{render_options.width}x{render_options.height}", render_video,

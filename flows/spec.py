@@ -79,8 +79,9 @@ class VideoSpec(BaseModel):
     random_sample: bool | None = None
     model: str | None = None
     batch_size: int | None = None
+    takes: int | None = None
     pick: int | None = None
-    audio_format: Literal["mp3", "wav", "flac"] | None = None
+    audio_format: Literal["mp3", "wav", "flac", "opus", "aac", "wav32"] | None = None
     steps: int | None = None
     guidance: float | None = None
     task_type: Literal["text2music", "cover", "repaint"] | None = None
@@ -89,6 +90,9 @@ class VideoSpec(BaseModel):
     repaint_start: float | None = None
     repaint_end: float | None = None
     cover_strength: float | None = None
+    repaint_mode: Literal["conservative", "balanced", "aggressive"] | None = None
+    repaint_strength: float | None = None
+    lora: str | None = Field(None, description="LoRA adapter on the ACE-Step server, NAME[:SCALE]")
     timeout: float | None = None
     # lyrics timing
     transcriber: str | None = None
@@ -189,13 +193,14 @@ def _engine_options(spec: VideoSpec, settings: Settings) -> dict[str, Any]:
 
     fields = {
         "thinking": spec.thinking, "use_format": spec.use_format, "description": spec.description,
-        "random_sample": spec.random_sample, "model": spec.model, "batch_size": spec.batch_size,
+        "random_sample": spec.random_sample, "model": spec.model, "batch_size": spec.batch_size, "takes": spec.takes,
         "pick": spec.pick, "audio_format": spec.audio_format, "inference_steps": spec.steps,
         "guidance_scale": spec.guidance, "task_type": spec.task_type,
         "src_audio": str(spec.src_audio) if spec.src_audio else None,
         "reference_audio": str(spec.reference_audio) if spec.reference_audio else None,
         "repainting_start": spec.repaint_start, "repainting_end": spec.repaint_end,
-        "audio_cover_strength": spec.cover_strength, "timeout": spec.timeout,
+        "audio_cover_strength": spec.cover_strength, "repaint_mode": spec.repaint_mode,
+        "repaint_strength": spec.repaint_strength, "lora": spec.lora, "timeout": spec.timeout,
     }
     given = {k: v for k, v in fields.items() if v is not None}
     return ENGINES.get(settings.engine).request_options(given, settings)

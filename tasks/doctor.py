@@ -87,8 +87,9 @@ def _writable(folder: Path) -> bool:
 def _settings_and_config_check(api_url: str | None) -> tuple[Settings, Check]:
     """The settings doctor checks with (`api_url` over the configured ACE-Step server), and their
     row: the config file parses, and every setting in it and in MVFLOW_* is known and valid. A
-    broken one is reported and the defaults are used, so the other rows still run."""
-    flags = {"acestep_api_url": api_url}
+    broken one is reported and the defaults are used, so the other rows still run. A server named
+    with `--api-url` is checked as the engine in use (its failures make doctor exit 1)."""
+    flags = {"acestep_api_url": api_url, "engine": "acestep" if api_url else None}
     try:
         settings = load_settings(flags)
         _, path = read_config_file()

@@ -15,7 +15,12 @@ The hierarchy (every class is defined here; modules import what they raise)::
     │   ├── GeminiBlocked        Gemini answered without an image (a refusal)
     │   ├── SongwriterError      a songwriter refused, or its plan still had problems after one repair
     │   └── AceStepError         ACE-Step refused or answered something unusable
-    │       ├── AceStepAuthError, AceStepDownloadError, AceStepJobFailed, AceStepTimeout
+    │       ├── AceStepAuthError, AceStepDownloadError, AceStepTimeout
+    │       ├── AceStepJobFailed  the job failed (status 2, or a completion 500 with the traceback)
+    │       │   └── AceStepLmUnavailable  …because the server's LM is not loaded
+    │       ├── AceStepGenerationTimeout  the server's own 504 (its job keeps running): never resent
+    │       ├── AceStepGatewayTimeout     a proxy's 504, still there after the client's retries
+    │       ├── AceStepUnsupported  the server is too old for what was asked (a format, LoRA, uploads)
     │       └── AceStepLostTask  the server forgot the task: the flow resubmits once
     ├── TransientError           a later attempt may work: a service down, slow, rate limiting
     │   ├── ServiceError         a cloud call's 429/5xx or unreadable answer (status_code, retry_after)
@@ -25,7 +30,8 @@ The hierarchy (every class is defined here; modules import what they raise)::
         ├── ModelNotFound        a Gemini model name answered 404: try the next one
         ├── UnparsableBody       devserver: a JSON body that does not parse (upstream answers 500)
         ├── ChatRequestError     devserver: a chat request it cannot read (answered 400)
-        └── JobRejected          devserver: a job the built-in engine cannot run (status 2)
+        ├── JobRejected          devserver: a job the built-in engine cannot run (status 2)
+        └── UploadsRejected      the ACE-Step server cannot take uploads: the song goes through completion mode
 
 Two questions are answered here for every exception, ours or a library's:
 - *retry?* `is_transient`: our TransientErrors, network faults (httpx), HTTP 408/429/5xx from
@@ -164,8 +170,26 @@ class AceStepJobFailed(AceStepError):
     """The job ended with status 2."""
 
 
+class AceStepLmUnavailable(AceStepJobFailed):
+    """The job needed the server's 5Hz LM (thinking, format, description, random sample) and it is not loaded."""
+
+
 class AceStepLostTask(AceStepError):
-    """The server does not know the task id (it restarted while the job was queued). Resubmit once."""
+    """The server no longer works on the task (it restarted: the id is unknown, or the task stays at its
+    last stage while the server runs nothing). Resubmit once."""
+
+
+class AceStepGenerationTimeout(AceStepError):
+    """The server's own 504 `Generation timeout` in completion mode: counted from queueing, the job keeps
+    running on the server, and completion mode cannot fetch it later. Resending would start another job."""
+
+
+class AceStepGatewayTimeout(AceStepError):
+    """A proxy in front of the server answered 504 on every try the client made (with backoff)."""
+
+
+class AceStepUnsupported(AceStepError):
+    """The server is too old (or too new) for what the request asks: a format, repaint modes, LoRA, uploads."""
 
 
 class AceStepTimeout(AceStepError):
@@ -208,6 +232,11 @@ class ChatRequestError(InternalSignal, ValueError):
 
 class JobRejected(InternalSignal, RuntimeError):
     """The development server's job cannot run on the built-in engine (it needs the real DiT or LM)."""
+
+
+class UploadsRejected(InternalSignal):
+    """The ACE-Step server cannot take multipart uploads (builds before the fix answer 500): the ACE-Step
+    engine sends the source audio inline through completion mode instead, or says why it cannot."""
 
 
 # ---- disk full ------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from mvflow.files import atomic_path, write_text_atomic
-from mvflow.models import FileArtifact, MusicVideo, SongPlan
+from mvflow.models import FileArtifact, MusicVideo, Song, SongPlan, Take
 
 
 class StepRun(BaseModel):
@@ -30,6 +30,27 @@ def _file_entry(role: str, step: str, made_by: str, art: FileArtifact, root: Pat
     path = Path(art.path)
     shown = os.path.relpath(path, root) if path.is_relative_to(root) else str(path)
     return {"role": role, "step": step, "made_by": made_by, "path": shown, "sha256": art.sha256, "size": art.size}
+
+
+def run_warnings(video: MusicVideo) -> list[str]:
+    """What a user should know about how the video came out: the engine's substitutions (another seed,
+    length or model than asked), and a song asked to have vocals in which no sung lyrics were found
+    (lines that were sung but could not be timed are reported as unplaced instead)."""
+    found = list(video.song.warnings)
+    if video.song.vocals_expected and not video.lyrics.lines and not video.lyrics.unplaced:
+        found.append("the song was asked to have vocals, but no sung lyrics were found in it: the video shows none")
+    return found
+
+
+def take_entry(take: Take, root: Path) -> dict:
+    """A take in the manifest: its file, seed and score (lines it skipped), and whether it was chosen."""
+    path = Path(take.audio.path)
+    entry = {"take": take.number, "path": os.path.relpath(path, root) if path.is_relative_to(root) else str(path),
+             "seed": take.seed}
+    if take.score is not None:
+        entry.update({"chosen": take.score.chosen, "lines": take.score.lines, "placed": take.score.placed,
+                      "skipped": take.score.skipped, "confidence": take.score.confidence})
+    return entry
 
 
 def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel, plan: SongPlan | None = None) -> dict:
@@ -50,8 +71,11 @@ def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel, plan: S
         "title": video.title,
         **({"plan": plan_summary(plan)} if plan is not None else {}),
         "request": request.model_dump(mode="json"),
-        "song": {"engine": song.engine, "seed": song.seed, "duration": round(song.duration, 3), "bpm": song.bpm,
-                 "key_scale": song.key_scale, "time_signature": song.time_signature, "caption": song.caption},
+        "song": {"engine": song.engine, "seed": song.seed, "seed_requested": song.seed_requested,
+                 "seed_honoured": song.seed_honoured, "duration": round(song.duration, 3), "bpm": song.bpm,
+                 "key_scale": song.key_scale, "time_signature": song.time_signature, "caption": song.caption,
+                 "takes": [take_entry(take, out_dir) for take in song.takes]},
+        "warnings": run_warnings(video),
         "lyrics": {"provider": lyrics.provider, "source": lyrics.source, "lines": len(lyrics.lines),
                    "by_source": lyrics.count_by_source(), "unsung": lyrics.unsung, "unplaced": lyrics.unplaced,
                    "outside": [line.model_dump() for line in lyrics.outside], "warnings": lyric_warnings(video),
@@ -155,8 +179,9 @@ def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path, pl
     rows = "\n".join(f"| {s.name} | {s.provider} | {s.status} | {s.seconds:.1f} s |" for s in steps)
     unplaced = "".join(f"\n- unplaced lyric line: `{line}`" for line in lyrics.unplaced)
     unsung = "".join(f"\n- not sung: `{line}`" for line in lyrics.unsung)
-    warnings = "".join(f"\n- **warning:** {warning}" for warning in lyric_warnings(video))
+    outside = "".join(f"\n- **warning:** {warning}" for warning in lyric_warnings(video))
     timing = f"{lyrics.source}: {lyrics.timing_summary()}" if lyrics.source == "aligned" else lyrics.source
+    warnings = "".join(f"\n- warning: {line}" for line in run_warnings(video))
     return f"""# {video.title}
 
 {cover_line}**Video:** `{video.video.path}`
@@ -166,7 +191,29 @@ def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path, pl
 |---|---|---|---|
 {rows}
 
-- song: {song.duration:.1f} s, {song.bpm or '?'} bpm, {song.key_scale or '?'}, engine `{song.engine}`, seed {song.seed}
-- lyrics: {len(lyrics.lines)} lines ({timing}), provider `{lyrics.provider}`{unsung}{unplaced}{warnings}
-- cover: `{video.cover.background.path}` ({video.cover.provider})
-""" + (plan_markdown(plan) if plan is not None else "")
+- song: {song.duration:.1f} s, {song.bpm or '?'} bpm, {song.key_scale or '?'}, engine `{song.engine}`, {seed_text(song)}
+- lyrics: {len(lyrics.lines)} lines ({timing}), provider `{lyrics.provider}`{unsung}{unplaced}{outside}
+- cover: `{video.cover.background.path}` ({video.cover.provider}){warnings}
+{takes_table(song.takes)}""" + (plan_markdown(plan) if plan is not None else "")
+
+
+def seed_text(song: Song) -> str:
+    """'seed 42', or 'seed 123 (42 was asked; the engine did not honour it)'."""
+    if song.seed_honoured is False:
+        return f"seed {song.seed} ({song.seed_requested} was asked; the engine did not honour it)"
+    return f"seed {song.seed if song.seed is not None else 'not reported'}"
+
+
+def takes_table(takes: list[Take]) -> str:
+    """The takes as a Markdown table: score, the lines each skipped, and which one the video uses."""
+    if not takes:
+        return ""
+    rows = []
+    for take in takes:
+        score = take.score
+        skipped = ", ".join(f"`{line}`" for line in score.skipped) if score and score.skipped else "none"
+        rows.append(f"| {take.number}{' (chosen)' if score and score.chosen else ''} | {take.seed or '?'} | "
+                    + (f"{score.lines - len(score.skipped)}/{score.lines} | {score.confidence:.2f} | {skipped} |"
+                       if score else "not compared | | |"))
+    return ("\n### Takes\n\n| take | seed | lines sung | confidence | skipped |\n|---|---|---|---|---|\n"
+            + "\n".join(rows) + "\n")

@@ -168,6 +168,35 @@ class SongPlan(StepResult):
         })
 
 
+class TakeScore(BaseModel):
+    """How well a take's vocals carry the lyrics, from the lyric timing of that take."""
+
+    lines: int = Field(description="Known lyric lines")
+    placed: int = Field(description="Lines the timing placed (heard, aligned or estimated)")
+    skipped: list[str] = Field(default_factory=list, description="Lines it did not sing or could not place")
+    confidence: float = Field(description="Mean timing confidence over every known line (0 for a skipped one)")
+    chosen: bool = False
+
+    def rank_key(self) -> tuple[int, float]:
+        """Fewest skipped lines first, then the highest confidence (smaller sorts first)."""
+        return (len(self.skipped), -self.confidence)
+
+    def summary(self) -> str:
+        return f"{self.lines - len(self.skipped)}/{self.lines} lines, confidence {self.confidence:.2f}"
+
+
+class Take(BaseModel):
+    """One of several takes of the same request (`--takes N`): its audio and what was sung on it."""
+
+    number: int = Field(description="1-based, in the order the engine made them")
+    audio: FileArtifact
+    caption: str
+    lyrics: str
+    duration: float
+    seed: int | None = Field(None, description="The seed the engine reports for this take (None: not reported)")
+    score: TakeScore | None = Field(None, description="Filled when the lyrics step compared the takes")
+
+
 class Song(StepResult):
     """The generated song and what was actually sung (the server may rewrite caption/lyrics)."""
 
@@ -180,11 +209,22 @@ class Song(StepResult):
     key_scale: str | None = None
     time_signature: str | None = None
     engine: str
-    seed: int | None = None
+    seed: int | None = Field(None, description="The seed the engine used or reports (None: not reported)")
+    seed_requested: int | None = Field(None, description="The seed asked for, when the engine may not honour it")
+    warnings: list[str] = Field(default_factory=list, description="What the engine did differently than asked")
+    vocals_expected: bool = Field(False, description="The request asked for a song with vocals")
     extra_files: list[FileArtifact] = Field(default_factory=list)
+    takes: list[Take] = Field(default_factory=list, description="--takes: every take; `audio` is the chosen one")
 
     def own_files(self) -> list[FileArtifact]:
         return [self.audio, self.result, *self.extra_files]
+
+    @property
+    def seed_honoured(self) -> bool | None:
+        """False when the engine reports another seed than the one asked; None when it cannot be told."""
+        if self.seed_requested is None or self.seed is None:
+            return None
+        return self.seed == self.seed_requested
 
 
 class LyricWord(BaseModel):

@@ -15,7 +15,8 @@ def doctor(
 ) -> None:
     """Check which engines and providers are usable here, and why not. Keys are shown only as set/unset.
 
-    Exits 1 when a required check fails (ffmpeg, the configured codec, the settings, Prefect).
+    Exits 1 when a required check fails (ffmpeg, the configured codec, the settings, Prefect, and the
+    ACE-Step server, its models and its key when ACE-Step is the configured engine or --api-url is given).
     """
     from mvflow.doctor import run_checks
 

@@ -2,13 +2,16 @@
 
 `mvflow engine serve --port 8001` answers the ACE-Step 1.5 REST API with the built-in
 engine behind it: integrations (and mvflow's own `--engine acestep`) can be built and
-tested without a GPU. The fault flags make it misbehave on purpose, for tests.
+tested without a GPU. By default it behaves like upstream at commit f30aee4 installed with
+diskcache, defects included; `--upstream latest` serves the later releases' API, and the
+switches below change one behaviour at a time (mvflow.song.devserver.behaviour). The fault
+flags make it misbehave on purpose, for tests.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -43,27 +46,55 @@ def serve(
     job_delay: Annotated[float, typer.Option(min=0, help="Fault: every job waits SECONDS first.")] = 0.0,
     forget_submits: Annotated[int, typer.Option(min=0, help="Fault: forget the next N task ids.")] = 0,
     drop_connections: Annotated[int, typer.Option(min=0, help="Fault: drop the next N connections.")] = 0,
-    lm: Annotated[bool, typer.Option("--lm/--no-lm", help="Answer the LM routes (/format_input, /v1/create_sample) "
-                                     "with the rule-based stand-in; --no-lm: like a server started without its LM.")] = True,
+    skip_line_rate: Annotated[float, typer.Option(
+        min=0, max=1, help="Every take leaves each lyric line out with this probability (seeded by the take).")] = 0.0,
+    upstream: Annotated[str, typer.Option(
+        help="The upstream ACE-Step API to imitate: f30aee4 (defects included) or latest.")] = "f30aee4",
+    result_store: Annotated[str, typer.Option(
+        help="diskcache (results outlive a restart; failures give no reason) or memory (an install without "
+             "diskcache: smaller result shape, a restart forgets every job).")] = "diskcache",
+    results_dir: Annotated[Path | None, typer.Option(
+        help="Folder of the disk cache of results (default: beside the audio folder).")] = None,
+    lm: Annotated[bool, typer.Option("--lm/--no-lm", help="Whether the LM is loaded (a rule-based stand-in): without "
+                                     "it thinking, format, description, sample and analysis jobs fail and the LM "
+                                     "routes (/format_input, /v1/create_sample) answer 503, as upstream's do.")] = True,
+    uploads: Annotated[Optional[str], typer.Option(
+        help="working or broken (500) multipart/urlencoded submits (default: as --upstream).")] = None,
+    seeds: Annotated[Optional[str], typer.Option(
+        help="honoured or ignored request seeds (default: as --upstream).")] = None,
 ) -> None:
-    """Serve the ACE-Step 1.5 API with the built-in engine (no GPU needed)."""
+    """Serve the ACE-Step 1.5 API with the built-in engine (no GPU needed), as upstream behaves."""
     from mvflow.song.devserver.jobs import FaultPlan
-    from mvflow.song.devserver.server import default_audio_dir
+    from mvflow.song.devserver.server import ServerConfig, default_audio_dir
     from mvflow.song.devserver.server import serve as run_server
 
     plan = FaultPlan(fail_submit_500=fail_submit_500, fail_submit_429=fail_submit_429, fail_jobs=fail_jobs,
                      fail_without_error=fail_without_error, job_delay=job_delay, forget_submits=forget_submits,
-                     drop_connections=drop_connections)
+                     drop_connections=drop_connections, skip_line_rate=skip_line_rate)
+    behaviour = _behaviour(upstream, result_store, lm, uploads, seeds)
     folder = (audio_dir or default_audio_dir()).resolve()
     armed = {k: v for k, v in plan.model_dump().items() if v}
     console.print(f"[bold]ACE-Step-compatible server[/] (mvflow built-in engine) on http://{host}:{port}")
-    console.print(f"  audio folder {folder}; auth {'on (key set)' if api_key else 'off'}; queue {queue_size}; "
-                  f"LM {'stand-in on' if lm else 'off'}"
+    console.print(f"  {behaviour.summary()}")
+    console.print(f"  audio folder {folder}; auth {'on (key set)' if api_key else 'off'}; queue {queue_size}"
                   + (f"; faults {armed}" if armed else "") + ("; POST /_faults enabled" if faults else ""))
     if host not in LOOPBACK and not api_key:
         console.print("[yellow]warning:[/] listening beyond this machine without --api-key")
-    run_server(host=host, port=port, api_key=api_key, audio_dir=folder, queue_maxsize=queue_size, faults=plan,
-               admin=faults, lm=lm)
+    run_server(host, port, ServerConfig(api_key=api_key, audio_dir=folder, queue_maxsize=queue_size, faults=plan,
+                                        admin=faults, behaviour=behaviour, results_dir=results_dir))
+
+
+def _behaviour(upstream: str, result_store: str, lm: bool, uploads: str | None, seeds: str | None):  # noqa: ANN202
+    """The Behaviour the switches ask for; a value that is not a choice is one line naming the choices."""
+    from mvflow.song.devserver.behaviour import Behaviour
+
+    for name, value, choices in (("--upstream", upstream, ("f30aee4", "latest")),
+                                 ("--result-store", result_store, ("diskcache", "memory")),
+                                 ("--uploads", uploads, ("working", "broken", None)),
+                                 ("--seeds", seeds, ("honoured", "ignored", None))):
+        if value not in choices:
+            raise typer.BadParameter(f"{value!r}; choose {' or '.join(c for c in choices if c)}", param_hint=name)
+    return Behaviour(upstream=upstream, result_store=result_store, lm=lm, uploads=uploads, seeds=seeds)
 
 
 def register(app: typer.Typer) -> None:

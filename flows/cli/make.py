@@ -42,8 +42,9 @@ def make(
     random_sample: Annotated[Optional[bool], typer.Option("--random", help="ACE-Step: generate a random example the server picks.")] = None,
     model: Annotated[Optional[str], typer.Option("--model", help="ACE-Step DiT model name (default: the server's primary model).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="ACE-Step: audios to generate (all saved; default 1).")] = None,
+    takes: Annotated[Optional[int], typer.Option(help="ACE-Step: generate N takes and keep the one whose vocals carry the lyrics best (all saved).")] = None,
     pick: Annotated[Optional[int], typer.Option(help="ACE-Step: which audio of the batch the video uses (1-based; default 1).")] = None,
-    audio_format: Annotated[Optional[str], typer.Option(help="ACE-Step audio format: mp3 (default), wav or flac.")] = None,
+    audio_format: Annotated[Optional[str], typer.Option(help="ACE-Step audio format: mp3 (default), wav, flac; opus, aac or wav32 on later ACE-Step releases.")] = None,
     steps: Annotated[Optional[int], typer.Option("--steps", help="ACE-Step inference steps.")] = None,
     guidance: Annotated[Optional[float], typer.Option("--guidance", help="ACE-Step guidance scale (base models).")] = None,
     task_type: Annotated[Optional[str], typer.Option(help="ACE-Step task: text2music (default), cover or repaint.")] = None,
@@ -52,6 +53,9 @@ def make(
     repaint_start: Annotated[Optional[float], typer.Option(help="ACE-Step repaint: start of the region (s).")] = None,
     repaint_end: Annotated[Optional[float], typer.Option(help="ACE-Step repaint: end of the region (s; -1 = to the end).")] = None,
     cover_strength: Annotated[Optional[float], typer.Option(help="ACE-Step cover: how closely to follow the source (0-1).")] = None,
+    repaint_mode: Annotated[Optional[str], typer.Option(help="ACE-Step repaint (later releases): conservative, balanced or aggressive.")] = None,
+    repaint_strength: Annotated[Optional[float], typer.Option(help="ACE-Step balanced repaint (later releases): 0 keeps the source, 1 replaces it.")] = None,
+    lora: Annotated[Optional[str], typer.Option("--lora", help="ACE-Step (later releases): LoRA adapter on the server, NAME[:SCALE] (scale 0-1).")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="ACE-Step: deadline for one generation job, seconds (default 1800).")] = None,
     transcriber: Annotated[Optional[str], typer.Option(help=f"Lyrics timing: {transcriber_help()}.")] = None,
     whisper_model: Annotated[Optional[str], typer.Option(help="faster-whisper model name or folder (default: bundled tiny.en).")] = None,
@@ -129,7 +133,7 @@ def run_spec(spec) -> None:  # noqa: ANN001 - mvflow.flows.spec.VideoSpec
 
 def report_run(run) -> None:  # noqa: ANN001 - mvflow.flows.music_video.VideoRun
     """Each step's provider, status and time; warnings; then the video's path alone on stdout."""
-    from mvflow.manifest import lyric_warnings
+    from mvflow.manifest import lyric_warnings, run_warnings
 
     for step in run.steps:
         console.print(f"  {step.name:<10} {step.provider:<12} {step.status:<7} {step.seconds:6.1f} s")
@@ -137,12 +141,18 @@ def report_run(run) -> None:  # noqa: ANN001 - mvflow.flows.music_video.VideoRun
         console.print(f"plan: {run.plan.plan_file.path} ({run.plan.title!r}; lyrics in {run.plan.lyrics_file.path})")
     if run.all_cached:
         console.print("[bold]Nothing to do:[/] every step was served from cache (same request, files intact).")
+    for take in run.video.song.takes:
+        score = take.score
+        verdict = score.summary() + (f", skipped {len(score.skipped)}" if score.skipped else "") if score else \
+            "not compared"
+        console.print(f"  take {take.number}: {verdict}" + (" [green](chosen)[/]" if score and score.chosen else ""))
     lyrics = run.video.lyrics
     if lyrics.source == "aligned":
         console.print(f"  lyrics: {len(lyrics.lines)} lines on screen ({lyrics.timing_summary()})")
     if lyrics.unplaced:
         console.print(f"[yellow]warning:[/] {len(lyrics.unplaced)} lyric line(s) could not be timed; "
                       f"see {run.manifest}")
+    warn(run_warnings(run.video))
     warn(lyric_warnings(run.video))
     console.print(f"manifest: {run.manifest}")
     print(run.video.video.path)

@@ -26,6 +26,11 @@ runner = CliRunner()
         (["-c", "pop", "--cover-fit", "stretch"], "cover_fit"),
         (["-c", "pop", "--lrc", "nope.lrc"], "LRC file not found"),
         (["-c", "pop", "--engine", "acestep", "--pick", "3"], "pick 3 is larger than batch_size 1"),
+        (["-c", "pop", "--engine", "acestep", "--takes", "3", "--pick", "2"], "takes choose the take themselves"),
+        (["-c", "pop", "--engine", "acestep", "--takes", "9"], "takes: Input should be less than or equal to 8"),
+        (["-c", "pop", "--engine", "acestep", "--lora", "style:2"], "lora_scale: Input should be less than or equal"),
+        (["-c", "pop", "--engine", "acestep", "--repaint-mode", "gentle"], "repaint_mode"),
+        (["-c", "pop", "--engine", "acestep", "--audio-format", "ogg"], "audio_format"),
     ],
 )
 def test_user_errors_are_one_clear_line(no_config, args, message):

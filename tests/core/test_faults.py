@@ -38,7 +38,8 @@ from tests.support.stub_http import Fault, silent_port
 
 KEY = "fault-key-3d9a"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-FAST = {"poll_interval": 0.05, "poll_max_interval": 0.2, "retry_delay": 0.05, "lost_after": 0.6, "timeout": 60}
+FAST = {"poll_interval": 0.05, "poll_max_interval": 0.2, "retry_delay": 0.05, "lost_after": 0.6, "timeout": 60,
+        "stalled_after": 0.5}
 
 
 def assert_one_line(exc: BaseException, *parts: str) -> str:
@@ -153,8 +154,9 @@ def test_a_server_that_never_answers_ends_by_the_deadlines(tmp_path, monkeypatch
 
 
 def test_a_restart_in_the_middle_of_polling_resubmits_and_completes(tmp_path, monkeypatch):
-    """The server goes away while the job runs (polls are refused), comes back on the same port
-    without the job, and the poll declares the task lost and submits it again once."""
+    """The server goes away while the job runs (polls are refused) and comes back on the same port: its
+    disk cache still answers the job's last stage (status 0), but the server runs nothing, so the poll
+    declares the task lost and submits it again once."""
     monkeypatch.setenv("ACESTEP_API_KEY", KEY)
     audio_dir = tmp_path / "audio"
     url, stop = start_in_thread(api_key=KEY, audio_dir=audio_dir, faults=FaultPlan(job_delay=2.0))

@@ -153,7 +153,8 @@ def test_a_codec_whose_encoder_is_missing_fails_its_row_and_the_configured_one_f
     assert rows["codec: h264"].ok and rows["codec: h264"].required
     assert not rows["codec: vp9"].ok and rows["codec: vp9"].detail.endswith("missing libvpx-vp9, libopus")
     assert not rows["codec: vp9"].required  # not the configured codec: doctor still passes
-    args = ["doctor", "--api-url", closed_port_url()]
+    monkeypatch.setenv("MVFLOW_ACESTEP_API_URL", closed_port_url())  # configured, not in use: not required
+    args = ["doctor"]
     assert runner.invoke(app, args).exit_code == 0
     monkeypatch.setattr(codecs, "ffmpeg_encoders", lambda: frozenset({"aac"}))
     result = runner.invoke(app, args)

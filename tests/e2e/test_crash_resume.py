@@ -187,6 +187,9 @@ def test_without_a_prefect_server_a_killed_runs_song_slot_is_freed_by_the_next_r
             killed = make.start()
             wait_for(lambda: acestep_stats(url, KEYS["ACESTEP_API_KEY"])["running"] == 1, 180, "the song job",
                      killed)
+            # killed between the server's answer and submission.json, a run cannot know its task (ACE-Step has
+            # no idempotency key): kill it once the task is recorded, as the polling case above does
+            wait_for(lambda: list(tmp_path.glob("out/alone/song-*/submission.json")), 30, "submission.json", killed)
             kill_group(killed)
             done = make.run(timeout=300)
             jobs_total = acestep_stats(url, KEYS["ACESTEP_API_KEY"])["total"]

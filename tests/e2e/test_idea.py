@@ -18,6 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from mvflow.cli import app
+from mvflow.song.devserver.plan import LM_MODEL
 from mvflow.songwriting.sheet import read_sheet
 from tests.support.chat_server import ChatRequest, OpenAIChatServer
 from tests.support.media import read_lrc
@@ -135,16 +136,16 @@ def test_make_idea_through_mvflow_engine_serve(prefect_harness, no_config, monke
         monkeypatch.delenv(name, raising=False)
     fields = {"idea": "a calm song about a lake in the morning", "engine": "acestep", "thinking": False,
               "resolution": "128x72", "fps": 8, "transcriber": "local", "output_dir": str(no_config / "out")}
-    with engine_serve(tmp_path / "off", "--no-lm") as url:
+    with engine_serve(tmp_path / "off", "--upstream", "latest", "--no-lm") as url:
         no_lm = CliRunner().invoke(app, ["make", "--idea", fields["idea"], "--engine", "acestep", "--api-url", url])
     assert no_lm.exit_code == 1 and f"(acestep: {url} says its LM is not loaded" in no_lm.output
-    with engine_serve(tmp_path / "on") as url:
+    with engine_serve(tmp_path / "on", "--upstream", "latest") as url:
         params = flow_params(spec_from({**fields, "api_url": url}))
         assert params["songwriter"].provider == "acestep" and params["title"] is None
         run = music_video(**params)
         again = music_video(**params)
     plan = run.plan
-    assert plan.provider == "acestep" and plan.model == "mvflow-rule-lm" and plan.caption.startswith("chill")
+    assert plan.provider == "acestep" and plan.model == LM_MODEL and plan.caption.startswith("chill")
     assert run.video.title == plan.title and Path(run.video.video.path).is_file()
     assert [s.name for s in run.steps][:3] == ["write", "song-submit", "song"]
     assert run.video.song.lyrics.strip() == plan.lyrics.strip()  # the server sang the plan's lyrics

@@ -92,3 +92,58 @@ def test_after_a_failed_job_the_next_run_submits_again(prefect_harness, keyed, t
     done = run(keyed, tmp_path)
     assert steps(done)["song-submit"] == "re-ran" and steps(done)["song"] == "ran"
     assert Path(done.video.video.path).is_file()
+
+
+TAKE_LYRICS = ("[Verse]\nHello city lights tonight\nWe are running through the rain\n\n"
+               "[Chorus]\nSing it loud and clear\nNever look back again")
+
+
+def dashboard_markdown(title: str) -> str:
+    """The run's markdown artifact, read back from the Prefect API (what the dashboard shows)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[title])))
+    return found[-1].data
+
+
+@pytest.mark.parametrize("mode", ["native", "completion"])
+def test_the_best_take_is_the_one_whose_vocals_carry_every_line(prefect_harness, keyed, tmp_path, mode, capsys):
+    """Three takes of real audio: the first leaves out lines 2-3, the third line 1 (the server's skip_lines),
+    the second sings them all. The lyric timing of each take finds the gaps; the second take is the song."""
+    from mvflow.flows.music_video import music_video
+
+    httpx.post(f"{keyed}/_faults", json={"skip_lines": [[2, 3], [], [1]]},
+               headers={"Authorization": f"Bearer {KEY}"}).raise_for_status()
+    request = SongRequest(caption="synth pop", lyrics=TAKE_LYRICS, duration=16, bpm=120, seed=5, engine="acestep",
+                          engine_options={"api_url": keyed, **FAST, "takes": 3, "api_mode": mode})
+    done = music_video(request=request, title=f"Takes {mode}", output_root=str(tmp_path), render_options=OPTIONS)
+    song = done.video.song
+    scores = {take.number: take.score for take in song.takes}
+    assert [n for n, score in scores.items() if score.chosen] == [2]
+    assert song.audio == song.takes[1].audio and {f.path for f in song.extra_files} >= {
+        song.takes[0].audio.path, song.takes[2].audio.path}  # every take is kept
+    assert scores[1].skipped == ["We are running through the rain", "Sing it loud and clear"]
+    assert scores[2].skipped == [] and scores[3].skipped == ["Hello city lights tonight"]
+    assert [line.text for line in done.video.lyrics.lines] == [
+        "Hello city lights tonight", "We are running through the rain", "Sing it loud and clear",
+        "Never look back again"]
+    manifest = json.loads(Path(done.manifest).read_text())
+    assert manifest["song"]["seed_requested"] == 6  # take 2 asked for seed 5 + 1
+    if mode == "native":  # the default server reports seeds of its own choosing
+        assert manifest["song"]["seed_honoured"] is False and manifest["song"]["seed"] == song.takes[1].seed
+        assert any("did not use the requested seed 5" in w for w in manifest["warnings"])
+    takes = manifest["song"]["takes"]
+    assert [(t["take"], t["chosen"], len(t["skipped"])) for t in takes] == [(1, False, 2), (2, True, 0),
+                                                                            (3, False, 1)]
+    markdown = dashboard_markdown(f"music-video-takes-{mode}")
+    assert "| 2 (chosen) |" in markdown and "`Hello city lights tonight`" in markdown
+    from mvflow.cli.make import report_run
+
+    capsys.readouterr()
+    report_run(done)
+    said = " ".join("".join(capsys.readouterr()).split())
+    assert "take 1: 2/4 lines" in said and "take 2: 4/4 lines" in said and "(chosen)" in said
+    if mode == "native":  # the default server ignores seeds, and says another one
+        assert "warning: ACE-Step did not use the requested seed 5" in said

@@ -12,14 +12,27 @@ import json
 import httpx
 import pytest
 
-from mvflow.errors import AceStepAuthError, AceStepError, PermanentError, is_transient
+from mvflow.errors import (
+    AceStepAuthError,
+    AceStepError,
+    AceStepGenerationTimeout,
+    AceStepJobFailed,
+    AceStepLmUnavailable,
+    AceStepLostTask,
+    PermanentError,
+    UploadsRejected,
+    is_transient,
+)
 from mvflow.models import SongRequest
 from mvflow.song import submit_cache_key
 from mvflow.song.acestep.client import AceStepClient, TaskState, error_detail, model_names, parse_result
+from mvflow.song.acestep.engine import Liveness
+from mvflow.song.acestep.failures import failure_error
 from mvflow.song.acestep.options import AceStepOptions, normalize_time_signature, submission_request
 from mvflow.song.acestep.payload import (
     AMBIGUOUS_KEYS,
     apply_random_sample,
+    batch_seeds,
     build_completion_body,
     build_release_payload,
     completion_audio_url,
@@ -27,8 +40,9 @@ from mvflow.song.acestep.payload import (
     metas_of,
     parse_completion_content,
     seed_at,
+    sung_text,
 )
-from mvflow.song.devserver.jobs import Job
+from mvflow.song.devserver import results
 from mvflow.song.devserver.params import PARAMS, parse_release_params, parse_seeds
 
 LYRICS = "[Verse]\nHello city lights\n\n[Chorus]\nSing it loud"
@@ -63,7 +77,7 @@ def test_payload_carries_every_field_the_user_set():
     body = payload(model="acestep-v15-base", inference_steps=32, guidance_scale=5.0, batch_size=3,
                    audio_format="flac")
     assert body == {**body, "prompt": "upbeat synth pop", "lyrics": LYRICS, "bpm": 120, "key_scale": "C major",
-                    "time_signature": "4", "vocal_language": "en", "seed": 42, "use_random_seed": False,
+                    "time_signature": "4", "vocal_language": "en", "seed": "42,43,44", "use_random_seed": False,
                     "model": "acestep-v15-base", "inference_steps": 32, "guidance_scale": 5.0, "batch_size": 3,
                     "audio_format": "flac", "thinking": True, "use_format": False, "task_type": "text2music"}
 
@@ -119,7 +133,12 @@ def test_server_aliases_and_lenient_coercion_follow_the_contract():
 @pytest.mark.parametrize("options, message", [
     ({"pick": 3, "batch_size": 2}, "pick 3 is larger than batch_size 2"),
     ({"task_type": "cover"}, "needs src_audio"),
-    ({"api_mode": "completion", "batch_size": 2, "pick": 2}, "completion mode returns only the first audio"),
+    ({"takes": 3, "batch_size": 2}, "takes 3 and batch_size 2: give one of them"),
+    ({"takes": 3, "pick": 2}, "takes choose the take themselves"),
+    ({"takes": 1}, "takes"),
+    ({"repaint_mode": "balanced"}, "repaint_mode and repaint_strength are for --task-type repaint"),
+    ({"lora_scale": 0.5}, "lora_scale needs lora"),
+    ({"lora": "a.safetensors:1.5"}, "lora_scale"),
     ({"audio_format": "ogg"}, "audio_format"),
     ({"api_key": "x"}, "api_key"),  # keys never travel in options
 ])
@@ -287,13 +306,16 @@ def test_audio_urls_on_another_host_never_get_the_key(tmp_path):
         client.download("http://elsewhere.test/v1/audio?path=%2Fa.mp3", tmp_path / "a.mp3")
 
 
-def test_stale_running_job_is_reported_failed():
-    job = Job(task_id="t", params={}, create_time=0)
-    job.started, job.stage = 1.0, "Decoding audio..."
-    assert job.reported_status() == 2 and job.result_entries()[0]["stage"] == "Decoding audio..."
+def test_a_cached_running_entry_older_than_an_hour_is_reported_failed():
+    """Upstream's one-hour rule (api_server.py:2367), which a task its server lost mid-run ends in."""
+    running = [results.running_entry(1000, 0.8, "Decoding audio...")]
+    assert results.query_item("t", running, "", now=1000 + 3599)["status"] == 0
+    stale = results.query_item("t", running, "", now=1000 + 3601)
+    assert stale["status"] == 2 and json.loads(stale["result"])[0]["stage"] == "Decoding audio..."
+    assert results.query_item("t", [], "")["status"] == 2  # an empty cached list reads as failed
 
 
-def test_uploads_go_as_multipart_and_an_old_servers_500_says_why(tmp_path):
+def test_uploads_go_as_multipart_and_a_500_is_not_retried_but_rejected(tmp_path):
     src = tmp_path / "src.wav"
     src.write_bytes(b"RIFF-not-really")
     seen = []
@@ -301,8 +323,9 @@ def test_uploads_go_as_multipart_and_an_old_servers_500_says_why(tmp_path):
     def handler(request):
         seen.append(request)
         return httpx.Response(500, text="Internal Server Error", headers={"content-type": "text/plain"})
-    with pytest.raises(httpx.HTTPStatusError, match="old ACE-Step servers always answer 500"):
-        mock_client(handler).release_task({"prompt": "x", "use_format": False}, {"src_audio": src})
+    with pytest.raises(UploadsRejected, match="answered the upload with 500"):
+        mock_client(handler).submit({"prompt": "x", "use_format": False}, {"src_audio": src}, retries=3)
+    assert len(seen) == 1  # a deterministic 500: the upload is not sent again
     body = seen[0].read()
     assert seen[0].headers["content-type"].startswith("multipart/form-data")
     assert b'name="src_audio"; filename="src.wav"' in body and b"RIFF-not-really" in body
@@ -323,3 +346,95 @@ def test_poll_progress_reaches_the_terminal_listeners():
     finally:
         progress.remove_listener(listener)
     assert seen == [("song", 0.4, "ACE-Step: Decoding audio...")]
+
+
+# ---- issue 13: reading real servers -------------------------------------------------------------------
+
+def test_lora_scale_rides_on_the_name_and_batch_seeds_are_one_per_audio():
+    options = AceStepOptions(lora="/srv/adapters/style.safetensors:0.7")
+    assert (options.lora, options.lora_scale) == ("/srv/adapters/style.safetensors", 0.7)
+    assert AceStepOptions(lora="C:/adapters/style").lora == "C:/adapters/style"  # no number after ':'
+    assert batch_seeds(42, 1) == 42 and batch_seeds(42, 3) == "42,43,44"
+    assert AceStepOptions(takes=3).batch_size == 3
+
+
+TRACEBACK = "Traceback (most recent call last):\n  File \"x.py\", line 1\nRuntimeError: {}"
+
+
+@pytest.mark.parametrize("status, body, kind, transient", [
+    (500, {"detail": TRACEBACK.format("5Hz LM init failed: LLM not initialized at startup.")},
+     AceStepLmUnavailable, False),
+    (500, {"detail": TRACEBACK.format("CUDA error: out of memory")}, AceStepJobFailed, False),
+    (504, {"detail": "Generation timeout"}, AceStepGenerationTimeout, False),
+    (504, "<html><title>504 Gateway Time-out</title></html>", httpx.HTTPStatusError, True),  # a proxy's
+    (500, "Internal Server Error", httpx.HTTPStatusError, True),  # no traceback: not known to be the job's
+])
+def test_completion_failures_are_classified(status, body, kind, transient):
+    def handler(request):
+        if isinstance(body, dict):
+            return httpx.Response(status, json=body)
+        return httpx.Response(status, text=body, headers={"content-type": "text/html"})
+    with pytest.raises(kind) as info:
+        mock_client(handler).chat_completion({"model": "acestep/x", "messages": []})
+    assert is_transient(info.value) is transient and "\n" not in str(info.value)
+
+
+def test_a_status_2_that_still_shows_the_job_running_is_the_one_hour_rule_a_lost_task():
+    state = TaskState(task_id="t", status=2, entries=[{"status": 0, "stage": "Decoding audio...", "progress": 0.8}])
+    error = failure_error("t", state, {"thinking": True}, client=None)
+    assert isinstance(error, AceStepLostTask) and "after an hour at stage 'Decoding audio...'" in str(error)
+
+
+class StatsClient:
+    """A client whose /v1/stats answers from a list (one answer per call)."""
+
+    def __init__(self, *answers: dict) -> None:
+        self.answers = list(answers)
+
+    def stats(self) -> dict:
+        return {"jobs": self.answers.pop(0)}
+
+
+def running(stage: str = "Decoding audio...", progress: float = 0.8) -> TaskState:
+    return TaskState(task_id="t", status=0, entries=[{"status": 0, "stage": stage, "progress": progress}])
+
+
+def test_a_stalled_task_is_lost_when_the_server_is_idle_restarted_or_silent_too_long():
+    options = AceStepOptions(stalled_after=10, stalled_limit=100)
+    idle = Liveness(options)
+    idle.observe(StatsClient(), running(), "t", 0.0)
+    idle.observe(StatsClient(), running(), "t", 5.0)  # too soon to ask
+    with pytest.raises(AceStepLostTask, match="runs nothing"):
+        idle.observe(StatsClient({"total": 3, "running": 0, "queued": 0}), running(), "t", 10.0)
+    busy = Liveness(options)
+    busy.observe(StatsClient(), running(), "t", 0.0)
+    busy.observe(StatsClient({"total": 5, "running": 1, "queued": 0}), running(), "t", 10.0)  # someone's job
+    with pytest.raises(AceStepLostTask, match="runs nothing"):  # fewer jobs than before: it restarted
+        busy.observe(StatsClient({"total": 1, "running": 1, "queued": 0}), running(), "t", 20.0)
+    slow = Liveness(options)
+    slow.observe(StatsClient(), running(), "t", 0.0)
+    for at in (10.0, 20.0, 30.0):
+        slow.observe(StatsClient({"total": 5, "running": 1, "queued": 0}), running(), "t", at)
+    with pytest.raises(AceStepLostTask, match="for 100 s"):
+        slow.observe(StatsClient(), running(), "t", 100.0)
+
+
+def test_queued_moving_or_in_memory_tasks_are_never_stalled():
+    options = AceStepOptions(stalled_after=1, stalled_limit=2)
+    watch = Liveness(options)
+    in_memory = TaskState(task_id="t", status=0, entries=[{"status": 0, "stage": "running", "progress": 0.5,
+                                                           "metas": {}}])
+    for at in range(10):
+        watch.observe(StatsClient(), running("queued", 0.0), "t", float(at))
+        watch.observe(StatsClient(), in_memory, "t", float(at) + 0.5)
+        watch.observe(StatsClient(), running(progress=at / 10), "t", float(at) + 0.7)
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ({"prompt": "LM caption", "lyrics": "[Verse]\nLM line", "seed_value": "1"}, ("LM caption", "[Verse]\nLM line")),
+    ({"prompt": "", "lyrics": "", "metas": {}}, ("a song about rain", "")),  # no diskcache: not reported
+])
+def test_what_was_sung_is_read_from_either_shape(entry, expected):
+    request = song_request(description="a song about rain").model_copy(update={"caption": "", "lyrics": ""})
+    caption, lyrics, warnings = sung_text(entry, request, AceStepOptions.from_request(request))
+    assert (caption, lyrics) == expected and bool(warnings) == ("seed_value" not in entry)

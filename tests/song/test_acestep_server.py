@@ -1,7 +1,10 @@
 """The ACE-Step client and engine against `mvflow engine serve`, over real HTTP on 127.0.0.1.
 
-One server (with a key and the fault admin route) serves the module; faults are reset after
-every test. Songs are 5-6 s so the whole file stays fast with the real built-in engine.
+One server in its faithful default (upstream f30aee4, installed with diskcache, LM loaded; with
+a key and the fault admin route) serves the module, and one with the later releases' API
+(`latest`) serves what only those have; faults are reset after every test. Songs are 5-6 s so
+the whole file stays fast with the real built-in engine. The behaviours issue 13 is about are in
+test_acestep_upstream.py.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from mvflow.models import SongRequest
 from mvflow.song.acestep.client import AceStepClient
 from mvflow.song.acestep.doctor import check_acestep
 from mvflow.song.acestep.engine import complete_song, generate_acestep_song, poll_song, submit_song
+from mvflow.song.devserver.behaviour import Behaviour
 from mvflow.song.devserver.jobs import FaultPlan
 from mvflow.song.devserver.server import free_socket, start_in_thread
-from tests.support.acestep import clear_faults, running_server
+from tests.support.acestep import keyed, leaked_uploads, module_server
 
 KEY = "test-key-5f1c9e"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -44,29 +48,10 @@ EXAMPLE_CAPTIONS = {json.loads(p.read_text())["caption"]
                     for p in Path(__file__).parents[2].joinpath("templates", "acestep_examples").glob("custom_*.json")}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("acestep_audio"), KEY) as running:
-        yield running
-
-
-@pytest.fixture
-def srv(server, monkeypatch):
-    """The shared server with ACESTEP_API_KEY set; its faults are reset afterwards."""
-    monkeypatch.setenv("ACESTEP_API_KEY", KEY)
-    yield server
-    clear_faults(server, KEY)
-    wait_idle(server)
-
-
-def wait_idle(server, limit: float = 30.0) -> None:
-    """Let jobs a test left behind finish, so the next test's job is not queued behind them."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        jobs = httpx.get(f"{server.url}/v1/stats", headers=AUTH).json()["data"]["jobs"]
-        if jobs["queued"] == 0 and jobs["running"] == 0:
-            return
-        time.sleep(0.05)
+server = module_server("acestep_audio", KEY)
+latest_server = module_server("acestep_latest", KEY, Behaviour(upstream="latest"))
+srv = keyed("server", KEY)  # the faithful default
+latest = keyed("latest_server", KEY)  # the later releases' API
 
 
 def faults(server, **changes) -> dict:
@@ -94,13 +79,13 @@ def source_wav(path: Path, seconds: float = 4.0) -> Path:
 
 # ---- native mode -----------------------------------------------------------------------------------
 
-def test_batch_saves_every_audio_and_the_song_is_the_picked_one(srv, tmp_path):
-    song = generate_acestep_song(song_request(srv, batch_size=2, pick=2), tmp_path)
+def test_batch_saves_every_audio_and_the_song_is_the_picked_one(latest, tmp_path):
+    song = generate_acestep_song(song_request(latest, batch_size=2, pick=2), tmp_path)
     assert sorted(p.name for p in tmp_path.glob("song_*")) == ["song_1.mp3", "song_2.mp3"]
     assert Path(song.audio.path).name == "song_2.mp3"
     assert [Path(f.path).name for f in song.extra_files] == ["song_1.mp3"]
     assert abs(song.duration - 5.0) < 0.15 and song.engine == "acestep"
-    assert song.seed == 4  # seed_value "3,4": the second audio's seed
+    assert song.seed == song.seed_requested == 4  # seeds "3,4" sent and honoured: the second audio's seed
     assert (song.caption, song.lyrics) == ("upbeat synth pop", LYRICS)
     assert song.bpm is None and song.key_scale is None  # metas said "N/A"
     record = json.loads(Path(song.result.path).read_text())
@@ -207,12 +192,13 @@ def test_completion_mode_description_and_instrumental(srv, tmp_path):
     assert instrumental.lyrics == ""
 
 
-def test_completion_failure_is_one_line_and_transient(srv, tmp_path):
+def test_completion_failure_is_one_line_and_not_sent_again(srv, tmp_path):
+    """A completion 500 carries the job's traceback: the job ran and failed, so it is permanent."""
     faults(srv, fail_jobs=1)
-    with pytest.raises(httpx.HTTPStatusError) as info:
+    with pytest.raises(AceStepJobFailed) as info:
         complete_song(song_request(srv, api_mode="completion"), tmp_path)
-    assert "answered 500: RuntimeError: injected fault" in str(info.value) and "\n" not in str(info.value)
-    assert is_transient(info.value)
+    assert str(info.value) == "ACE-Step could not generate the song: RuntimeError: injected fault: generation failed"
+    assert not is_transient(info.value)
 
 
 def test_completion_streaming_follows_the_event_sequence(srv):
@@ -228,13 +214,15 @@ def test_completion_streaming_follows_the_event_sequence(srv):
 
 # ---- uploads: cover and repaint --------------------------------------------------------------------
 
-def test_cover_uploads_the_source(srv, tmp_path):
+def test_cover_uploads_the_source_to_a_server_with_the_fix(latest, tmp_path):
     src = source_wav(tmp_path / "src.wav")
-    song = generate_acestep_song(song_request(srv, task_type="cover", src_audio=str(src),
+    song = generate_acestep_song(song_request(latest, task_type="cover", src_audio=str(src),
                                               audio_cover_strength=0.5), tmp_path / "out")
     record = json.loads(Path(song.result.path).read_text())
-    assert record["uploads"] == ["src.wav"] and record["submitted"]["task_type"] == "cover"
-    assert abs(song.duration - 5.0) < 0.15
+    assert record["api_mode"] == "native" and record["uploads"] == ["src.wav"]
+    assert record["submitted"]["task_type"] == "cover"
+    assert abs(song.duration - 4.0) < 0.15  # a cover is as long as its source
+    assert leaked_uploads(latest, KEY) == []
 
 
 def test_repaint_changes_only_the_region(srv, tmp_path):
@@ -265,10 +253,12 @@ def test_server_paths_outside_the_audio_folder_are_refused(srv):
     assert response.status_code == 400 and "not allowed" in response.json()["detail"]
 
 
-def test_urlencoded_submit_works_like_the_fixed_server(srv):
-    response = httpx.post(f"{srv.url}/release_task", data={"prompt": "x", "audio_duration": "2", "batch_size": "1",
-                                                             "ai_token": KEY})
-    assert response.status_code == 200 and response.json()["data"]["task_id"]
+def test_urlencoded_submit_is_a_plain_500_at_f30aee4_and_works_later(srv, latest):
+    form = {"prompt": "x", "audio_duration": "2", "batch_size": "1", "ai_token": KEY}
+    broken = httpx.post(f"{srv.url}/release_task", data=form)
+    assert broken.status_code == 500 and broken.text == "Internal Server Error"
+    fixed = httpx.post(f"{latest.url}/release_task", data=form, headers=AUTH)  # body tokens no longer count
+    assert fixed.status_code == 200 and fixed.json()["data"]["task_id"]
 
 
 # ---- auth ----------------------------------------------------------------------------------------------
@@ -356,16 +346,19 @@ def test_500_with_a_text_body_is_transient_and_the_retry_works(srv, tmp_path):
     assert poll_song(job, request, tmp_path).audio.size > 0
 
 
-def test_status_2_with_the_servers_error(srv, tmp_path):
-    faults(srv, fail_jobs=1)
+def test_status_2_with_the_servers_error(latest, tmp_path):
+    faults(latest, fail_jobs=1)
     with pytest.raises(AceStepJobFailed, match=r"failed: RuntimeError: injected fault: generation failed$"):
-        generate_acestep_song(song_request(srv), tmp_path)
+        generate_acestep_song(song_request(latest), tmp_path)
 
 
 def test_status_2_without_an_error_field(srv, tmp_path):
-    faults(srv, fail_jobs=1, fail_without_error=True)
-    with pytest.raises(AceStepJobFailed, match=r"the server gave no reason\); thinking need the server's LM"):
+    """The default install (diskcache at f30aee4) never says why; the LM is loaded, so it is not blamed."""
+    faults(srv, fail_jobs=1)
+    with pytest.raises(AceStepJobFailed) as info:
         generate_acestep_song(song_request(srv), tmp_path)
+    assert "the server gave no reason (servers installed with diskcache never do)" in str(info.value)
+    assert "LM" not in str(info.value)
 
 
 def test_a_lost_task_is_resubmitted_once(srv, tmp_path):
@@ -403,12 +396,17 @@ def test_a_task_lost_twice_is_reported(srv, tmp_path):
 
 
 def test_a_restart_forgets_queued_jobs(srv, tmp_path):
-    faults(srv, job_delay=1.0)
+    faults(srv, job_delay=2.0)
+    blocker = httpx.post(f"{srv.url}/release_task", json={"prompt": "x", "audio_duration": 2, "batch_size": 1},
+                         headers=AUTH).json()["data"]["task_id"]
+    while httpx.get(f"{srv.url}/v1/stats", headers=AUTH).json()["data"]["jobs"]["running"] == 0:
+        time.sleep(0.02)
     request = song_request(srv, lyrics="")
-    job = submit_song(request, tmp_path)
+    job = submit_song(request, tmp_path)  # queued behind the blocker
     faults(srv, forget_now=True)
-    with pytest.raises(AceStepLostTask):
+    with pytest.raises(AceStepLostTask, match="does not know task"):
         poll_song(job, request, tmp_path)
+    assert blocker != job.task_id
 
 
 def test_the_client_deadline(srv, tmp_path):
@@ -478,3 +476,14 @@ def test_engine_serve_command(tmp_path):
         proc.terminate()
         output = proc.communicate(timeout=20)[0].decode()
     assert "ACE-Step-compatible server" in output and KEY not in output
+    assert ("upstream f30aee4, results diskcache, LM on, uploads broken (500), seeds ignored"
+            in " ".join(output.split()))  # the faithful default, said at start-up
+
+
+def test_engine_serve_refuses_a_switch_value_it_does_not_know():
+    from typer.testing import CliRunner
+
+    from mvflow.cli.engine import engine_app
+
+    result = CliRunner().invoke(engine_app, ["serve", "--upstream", "1.4"])
+    assert result.exit_code == 2 and "choose f30aee4 or latest" in result.output

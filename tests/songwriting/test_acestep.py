@@ -1,5 +1,6 @@
-"""The `acestep` songwriter against `mvflow engine serve`'s LM endpoints: newer servers (/v1/create_sample),
-older ones (an analysis-only job), a server without its LM, keys, and the repair round-trip."""
+"""The `acestep` songwriter against `mvflow engine serve`'s LM endpoints: newer servers (/v1/create_sample,
+`upstream="latest"`), older ones (an analysis-only job, the server's default upstream f30aee4), a server
+without its LM, keys, and the repair round-trip."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pytest
 from mvflow.errors import AceStepAuthError, InputError, PermanentError, SongwriterError, is_transient
 from mvflow.models import SongIdea, SongRequest, SongwriterOptions
 from mvflow.settings import Settings
+from mvflow.song.devserver.behaviour import Behaviour
+from mvflow.song.devserver.plan import LM_MODEL
 from mvflow.song.devserver.server import start_in_thread
 from mvflow.songwriting import make_plan
 from mvflow.songwriting.acestep_writer import SONGWRITER, lm_status, query_for
@@ -16,13 +19,15 @@ from mvflow.songwriting.checks import title_from_lyrics
 from mvflow.songwriting.providers import SONGWRITERS, choose_songwriter, songwriter_options
 from mvflow.songwriting.sheet import read_sheet
 
+#: Later releases: /v1/create_sample, and /health says whether the LM is loaded and which one.
+LATEST = Behaviour(upstream="latest")
 IDEA = SongIdea(idea="a melancholic piano song about an empty train station at night", duration=40, bpm=90,
                 key_scale="D minor", language="en")
 
 
 @pytest.fixture
 def server(tmp_path, request):
-    """A built-in server; the test's `server_config` marker sets lm / create_sample_route / api_key."""
+    """A built-in server; the test's `server_config` marker sets its behaviour (upstream, LM) / api_key."""
     marker = request.node.get_closest_marker("server_config")
     config = dict(marker.kwargs) if marker else {}
     url, stop = start_in_thread(audio_dir=tmp_path / "audio", **config)
@@ -40,11 +45,12 @@ def stats(url: str) -> dict:
     return httpx.get(f"{url}/v1/stats").json()["data"]["jobs"]
 
 
+@pytest.mark.server_config(behaviour=LATEST)
 def test_the_lm_writes_from_the_idea_and_the_users_values_hold(server, tmp_path, no_config):
     settings = settings_for(server)
     assert choose_songwriter("auto", settings, None) == "acestep"
     options = SONGWRITER.options(settings, None)
-    assert (options.model, options.base_url) == ("mvflow-rule-lm", server)
+    assert (options.model, options.base_url) == (LM_MODEL, server)
     plan = make_plan(IDEA, tmp_path, options)
     assert plan.provider == "acestep" and not plan.repaired
     assert (plan.duration, plan.bpm, plan.key_scale, plan.language) == (40, 90, "D minor", "en")
@@ -56,7 +62,6 @@ def test_the_lm_writes_from_the_idea_and_the_users_values_hold(server, tmp_path,
     assert stats(server)["total"] == 0  # /v1/create_sample and /format_input: no generation job
 
 
-@pytest.mark.server_config(create_sample_route=False)
 def test_an_older_server_writes_through_an_analysis_job_without_audio(server, tmp_path, no_config):
     plan = make_plan(IDEA, tmp_path, SONGWRITER.options(settings_for(server), None))
     assert plan.caption.startswith("melancholic ballad") and len(read_sheet(plan.lyrics).sung_lines) == 4
@@ -64,7 +69,7 @@ def test_an_older_server_writes_through_an_analysis_job_without_audio(server, tm
     assert not list((tmp_path / "audio").iterdir())  # the LM wrote; the DiT made nothing
 
 
-@pytest.mark.server_config(lm=False)
+@pytest.mark.server_config(behaviour=Behaviour(upstream="latest", lm=False))
 def test_a_server_without_its_lm_is_said_plainly(server, tmp_path, no_config):
     settings = settings_for(server)
     assert lm_status(server) == (False, f"{server} says its LM is not loaded: start the server with "
@@ -78,9 +83,9 @@ def test_a_server_without_its_lm_is_said_plainly(server, tmp_path, no_config):
         SONGWRITER.options(settings, None)
 
 
-@pytest.mark.server_config(lm=False)
+@pytest.mark.server_config(behaviour=Behaviour(upstream="latest", lm=False))
 def test_the_lm_routes_answering_503_are_permanent_not_retried(server, tmp_path, no_config):
-    """As on an older server, whose /health does not say: its LM routes answer 503 "LLM not initialized"."""
+    """Without asking /health first (options given): the LM routes answer 503 "LLM not initialized"."""
     options = SongwriterOptions(provider="acestep", model="acestep-lm", base_url=server, key_from="acestep")
     with pytest.raises(PermanentError) as info:
         make_plan(IDEA, tmp_path, options)
@@ -98,7 +103,6 @@ def test_the_servers_key_is_sent_and_a_wrong_one_is_one_line(server, tmp_path, n
         make_plan(IDEA.model_copy(update={"seed": 2}), tmp_path, options)
 
 
-@pytest.mark.server_config(create_sample_route=False)
 def test_lyrics_that_cannot_fit_get_one_more_try_then_a_clear_error(server, tmp_path, no_config):
     tiny = IDEA.model_copy(update={"duration": 4.0})
     with pytest.raises(SongwriterError) as info:
@@ -117,10 +121,11 @@ def test_auto_picks_the_engines_server_from_the_request(server, no_config):
         choose_songwriter("auto", Settings(), SongRequest(caption=""))
 
 
+@pytest.mark.server_config(behaviour=LATEST)
 def test_doctor_rows_say_which_songwriter_and_why(server, no_config):
     rows = {row.name: row for row in SONGWRITERS.checks(settings_for(server))}
     assert rows["songwriter: acestep"].ok and rows["songwriter: acestep"].detail == (
-        f"LM mvflow-rule-lm loaded at {server}")
+        f"LM {LM_MODEL} loaded at {server}")
     assert rows["songwriter: auto"].ok and rows["songwriter: auto"].detail == "--idea would use acestep"
     assert not rows["songwriter: openai"].ok
     local = {row.name: row for row in SONGWRITERS.checks(Settings())}

@@ -1,10 +1,13 @@
 """The `acestep` song engine: mvflow's client of an ACE-Step 1.5 server (`--engine acestep`).
 
 `client` speaks the REST API (shared/acestep-api.md: /release_task + /query_result polling,
-/v1/audio downloads, /v1/chat/completions), `payload` builds request bodies and reads answers
-(pure functions), `options` validates the engine options a request carries, `engine` runs a
-generation (submit, poll, download, record what the server actually made) and `doctor` checks
-a server for `mvflow doctor`. Product code: this is how videos are made on a GPU server.
+/v1/audio downloads, /v1/chat/completions, LoRA and inventory routes), `payload` builds request
+bodies and reads answers (pure functions), `options` validates the engine options a request
+carries, `server_info` finds out what a server can do (and whether its LM is loaded), `engine`
+runs a native generation (submit, poll, tell a lost task, download), `completion` runs completion
+mode (and uploads a server cannot take), `song` says what the server actually made and where it
+differs from the request, `failures` words a failed job, `lora` loads adapters, and `doctor`
+checks a server for `mvflow doctor`. Product code: this is how videos are made on a GPU server.
 
 `ENGINE` (below) is what the song engine registry (mvflow.song.engines) resolves "acestep" to:
 it answers what the flow asks an engine (submit + poll in native mode, the server's host:port
@@ -32,10 +35,15 @@ class AceStepEngine(Engine):
     description = "an ACE-Step 1.5 server"
 
     def runs_submit_and_poll(self, request: SongRequest) -> bool:
-        """The native API (/release_task + /query_result) is; completion mode is one blocking call."""
+        """The native API (/release_task + /query_result) is; completion mode is one blocking call per audio.
+
+        A native request with uploads is one step too: a server that cannot take uploads makes the song
+        in completion mode instead (its submission.json still keeps a crash from submitting twice).
+        """
         from mvflow.song.acestep.options import AceStepOptions
 
-        return AceStepOptions.from_request(request).api_mode == "native"
+        options = AceStepOptions.from_request(request)
+        return options.api_mode == "native" and not options.has_uploads()
 
     def server(self, request: SongRequest) -> str:
         """'host:port' of the request's server (the scheme's default port when the URL has none)."""
@@ -83,10 +91,11 @@ class AceStepEngine(Engine):
         return poll_song(job, request, out_dir, step_progress_callback())
 
     def checks(self, settings: Settings) -> list[Check]:
-        """The configured server: reachable, healthy, which models, key accepted (acestep/doctor.py)."""
+        """The configured server: reachable, healthy, which models, key accepted, its LM (acestep/doctor.py);
+        required (a failure makes doctor exit 1) when ACE-Step is the configured engine."""
         from mvflow.song.acestep.doctor import check_acestep
 
-        return check_acestep(settings.acestep_api_url)
+        return check_acestep(settings.acestep_api_url, required=settings.engine == self.name)
 
 
 ENGINE = AceStepEngine()

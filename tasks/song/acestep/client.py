@@ -8,7 +8,13 @@ One method per route. The quirks are handled here, each on purpose:
   last line reaches the message;
 - `result` is a JSON *string* holding a list; `/v1/models` has two shapes;
 - 401 is permanent and said in one line; 429 and 5xx stay `httpx.HTTPStatusError`, so
-  `mvflow.errors.is_transient` retries them, and a submit also retries 429 itself.
+  `mvflow.errors.is_transient` retries them, and a submit also retries 429 itself;
+- except where the answer says the failure is deterministic: an upload answered 500 (builds
+  before the multipart fix) raises UploadsRejected, never retried; a chat completion whose 500
+  carries a traceback failed on the server (AceStepJobFailed, or AceStepLmUnavailable when the
+  LM is missing) and the server's own 504 `Generation timeout` (its job keeps running) is
+  AceStepGenerationTimeout: resending either would start another GPU job for nothing. A 504
+  that is not the server's own (a proxy's) stays transient.
 A server is not trusted with the disk or the memory: every answer is read with a size cap
 (JSON answers MAX_JSON_BYTES; audio `max_download_bytes`, a setting), a download must say
 it is audio (an HTML error page is not) and decode as audio before it is renamed into
@@ -34,7 +40,11 @@ from mvflow.errors import (
     AceStepAuthError,
     AceStepDownloadError,
     AceStepError,
+    AceStepGenerationTimeout,
+    AceStepJobFailed,
+    AceStepLmUnavailable,
     AceStepSlowDownload,
+    UploadsRejected,
     is_transient,
 )
 from mvflow.files import atomic_path
@@ -50,7 +60,9 @@ DEFAULT_MAX_DOWNLOAD_MB = 512.0
 BINARY_TYPES = ("application/octet-stream", "binary/octet-stream", "")
 
 MIME_BY_SUFFIX = {".mp3": "audio/mpeg", ".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg",
-                  ".m4a": "audio/mp4", ".aac": "audio/aac"}
+                  ".m4a": "audio/mp4", ".aac": "audio/aac", ".opus": "audio/ogg"}
+#: The detail of the server's own completion timeout (upstream openrouter_adapter.py, ACESTEP_GENERATION_TIMEOUT).
+SERVER_GENERATION_TIMEOUT = "Generation timeout"
 
 
 def auth_message(key_sent: bool) -> str:
@@ -90,6 +102,47 @@ def parse_result(raw: Any) -> list[dict]:
     if not isinstance(value, list):
         raise AceStepError(f"ACE-Step /query_result gave a result that is not a list: {str(raw)[:80]}")
     return [entry for entry in value if isinstance(entry, dict)]
+
+
+def detail_of(response: httpx.Response) -> str | None:
+    """FastAPI's JSON `detail` as text, or None when the body is not such JSON (a proxy's HTML page, plain text)."""
+    try:
+        body = response.json()
+    except (ValueError, RecursionError):
+        return None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return detail if isinstance(detail, str) else None
+
+
+def is_server_generation_timeout(response: httpx.Response) -> bool:
+    """A 504 from ACE-Step itself (JSON detail 'Generation timeout'), not from a proxy in front of it."""
+    return response.status_code == 504 and detail_of(response) == SERVER_GENERATION_TIMEOUT
+
+
+def completion_failure(response: httpx.Response) -> AceStepError | None:
+    """The permanent error a failed chat completion is, or None for one a retry may cure.
+
+    A 500 whose `detail` holds a traceback is the job's own failure on the server (it ran and
+    failed); the server's own 504 means its job is still running. Plain-text 500s and a proxy's
+    504 are left to the transient path.
+    """
+    detail = detail_of(response)
+    if response.status_code == 500 and detail and "Traceback" in detail:
+        reason = error_detail(response)
+        from mvflow.song.acestep.server_info import is_lm_missing
+
+        if is_lm_missing(detail):
+            return AceStepLmUnavailable(
+                f"ACE-Step's LM is not loaded, and this request needs it ({reason}): start the server with "
+                "ACESTEP_INIT_LLM=true, or use --no-thinking without --use-format, -d or --random")
+        return AceStepJobFailed(f"ACE-Step could not generate the song: {reason}")
+    if is_server_generation_timeout(response):
+        return AceStepGenerationTimeout(
+            "ACE-Step's own generation timeout passed (ACESTEP_GENERATION_TIMEOUT, 600 s by default, counted from "
+            "when the request was queued); the job keeps running on the server, but completion mode cannot "
+            "fetch it, so it is not sent again: use --api-mode native (no server deadline), a shorter song, "
+            "or raise ACESTEP_GENERATION_TIMEOUT on the server")
+    return None
 
 
 def model_names(body: Any) -> list[str]:
@@ -216,6 +269,24 @@ class AceStepClient:
     def stats(self) -> dict:
         return self._envelope(self._send("GET", "/v1/stats"), "/v1/stats") or {}
 
+    def model_inventory(self) -> dict | None:
+        """/v1/model_inventory (later releases): DiT and LM models; None when the server has no such route."""
+        response = self._send("GET", "/v1/model_inventory")
+        if response.status_code == 404:
+            return None
+        return self._envelope(response, "/v1/model_inventory") or {}
+
+    def lora(self, action: str, body: dict | None = None) -> dict | None:
+        """A LoRA route (later releases): `status` (GET), `load`, `unload`, `toggle`, `scale` (POST).
+
+        None when the server has no LoRA routes (404); a refusal (400, or in-band code 400) raises.
+        """
+        method = "GET" if action == "status" else "POST"
+        response = self._send(method, f"/v1/lora/{action}", **({"json": body} if method == "POST" else {}))
+        if response.status_code == 404:
+            return None
+        return self._envelope(response, f"/v1/lora/{action}") or {}
+
     def format_input(self, prompt: str, lyrics: str = "", param_obj: dict | None = None,
                      temperature: float | None = None) -> dict:
         """The LM's rewrite of caption/lyrics plus metas (needs the LM on the server)."""
@@ -263,9 +334,9 @@ class AceStepClient:
         finally:
             for fh in handles.values():
                 fh.close()
-        # ACE-Step builds from before the multipart fix answer every upload with a plain-text 500.
-        return self._envelope(response, "/release_task (upload; old ACE-Step servers always answer 500)"
-                              if response.status_code == 500 else "/release_task (upload)")
+        if response.status_code == 500:  # builds before the multipart fix answer every upload with a 500
+            raise UploadsRejected(f"ACE-Step answered the upload with 500 ({error_detail(response)})")
+        return self._envelope(response, "/release_task (upload)")
 
     def submit(self, payload: dict, files: dict[str, Path] | None = None, retries: int = 5,
                delay: float = 1.0, max_delay: float = 30.0) -> str:
@@ -356,6 +427,8 @@ class AceStepClient:
         limit = self.max_download_bytes * 4 // 3 + MAX_JSON_BYTES  # the audio comes inline, as base64
         response = self._send("POST", "/v1/chat/completions", limit=limit, what="/v1/chat/completions",
                               json=body, **kwargs)
+        if (failure := completion_failure(response)) is not None:
+            raise failure
         body = self._json(response, "/v1/chat/completions")
         if not isinstance(body, dict) or not body.get("choices"):
             raise AceStepError("ACE-Step /v1/chat/completions answered without choices")

@@ -2,55 +2,50 @@
 
 Submit and poll are separate functions so the flow can cache the submit (a crash or a
 restart re-uses the server's task id instead of generating again) and give the poll its
-own deadline. A task id the server no longer knows (it restarted while the job was
-queued) looks exactly like a queued job, so the poll declares it lost after
-`lost_after` seconds of "status 0, result []" and the caller resubmits once.
+own deadline. The poll also tells a task the server still works on from one it lost
+(`Liveness`): a forgotten id answers "status 0, result []" (declared lost after
+`lost_after`), and a job that was running when the server restarted keeps answering its last
+stage from the server's disk cache for an hour (declared lost when its stage stays the same
+for `stalled_after` while /v1/stats shows the server running and queueing nothing, or for
+`stalled_limit` whatever the server does). The caller resubmits a lost task once.
 
-The Song records what the server reports (its caption and lyrics after format/sample
-mode, metas, seeds, models), so the lyrics step aligns against the lyrics actually sung;
-the full answer is kept as result.json.
+Before sending, `check_server` refuses what the server cannot do; a native request with
+uploads to a server that cannot take them is made in completion mode instead (completion.py).
+The Song records what the server reports and warns where it differs from the request
+(song.py); the full answer is kept as result.json.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 from pydantic import Field
 
-from mvflow.audio import audio_duration
-from mvflow.errors import AceStepError, AceStepJobFailed, AceStepLostTask, AceStepTimeout, is_transient
-from mvflow.files import atomic_path, inputs_hash, write_json_atomic
+from mvflow.errors import (
+    AceStepError,
+    AceStepJobFailed,
+    AceStepLostTask,
+    AceStepTimeout,
+    UploadsRejected,
+    is_transient,
+)
+from mvflow.files import inputs_hash, write_json_atomic
 from mvflow.models import FileArtifact, Song, SongRequest, StepResult
 from mvflow.settings import api_key
-from mvflow.song.acestep.client import AceStepClient, TaskState, verify_audio
-from mvflow.song.acestep.options import AceStepOptions
-from mvflow.song.acestep.payload import (
-    apply_random_sample,
-    as_int,
-    build_completion_body,
-    build_release_payload,
-    completion_audio_url,
-    decode_data_url,
-    input_audio_part,
-    known,
-    metas_of,
-    parse_completion_content,
-    seed_at,
-)
+from mvflow.song.acestep.client import AceStepClient, TaskState
+from mvflow.song.acestep.completion import SUFFIX_BY_MIME, ProgressFn, complete_song, report, upload_fallback
+from mvflow.song.acestep.failures import failure_error
+from mvflow.song.acestep.options import AceStepOptions, format_suffix
+from mvflow.song.acestep.payload import apply_random_sample, build_release_payload
+from mvflow.song.acestep.server_info import check_server
+from mvflow.song.acestep.song import song_from_entries
 
 log = logging.getLogger("mvflow.acestep")
-
-#: progress(fraction 0..1, the server's stage text)
-ProgressFn = Callable[[float, str], None]
-
-SUFFIX_BY_MIME = {"audio/mpeg": ".mp3", "audio/mp3": ".mp3", "audio/wav": ".wav", "audio/x-wav": ".wav",
-                  "audio/flac": ".flac", "audio/ogg": ".ogg", "audio/mp4": ".m4a", "audio/aac": ".aac"}
-
 
 class AceStepJob(StepResult):
     """A submitted job: enough to poll it again after a crash, with no secret in it."""
@@ -62,6 +57,7 @@ class AceStepJob(StepResult):
     uploads: list[str] = Field(default_factory=list, description="Names of the uploaded files")
     request: SongRequest = Field(description="The request generated (after random sample mode)")
     submitted_at: float
+    warnings: list[str] = Field(default_factory=list, description="Found before submitting (a missing model...)")
     record: FileArtifact | None = Field(None, description="submission.json, which holds this job (not itself)")
 
     def own_files(self) -> list[FileArtifact]:
@@ -85,8 +81,9 @@ def random_sample_request(request: SongRequest, options: AceStepOptions,
     return apply_random_sample(request, options, sample)
 
 
-def _effective(request: SongRequest, options: AceStepOptions,
-               client: AceStepClient) -> tuple[SongRequest, AceStepOptions]:
+def effective(request: SongRequest, options: AceStepOptions,
+              client: AceStepClient) -> tuple[SongRequest, AceStepOptions]:
+    """The request and options to generate: random mode first asks the server for its example."""
     return random_sample_request(request, options, client) if options.random_sample else (request, options)
 
 
@@ -116,7 +113,8 @@ def submit_song(request: SongRequest, out_dir: Path) -> AceStepJob:
     """Submit the job (JSON, or multipart when uploading) and record its task id in submission.json.
 
     A task already recorded in the folder (by a run that was killed before it finished) is
-    polled again rather than submitted a second time.
+    polled again rather than submitted a second time. Raises UploadsRejected when the server
+    cannot take the uploads (the caller makes the song in completion mode instead).
     """
     if (previous := recorded_submission(out_dir)) is not None:
         log.info("ACE-Step task %s was submitted before (%s); polling it again", previous.task_id, SUBMISSION)
@@ -124,38 +122,96 @@ def submit_song(request: SongRequest, out_dir: Path) -> AceStepJob:
     options = AceStepOptions.from_request(request)
     files = options.upload_files()
     with client_for(options) as client:
-        request, options = _effective(request, options, client)
+        request, options = effective(request, options, client)
+        warnings = check_server(client, options, uploads=bool(files))
         payload = build_release_payload(request, options)
         task_id = client.submit(payload, files, retries=options.submit_retries, delay=options.retry_delay)
     job = AceStepJob(task_id=task_id, api_url=options.api_url, payload=payload,
                      payload_sha256=inputs_hash(payload, length=64), uploads=[p.name for p in files.values()],
-                     request=request, submitted_at=time.time())
+                     request=request, submitted_at=time.time(), warnings=warnings)
     record = write_json_atomic(Path(out_dir) / SUBMISSION, job)
     log.info("ACE-Step task %s submitted to %s", task_id, options.api_url)
     return job.model_copy(update={"record": record})
 
 
+@dataclass
+class Liveness:
+    """Tells a task the server still works on from one it lost, from successive polls.
+
+    Lost: its id is unknown for `lost_after` s; or its disk-cache entry (no `metas`: written by a
+    server that may have died since) keeps the same stage and progress for `stalled_after` s while
+    /v1/stats shows nothing running or queued (or fewer jobs than before: a restart), or for
+    `stalled_limit` s whatever the server shows. A queued job, or one answered from the server's
+    memory, is alive by definition: a restarted server would not know it.
+    """
+
+    options: AceStepOptions
+    unknown_since: float | None = None
+    signature: tuple | None = None
+    changed_at: float = 0.0
+    checked_at: float | None = None
+    first_total: int | None = None
+
+    def observe(self, client: AceStepClient, state: TaskState, task_id: str, now: float) -> None:
+        """Raise AceStepLostTask when the task is lost; otherwise remember what was seen."""
+        if state.looks_unknown:
+            self.unknown_since = self.unknown_since or now
+            if now - self.unknown_since >= self.options.lost_after:
+                raise AceStepLostTask(f"ACE-Step does not know task {task_id} any more (the server restarted?)")
+            return
+        self.unknown_since = None
+        signature = (state.status, state.stage, round(state.progress, 4))
+        if signature != self.signature or not self._may_be_stale(state):
+            self.signature, self.changed_at = signature, now
+            return
+        still = now - self.changed_at
+        if still >= self.options.stalled_limit:
+            raise AceStepLostTask(f"ACE-Step task {task_id} stayed at stage {state.stage!r} "
+                                  f"({state.progress:.0%}) for {still:.0f} s (the server restarted?)")
+        due = self.checked_at is None or now - self.checked_at >= self.options.stalled_after
+        if still >= self.options.stalled_after and due:
+            self.checked_at = now
+            if self._server_idle(client):
+                raise AceStepLostTask(f"ACE-Step task {task_id} stays at stage {state.stage!r} "
+                                      f"({state.progress:.0%}) but the server runs nothing: it restarted, and "
+                                      "only its disk cache remembers the task")
+
+    @staticmethod
+    def _may_be_stale(state: TaskState) -> bool:
+        first = state.entries[0] if state.entries else {}
+        return state.stage != "queued" and "metas" not in first
+
+    def _server_idle(self, client: AceStepClient) -> bool:
+        """/v1/stats: nothing running or queued, or fewer jobs than at the first look (a restart)."""
+        try:
+            jobs = client.stats().get("jobs") or {}
+        except (AceStepError, httpx.HTTPError) as exc:
+            log.debug("could not read /v1/stats: %s", exc)
+            return False
+        total = int(jobs.get("total") or 0)
+        if self.first_total is None:
+            self.first_total = total
+        restarted = total < self.first_total
+        return restarted or (not jobs.get("running") and not jobs.get("queued"))
+
+
 def wait_for_result(client: AceStepClient, job: AceStepJob, options: AceStepOptions,
                     progress: ProgressFn | None = None) -> list[dict]:
     """Poll until status 1 (the result entries) or raise: failed, lost, or past the deadline."""
-    start = time.monotonic()
-    deadline = start + options.timeout
-    unknown_since: float | None = None
+    deadline = time.monotonic() + options.timeout
+    liveness = Liveness(options)
     interval = options.poll_interval
     while True:
         state = _poll_once(client, job.task_id, deadline)
         now = time.monotonic()
         if state is not None:
             if state.status == 1:
-                _report(progress, 1.0, "succeeded")
+                report(progress, 1.0, "succeeded")
                 return state.entries
             if state.status == 2:
-                raise AceStepJobFailed(failure_message(job, state))
-            unknown_since = (unknown_since or now) if state.looks_unknown else None
-            if unknown_since is not None and now - unknown_since >= options.lost_after:
-                raise AceStepLostTask(
-                    f"ACE-Step does not know task {job.task_id} any more (the server restarted?)")
-            _report(progress, state.progress, state.stage)
+                raise failure_error(job.task_id, state, job.payload, client)
+            liveness.observe(client, state, job.task_id, now)
+            report(progress, state.progress, state.stage)
         if now >= deadline:
             stage = f" (last stage: {state.stage})" if state and state.stage else ""
             raise AceStepTimeout(f"ACE-Step task {job.task_id} did not finish within {options.timeout:.0f} s"
@@ -175,23 +231,8 @@ def _poll_once(client: AceStepClient, task_id: str, deadline: float) -> TaskStat
         return None
 
 
-def _report(progress: ProgressFn | None, fraction: float, stage: str) -> None:
-    if progress is not None:
-        progress(max(0.0, min(1.0, fraction)), stage)
-
-
-def failure_message(job: AceStepJob, state: TaskState) -> str:
-    """One line for status 2: the server's error when it gives one (newer servers), else a hint."""
-    if state.error:
-        return f"ACE-Step task {job.task_id} failed: {state.error.strip().splitlines()[-1]}"
-    needs_lm = [name for name in ("thinking", "use_format", "sample_query", "sample_mode") if job.payload.get(name)]
-    hint = (f"; {', '.join(needs_lm)} need the server's LM (start it with ACESTEP_INIT_LLM=true, "
-            "or use --no-thinking)" if needs_lm else "")
-    return f"ACE-Step task {job.task_id} failed (the server gave no reason){hint}"
-
-
 def poll_song(job: AceStepJob, request: SongRequest, out_dir: Path, progress: ProgressFn | None = None) -> Song:
-    """Wait for the job, download every audio of the batch and build the Song from the picked one."""
+    """Wait for the job, download every audio of the batch and build the Song (and its takes)."""
     options = AceStepOptions.from_request(request)
     with client_for(options, job.api_url) as client:
         try:
@@ -202,7 +243,7 @@ def poll_song(job: AceStepJob, request: SongRequest, out_dir: Path, progress: Pr
         audios = _download_all(client, entries, Path(out_dir), options.audio_format)
     record = {"engine": "acestep", "api_mode": "native", "api_url": job.api_url, "task_id": job.task_id,
               "submitted": job.payload, "uploads": job.uploads, "result": entries}
-    return song_from_entries(entries, audios, record, job.request, options.pick, Path(out_dir))
+    return song_from_entries(entries, audios, record, job.request, options, Path(out_dir), job.warnings)
 
 
 def _download_all(client: AceStepClient, entries: list[dict], out_dir: Path, fmt: str) -> list[FileArtifact]:
@@ -214,118 +255,28 @@ def _download_all(client: AceStepClient, entries: list[dict], out_dir: Path, fmt
 
 
 def _suffix_of(file_url: str, fmt: str) -> str:
-    """The audio's extension from the server path inside `/v1/audio?path=...`, else the asked format."""
+    """The audio's extension from the server path inside `/v1/audio?path=...`, else the asked format's."""
     path = parse_qs(urlsplit(file_url).query).get("path", [""])[0]
     suffix = Path(path).suffix.lower()
-    return suffix if suffix in SUFFIX_BY_MIME.values() else f".{fmt}"
-
-
-def song_from_entries(entries: list[dict], audios: list[FileArtifact], record: dict, request: SongRequest,
-                      pick: int, out_dir: Path) -> Song:
-    """The Song of audio number `pick` (1-based); the others become extra files."""
-    if pick > len(audios):
-        raise AceStepError(f"--pick {pick} but ACE-Step returned {len(audios)} audio(s)")
-    entry = [e for e in entries if e.get("file")][pick - 1]
-    metas = metas_of(entry)
-    result = write_json_atomic(out_dir / "result.json", {**record, "picked": pick})
-    chosen = audios[pick - 1]
-    return Song(
-        audio=chosen,
-        result=result,
-        caption=_text_or(entry.get("prompt"), request.caption),
-        lyrics=_text_or(entry.get("lyrics"), request.lyrics),
-        duration=audio_duration(chosen.path),
-        bpm=metas["bpm"] or request.bpm,
-        key_scale=metas["key_scale"] or request.key_scale,
-        time_signature=metas["time_signature"] or request.time_signature,
-        engine="acestep",
-        seed=seed_at(entry.get("seed_value"), pick - 1),
-        extra_files=[a for i, a in enumerate(audios) if i != pick - 1],
-    )
-
-
-def _text_or(value: Any, fallback: str) -> str:
-    """The server's text when it gave one (even an empty string means 'used nothing'), else ours."""
-    return str(value) if isinstance(value, str) else fallback
-
-
-# ---- completion mode ----------------------------------------------------------------------
-
-def complete_song(request: SongRequest, out_dir: Path, progress: ProgressFn | None = None) -> Song:
-    """Completion mode: one blocking /v1/chat/completions call, the audio inline as base64."""
-    options = AceStepOptions.from_request(request)
-    out_dir = Path(out_dir)
-    files = options.upload_files()
-    with client_for(options) as client:
-        request, options = _effective(request, options, client)
-        model = options.model or _primary_model(client)
-        parts = [input_audio_part(p.read_bytes(), p.suffix.lstrip(".").lower() or "mp3") for p in files.values()]
-        body = build_completion_body(request, options, model, parts)
-        _report(progress, 0.0, "generating (completion mode)")
-        response = client.chat_completion(body, timeout=options.timeout)
-    _report(progress, 1.0, "succeeded")
-    data, mime = decode_data_url(completion_audio_url(response))
-    audio = _write_audio(out_dir / f"song_1{SUFFIX_BY_MIME.get(mime, '.' + options.audio_format)}", data)
-    return _song_from_completion(response, audio, body, request, out_dir)
-
-
-def _write_audio(path: Path, data: bytes) -> FileArtifact:
-    """The inline audio, renamed into place only if it decodes (a hostile or broken server's bytes never
-    become song_1.mp3)."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-        verify_audio(tmp, "ACE-Step /v1/chat/completions audio")
-    return FileArtifact.from_path(path)
-
-
-def _primary_model(client: AceStepClient) -> str:
-    names = client.models()
-    return names[0] if names else "acestep-v15-turbo"
-
-
-def _song_from_completion(response: dict, audio: FileArtifact, body: dict, request: SongRequest,
-                          out_dir: Path) -> Song:
-    content = response["choices"][0]["message"].get("content") or ""
-    used = parse_completion_content(content)
-    record = {"engine": "acestep", "api_mode": "completion", "submitted": _without_audio(body),
-              "response": _without_audio(response), "parsed": used}
-    return Song(
-        audio=audio,
-        result=write_json_atomic(out_dir / "result.json", record),
-        caption=used.get("caption") or request.caption,
-        lyrics=used.get("lyrics", "" if request.instrumental else request.lyrics),
-        duration=audio_duration(audio.path),
-        bpm=as_int(known(used.get("bpm"))) or request.bpm,
-        key_scale=known(used.get("key")) or request.key_scale,
-        time_signature=known(used.get("time_signature")) or request.time_signature,
-        engine="acestep",
-        seed=request.seed,
-    )
-
-
-def _without_audio(obj: Any, key: str = "") -> Any:
-    """A copy with base64 audio (data URLs, input_audio `data`) replaced by its size: no song twice."""
-    if isinstance(obj, dict):
-        return {k: _without_audio(v, k) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_without_audio(v) for v in obj]
-    if isinstance(obj, str) and len(obj) > 256 and (obj.startswith("data:") or key == "data"):
-        return f"<{len(obj)} characters of base64 audio omitted>"
-    return obj
+    return suffix if suffix in set(SUFFIX_BY_MIME.values()) else format_suffix(fmt)
 
 
 # ---- everything in one call ----------------------------------------------------------------
 
 def generate_acestep_song(request: SongRequest, out_dir: Path, progress: ProgressFn | None = None) -> Song:
-    """Submit + poll (resubmitting `job.request` once if the server lost the task), or one completion call.
+    """Submit + poll (resubmitting `job.request` once if the server lost the task), one completion call per
+    audio, or, for uploads a server cannot take, completion mode instead.
 
-    The flow splits these into cached Prefect tasks; this plain version is for the engine
-    registry, scripts and tests.
+    The flow splits submit and poll into cached Prefect tasks when there is no upload; this plain
+    version is the engine's `generate`, for uploads, scripts and tests.
     """
     options = AceStepOptions.from_request(request)
     if options.api_mode == "completion":
         return complete_song(request, out_dir, progress)
-    job = submit_song(request, out_dir)
+    try:
+        job = submit_song(request, out_dir)
+    except UploadsRejected as exc:
+        return upload_fallback(request, out_dir, progress, str(exc))
     try:
         return poll_song(job, request, out_dir, progress)
     except AceStepLostTask as exc:

@@ -23,12 +23,23 @@ DEFAULT_API_URL = "http://127.0.0.1:8001"
 
 #: Options that never change the audio: excluded from the submit step's cache key.
 RUNTIME_FIELDS = frozenset(
-    {"timeout", "poll_interval", "poll_max_interval", "lost_after", "http_timeout", "download_timeout",
-     "retry_delay", "submit_retries", "pick", "max_download_mb"}
+    {"timeout", "poll_interval", "poll_max_interval", "lost_after", "stalled_after", "stalled_limit",
+     "http_timeout", "download_timeout", "retry_delay", "submit_retries", "pick", "max_download_mb",
+     "gateway_retries", "gateway_retry_delay"}
 )
 
 #: Task types that edit a source audio instead of generating from text.
 EDIT_TASKS = ("cover", "repaint")
+#: Audio formats every ACE-Step 1.5 server saves; the others need a later release (f30aee4 saves them as FLAC).
+CLASSIC_FORMATS = ("mp3", "wav", "flac")
+AudioFormat = Literal["mp3", "wav", "flac", "opus", "aac", "wav32"]
+#: The file suffix each audio_format gets (wav32 is a 32-bit float .wav).
+FORMAT_SUFFIX = {"wav32": ".wav"}
+
+
+def format_suffix(fmt: str) -> str:
+    """The file suffix the server gives an audio_format ('.mp3'; wav32 is a '.wav')."""
+    return FORMAT_SUFFIX.get(fmt, f".{fmt}")
 
 #: What the server reads as a time signature ("6" means 6/8), from what users type.
 TIME_SIGNATURES = {"2": "2", "3": "3", "4": "4", "6": "6", "2/4": "2", "3/4": "3", "4/4": "4", "6/8": "6"}
@@ -63,7 +74,9 @@ class AceStepOptions(BaseModel):
         "custom_mode", description="Random mode: custom_mode gives caption+lyrics, simple_mode a description")
     model: str | None = Field(None, description="DiT model name (None = the server's primary model)")
     batch_size: int = Field(1, ge=1, le=8, description="Audios generated; all are saved")
-    audio_format: Literal["mp3", "wav", "flac"] = "mp3"
+    takes: int | None = Field(None, ge=2, le=8, description="Generate this many takes and keep the one whose "
+                                                          "vocals carry the lyrics best (all are saved)")
+    audio_format: AudioFormat = Field("mp3", description="opus, aac and wav32 need a later ACE-Step release")
     inference_steps: int | None = Field(None, ge=1, le=200)
     guidance_scale: float | None = Field(None, ge=0)
     task_type: Literal["text2music", "cover", "repaint"] = "text2music"
@@ -74,6 +87,12 @@ class AceStepOptions(BaseModel):
     repainting_start: float | None = Field(None, ge=0)
     repainting_end: float | None = Field(None, description="Seconds; None or -1 = to the end")
     audio_cover_strength: float | None = Field(None, ge=0, le=1)
+    repaint_mode: Literal["conservative", "balanced", "aggressive"] | None = Field(
+        None, description="How much of the source a repaint keeps (later ACE-Step releases)")
+    repaint_strength: float | None = Field(None, ge=0, le=1, description="balanced repaint: 0 keeps, 1 replaces")
+    lora: str | None = Field(None, description="LoRA adapter on the server (its path there), loaded before the "
+                                               "song; 'NAME:SCALE' also sets its scale (later ACE-Step releases)")
+    lora_scale: float | None = Field(None, ge=0, le=1, description="The LoRA adapter's strength, 0-1")
     # --- runtime only (RUNTIME_FIELDS): how to talk to the server, not what to make ---
     pick: int = Field(1, ge=1, description="Which audio of the batch the video uses (1-based)")
     timeout: float = Field(1800.0, gt=0, description="Overall deadline for one job, seconds")
@@ -81,22 +100,63 @@ class AceStepOptions(BaseModel):
     poll_max_interval: float = Field(10.0, gt=0, description="Polling backs off up to this pause")
     lost_after: float = Field(
         120.0, gt=0, description="A task answering status 0 with '[]' this long is lost (server restarted)")
+    stalled_after: float = Field(
+        60.0, gt=0, description="A running task whose stage and progress stay the same this long is checked "
+                                "against /v1/stats: if the server runs and queues nothing, the task is lost")
+    stalled_limit: float = Field(
+        900.0, gt=0, description="A running task that stays the same this long is lost even on a busy server")
     http_timeout: float = Field(60.0, gt=0, description="Timeout of one HTTP request (not of the job)")
     download_timeout: float = Field(600.0, gt=0, description="Deadline for one whole audio download")
     retry_delay: float = Field(1.0, ge=0, description="First backoff after a 429 on submit; doubles")
     submit_retries: int = Field(5, ge=0, description="429 answers tolerated on one submit")
     max_download_mb: float = Field(DEFAULT_MAX_DOWNLOAD_MB, gt=0,
                                    description="Largest audio file accepted from the server, MB")
+    gateway_retries: int = Field(2, ge=0, le=10, description="Completion mode: times a proxy's 504 (not the "
+                                                             "server's own generation timeout) is retried")
+    gateway_retry_delay: float = Field(10.0, ge=0, description="First pause after a proxy's 504; doubles")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lora_scale_from_name(cls, data: object) -> object:
+        """'--lora NAME:0.7' is the adapter NAME at scale 0.7 (a ':' not followed by a number is part of NAME)."""
+        if isinstance(data, dict) and isinstance(data.get("lora"), str) and data.get("lora_scale") is None:
+            name, sep, tail = data["lora"].rpartition(":")
+            try:
+                scale = float(tail) if sep and name else None
+            except ValueError:
+                scale = None
+            if scale is not None:
+                return {**data, "lora": name, "lora_scale": scale}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> AceStepOptions:
+        if self.takes is not None:
+            if self.batch_size not in (1, self.takes):
+                raise ValueError(f"takes {self.takes} and batch_size {self.batch_size}: give one of them")
+            if self.pick != 1:
+                raise ValueError("takes choose the take themselves: leave out pick")
+            self.batch_size = self.takes
         if self.pick > self.batch_size:
             raise ValueError(f"pick {self.pick} is larger than batch_size {self.batch_size}")
         if self.task_type in EDIT_TASKS and not self.src_audio:
             raise ValueError(f"task_type {self.task_type} needs src_audio (--src-audio FILE)")
-        if self.api_mode == "completion" and self.pick > 1:
-            raise ValueError("completion mode returns only the first audio of a batch: use --pick 1")
+        if (self.repaint_mode or self.repaint_strength is not None) and self.task_type != "repaint":
+            raise ValueError("repaint_mode and repaint_strength are for --task-type repaint")
+        if self.lora_scale is not None and not self.lora:
+            raise ValueError("lora_scale needs lora (--lora NAME[:SCALE])")
         return self
+
+    def newer_features(self) -> list[str]:
+        """What this request asks that only later ACE-Step releases do, as the user would name it."""
+        wanted = []
+        if self.audio_format not in CLASSIC_FORMATS:
+            wanted.append(f"--audio-format {self.audio_format}")
+        if self.repaint_mode or self.repaint_strength is not None:
+            wanted.append("--repaint-mode/--repaint-strength")
+        if self.lora:
+            wanted.append("--lora")
+        return wanted
 
     @classmethod
     def from_request(cls, request: SongRequest) -> AceStepOptions:
@@ -106,6 +166,10 @@ class AceStepOptions(BaseModel):
         except ValidationError as exc:
             raise PermanentError(validation_line(exc, "bad ACE-Step option {where}: {message}", "engine_options")) \
                 from exc
+
+    def has_uploads(self) -> bool:
+        """True when the request sends audio files (a cover/repaint source, a style reference)."""
+        return bool(self.reference_audio or (self.src_audio and self.task_type in EDIT_TASKS))
 
     def upload_files(self) -> dict[str, Path]:
         """Multipart file parts to send, by the server's field name; checked to exist and unchanged."""

@@ -5,7 +5,11 @@ something a client would not guess (`format` is use_format, `description` switch
 the LM's sample mode, `key` is key_scale, `language` is vocal_language, `duration` is
 audio_duration). So bodies use only canonical names, always say `audio_duration` and
 `batch_size` (the server would make 2 audios of a length of its choosing), and ask for
-the request's seed with `use_random_seed: false` (honoured by newer servers).
+the request's seed with `use_random_seed: false` (honoured by later releases; f30aee4 ignores
+it): one seed per audio of a batch ("42,43,44"), so every take can be made again.
+
+Answers come in several shapes (contract §5.3-5.4): `sung_text` reads what was sung from either
+result shape, and says when the server did not report it.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ def _edit_fields(options: AceStepOptions) -> dict[str, Any]:
     if options.task_type == "repaint":
         fields["repainting_start"] = options.repainting_start or 0.0
         fields["repainting_end"] = options.repainting_end if options.repainting_end is not None else -1
+        fields["repaint_mode"] = options.repaint_mode
+        fields["repaint_strength"] = options.repaint_strength
     else:
         fields["audio_cover_strength"] = options.audio_cover_strength
     return _drop_none(fields)
@@ -62,7 +68,7 @@ def build_release_payload(request: SongRequest, options: AceStepOptions) -> dict
         "bpm": request.bpm,
         "key_scale": request.key_scale or None,
         "time_signature": normalize_time_signature(request.time_signature),
-        "seed": request.seed,
+        "seed": batch_seeds(request.seed, options.batch_size),
         "use_random_seed": False,
         "model": options.model,
         "inference_steps": options.inference_steps,
@@ -83,9 +89,17 @@ def completion_content(request: SongRequest, options: AceStepOptions) -> str:
     return text
 
 
+def batch_seeds(seed: int, count: int) -> int | str:
+    """The seed field for `count` audios: the seed itself, or one seed per audio ('42,43,44') so that
+    a server honouring seeds makes every audio of the batch reproducible, not only the first."""
+    return seed if count <= 1 else ",".join(str(seed + i) for i in range(count))
+
+
 def build_completion_body(request: SongRequest, options: AceStepOptions, model: str,
-                          audio_parts: list[dict] | None = None) -> dict[str, Any]:
-    """The body of /v1/chat/completions. `audio_parts` are input_audio parts (cover/repaint source)."""
+                          audio_parts: list[dict] | None = None, take: int = 0) -> dict[str, Any]:
+    """The body of /v1/chat/completions for take number `take` (0-based: its seed is the request's + take).
+    `audio_parts` are input_audio parts (cover/repaint source). Completion mode answers with one audio,
+    so several audios are several requests, each with batch_size 1."""
     content: Any = completion_content(request, options)
     if audio_parts:
         content = [{"type": "text", "text": content}, *audio_parts]
@@ -103,7 +117,7 @@ def build_completion_body(request: SongRequest, options: AceStepOptions, model: 
         "messages": [{"role": "user", "content": content}],
         "audio_config": _drop_none(audio_config),
         "stream": False,
-        "seed": request.seed,
+        "seed": request.seed + take,
         "batch_size": 1,
         "guidance_scale": options.guidance_scale,
         "sample_mode": True if options.description else None,
@@ -226,3 +240,44 @@ def seed_at(seed_value: Any, index: int) -> int | None:
     if not seeds:
         return None
     return as_int(seeds[min(index, len(seeds) - 1)])
+
+
+# ---- what was sung, from either result shape ---------------------------------------------------------
+
+#: Keys only the full result shape has (installed with diskcache, and every later release).
+FULL_SHAPE_KEYS = ("seed_value", "generation_info", "dit_model", "lm_model")
+_INSTRUMENTAL_WORDS = ("instrumental", "no vocals", "without vocals")
+
+
+def full_shape(entry: dict) -> bool:
+    """True for the disk cache's shape, where top-level prompt/lyrics are what was generated; False for the
+    in-memory store's (no diskcache), where `prompt` is metas.caption and `lyrics` the request's input."""
+    return any(key in entry for key in FULL_SHAPE_KEYS)
+
+
+def vocals_expected(request: SongRequest, options: AceStepOptions) -> bool:
+    """Whether the request asked for a song with vocals (lyrics given, or a description not asking for none)."""
+    if options.description:
+        return not any(word in options.description.lower() for word in _INSTRUMENTAL_WORDS)
+    return not request.instrumental
+
+
+def sung_text(entry: dict, request: SongRequest, options: AceStepOptions) -> tuple[str, str, list[str]]:
+    """(caption, lyrics, warnings) of what one result entry says was sung.
+
+    The full shape says it as is. The smaller one does not report what the LM wrote: its lyrics are the
+    request's own (empty in description or random mode) and its prompt may be empty, so the caption falls
+    back to the request's (or the description) and unknown lyrics stay empty, which the lyrics step reads
+    as "unknown, transcribe them" rather than as an instrumental.
+    """
+    caption_given = request.caption or options.description or ""
+    if full_shape(entry):
+        caption = entry.get("prompt") if isinstance(entry.get("prompt"), str) else caption_given
+        lyrics = entry.get("lyrics") if isinstance(entry.get("lyrics"), str) else request.lyrics
+        return caption or caption_given, lyrics, []
+    caption = str(entry.get("prompt") or "") or caption_given
+    if options.description:
+        unknown = ["ACE-Step did not report the lyrics its LM wrote (a server installed without diskcache gives "
+                   "only the request's own): they are transcribed from the audio"]
+        return caption, "", unknown if vocals_expected(request, options) else []
+    return caption, request.lyrics, []

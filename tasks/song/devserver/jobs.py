@@ -1,10 +1,13 @@
 """Jobs of the built-in ACE-Step server: the store, the bounded queue, the single worker, faults.
 
-Like upstream: one worker takes jobs from a bounded queue one after another (so a full
-queue answers 429), job records live in memory, and each state is reported in the shapes
-of contract §5.3. Jobs generate with the built-in engine (`generate_local_song`) into a
-scratch folder and the audio is encoded into the server's audio folder, which /v1/audio
-serves. Faults (FaultPlan) let tests make the server misbehave on purpose.
+Like upstream: one worker takes jobs from a bounded queue one after another (so a full queue
+answers 429), job records live in memory, and with the disk cache (devserver.results) the
+running stage and the result are written there too, so they outlive a restart. Jobs generate
+with the built-in engine (`generate_local_song`) into a scratch folder and the audio is encoded
+at 48 kHz into the server's audio folder, which /v1/audio serves. Faults (FaultPlan) let tests
+make the server misbehave on purpose; `skip_lines`/`skip_line_rate` make takes leave lyric lines
+out (devserver.takes). A server that stops kills its running job without writing anything more,
+like a process that dies.
 """
 
 from __future__ import annotations
@@ -28,19 +31,15 @@ from pydantic import BaseModel, Field
 from mvflow.errors import JobRejected
 from mvflow.models import Song, SongRequest
 from mvflow.song.devserver import audio as acestep_audio
-from mvflow.song.devserver import lm as acestep_lm
-from mvflow.song.devserver.params import parse_seeds
+from mvflow.song.devserver import results
+from mvflow.song.devserver.behaviour import Behaviour
+from mvflow.song.devserver.plan import LM_MODEL, PRIMARY_MODEL, SongPlan, plan_song
+from mvflow.song.devserver.takes import random_skips, sung_line_count
 
 Generator = Callable[[SongRequest, Path], Song]
 
-PRIMARY_MODEL = "mvflow-local"
-LM_MODEL = "mvflow-rule-lm"
-FORMATS = ("mp3", "wav", "flac")
-STALE_AFTER_S = 3600  # a job still at status 0 this long after create_time is reported failed
 KEEP_FINISHED_S = 24 * 3600
 AVG_JOB_SECONDS = 5.0
-MAX_DURATION_S = 600.0
-MAX_BATCH = 8
 
 
 class FaultPlan(BaseModel):
@@ -58,6 +57,13 @@ class FaultPlan(BaseModel):
     fail_query_500: int = Field(0, ge=0, description="Next N /query_result polls answer a plain-text 500")
     fail_download_500: int = Field(0, ge=0, description="Next N /v1/audio downloads answer a plain-text 500")
     trickle_downloads: int = Field(0, ge=0, description="Next N /v1/audio downloads send 1 KiB every 0.1 s")
+    proxy_504: int = Field(0, ge=0, description="Next N /v1/chat/completions are answered 504 with an HTML page, "
+                                                "as a proxy in front of a hosted server does (no job is made)")
+    skip_lines: list[list[int]] = Field(
+        default_factory=list, description="The next audios generated leave out these lyric lines (1-based, lines "
+                                          "with words), one list per audio, in the order they are generated")
+    skip_line_rate: float = Field(0.0, ge=0, le=1, description="Every audio leaves each lyric line out with this "
+                                                               "probability, drawn from the audio's seed")
 
 
 class Faults:
@@ -75,6 +81,11 @@ class Faults:
                 setattr(self._plan, name, left - 1)
             return left > 0
 
+    def next_skips(self) -> list[int] | None:
+        """The lines the next audio leaves out (skip_lines), or None when no list is left."""
+        with self._lock:
+            return self._plan.skip_lines.pop(0) if self._plan.skip_lines else None
+
     def value(self, name: str) -> Any:
         with self._lock:
             return getattr(self._plan, name)
@@ -87,27 +98,6 @@ class Faults:
     def snapshot(self) -> FaultPlan:
         with self._lock:
             return self._plan.model_copy()
-
-
-@dataclass
-class SongPlan:
-    """What a job will generate, after the LM stand-in and the server's defaults."""
-
-    caption: str
-    lyrics: str
-    bpm: int | None
-    key_scale: str
-    time_signature: str
-    duration: float
-    language: str
-    seeds: list[int]
-    audio_format: str
-    task_type: str
-    original_caption: str
-    original_lyrics: str
-    cover_strength: float = 1.0
-    repaint_start: float = 0.0
-    repaint_end: float = -1.0
 
 
 @dataclass
@@ -128,23 +118,20 @@ class Job:
     finished: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    lora: str | None = None
+    skipped: list[list[int]] = field(default_factory=list)
 
-    def reported_status(self) -> int:
-        stale = self.status == 0 and time.time() - self.create_time > STALE_AFTER_S
-        return 2 if stale else self.status
-
-    def result_entries(self, with_error: bool = True) -> list[dict]:
-        """The list inside `result` for this job's state (contract §5.3)."""
-        base = {"file": "", "wave": "", "status": self.status, "create_time": self.create_time, "env": "development"}
+    def store_entries(self, with_error: bool = True) -> list[dict]:
+        """The in-memory store's answer for this job (what upstream answers without the disk cache)."""
+        if self.status == 1 and self.params["analysis_only"]:  # one entry, no audio: the LM wrote the caption
+            return [results.stored_success("", self.create_time, self.plan.caption, self.plan.original_lyrics,
+                                           metas(self.plan))]
         if self.status == 1:
-            return self.entries
-        if self.status == 2:
-            failed = {**base, "progress": 0.0, "stage": "failed"}
-            return [{**failed, "error": self.error} if with_error else failed]
-        if self.started is None:
-            return [{**base, "prompt": "", "lyrics": "", "metas": {}, "progress": 0.0, "stage": "queued",
-                     "error": None}]
-        return [{**base, "progress": round(self.progress, 3), "stage": self.stage}]
+            return [results.stored_success(file_url(p), self.create_time, self.plan.lm_caption,
+                                           self.plan.original_lyrics, metas(self.plan)) for p in self.audio_paths]
+        stage = "queued" if self.started is None else self.stage
+        return [results.store_entry(self.status, self.create_time, self.progress, stage,
+                                    self.traceback if with_error else None)]
 
 
 class JobStore:
@@ -174,11 +161,17 @@ class JobStore:
         with self._lock:
             return self._jobs.get(task_id)
 
+    def upload_paths(self) -> list[Path]:
+        """The upload files jobs still own (they are removed when their job ends)."""
+        with self._lock:
+            return [p for job in self._jobs.values() for p in job.uploads.values()]
+
     def knows(self, job: Job) -> bool:
         return self.get(job.task_id) is job
 
     def forget_unfinished(self) -> int:
-        """As after a restart: every job not finished is gone (its id now looks unknown) and stops."""
+        """As after a restart: every job not finished is gone from memory (a queued id now looks unknown) and
+        stops at once without writing anything more, so the disk cache keeps a running job's last stage."""
         with self._lock:
             lost = [tid for tid, job in self._jobs.items() if job.status == 0]
             for tid in lost:
@@ -210,107 +203,49 @@ class JobStore:
         }
 
 
-# ---- planning: what a job's parameters mean for the built-in engine ------------------------
-
-def plan_song(params: dict[str, Any], has_source: bool, rng: random.Random, lm: bool = True) -> SongPlan:
-    """Turn parsed parameters into a SongPlan: LM stand-in, seeds, format, duration, task type.
-
-    `lm` False is a server started without its LM: an analysis job fails, like upstream's.
-    """
-    if params["full_analysis_only"] or (params["analysis_only"] and not lm):
-        raise JobRejected("analysis jobs need ACE-Step's 5Hz LM, which this server has not loaded")
-    task_type = params["task_type"] or "text2music"
-    if task_type in ("cover", "repaint") and not has_source:
-        task_type = "text2music"  # upstream falls back too
-    if task_type not in ("text2music", "cover", "repaint"):
-        raise JobRejected(f"task_type {task_type!r} needs ACE-Step's DiT; the built-in engine does "
-                          "text2music, cover and repaint")
-    duration = params["audio_duration"]
-    if duration is None or duration <= 0:
-        duration = rng.uniform(10.0, 120.0)  # what the DiT does without an LM
-    batch = min(max(params["batch_size"], 1), MAX_BATCH)
-    plan = SongPlan(
-        caption=params["prompt"], lyrics=params["lyrics"], bpm=_tempo(params["bpm"]), key_scale=params["key_scale"],
-        time_signature=_beats(params["time_signature"]), duration=min(float(duration), MAX_DURATION_S),
-        language=params["vocal_language"] or "en", seeds=_seeds(params, batch, rng),
-        audio_format=params["audio_format"] if params["audio_format"] in FORMATS else "flac",
-        task_type=task_type, original_caption=params["prompt"], original_lyrics=params["lyrics"],
-        cover_strength=params["audio_cover_strength"], repaint_start=params["repainting_start"] or 0.0,
-        repaint_end=params["repainting_end"] if params["repainting_end"] else -1.0,
-    )
-    return apply_lm(plan, params)
-
-
-def apply_lm(plan: SongPlan, params: dict[str, Any]) -> SongPlan:
-    """Sample/description mode writes caption, lyrics and metas; format mode tidies and fills them.
-
-    The request's duration is kept in both (upstream's LM would choose its own length).
-    """
-    query = params["sample_query"].strip()
-    if query or params["sample_mode"]:
-        written = acestep_lm.sample_song(query, plan.seeds[0], plan.duration, plan.language)
-        plan.caption, plan.lyrics = written["caption"], written["lyrics"]
-        plan.bpm, plan.key_scale = written["bpm"], written["key_scale"]
-        plan.time_signature, plan.language = written["time_signature"], written["vocal_language"]
-        plan.original_caption = plan.original_lyrics = ""
-    elif params["use_format"]:
-        metas = {"bpm": plan.bpm, "key_scale": plan.key_scale, "time_signature": plan.time_signature,
-                 "duration": plan.duration, "language": params["vocal_language"]}
-        formatted = acestep_lm.format_song(plan.caption, plan.lyrics, metas, plan.seeds[0])
-        plan.caption, plan.lyrics = formatted["caption"], formatted["lyrics"]
-        plan.bpm, plan.key_scale = formatted["bpm"], formatted["key_scale"]
-        plan.time_signature = formatted["time_signature"]
-    return plan
-
-
-def _tempo(bpm: int | None) -> int | None:
-    return bpm if bpm is not None and 30 <= bpm <= 300 else None
-
-
-def _beats(value: str) -> str:
-    text = (value or "").strip().split("/")[0]
-    return text if text in ("2", "3", "4", "6") else ""
-
-
-def _seeds(params: dict[str, Any], batch: int, rng: random.Random) -> list[int]:
-    """One seed per audio: the requested ones (newer servers honour them), else random."""
-    given = [] if params["use_random_seed"] else parse_seeds(params["seed"])
-    seeds = given[:batch]
-    while len(seeds) < batch:
-        seeds.append(seeds[-1] + 1 if seeds else rng.randrange(2**32))
-    return seeds
-
-
 # ---- running: the single worker ---------------------------------------------------------------
 
 class SongMaker:
-    """Runs one job: generate each audio of the batch, apply cover/repaint, encode, describe."""
+    """Runs one job: generate each audio of the batch, apply cover/repaint, encode, describe.
+
+    With a disk cache, every stage and the end (success, or a failure without error text at
+    f30aee4) are written to it as upstream does; a cancelled job (its server stopped, or
+    forgot it) ends without writing anything more.
+    """
 
     def __init__(self, generator: Generator, audio_dir: Path, work_dir: Path, faults: Faults,
-                 store: JobStore, lm: bool = True) -> None:
-        self.lm = lm
+                 store: JobStore, behaviour: Behaviour, cache: results.ResultCache | None = None,
+                 lora: Callable[[], str | None] = lambda: None) -> None:
         self.generator = generator
         self.audio_dir = audio_dir
         self.work_dir = work_dir
         self.faults = faults
         self.store = store
+        self.behaviour = behaviour
+        self.cache = cache
+        self.lora = lora
 
     def run(self, job: Job) -> None:
         job.started = time.time()
+        job.lora = self.lora()
         scratch = self.work_dir / job.task_id
         try:
             self._wait_injected_delay(job)
             if self.faults.take("fail_jobs"):
                 raise RuntimeError("injected fault: generation failed")
-            job.plan = plan_song(job.params, "src_audio" in job.uploads, random.Random(), self.lm)
-            job.entries = describe_analysis(job, job.plan) if job.params["analysis_only"] else \
-                self._make(job, job.plan, scratch)
+            job.plan = plan_song(job.params, "src_audio" in job.uploads, random.Random(), self.behaviour)
+            if not job.params["analysis_only"]:  # an analysis-only job: the LM's answer, no audio
+                job.audio_paths = self._make(job, job.plan, scratch)
             job.status, job.progress, job.stage = 1, 1.0, "succeeded"
+            self._persist(job, [analysis_entry(job)] if job.params["analysis_only"] else
+                          [success_entry(job, p) for p in job.audio_paths])
         except Exception as exc:  # noqa: BLE001 - a failed job is reported, never crashes the worker
-            job.traceback = traceback.format_exc()
-            job.error = f"{type(exc).__name__}: {exc}"
-            job.status, job.stage = 2, "failed"
-            self.store.log(f"[job {job.task_id}] failed: {job.error}")
+            if not job.cancelled.is_set():  # a killed server writes nothing more
+                job.traceback = traceback.format_exc()
+                job.error = f"{type(exc).__name__}: {exc}"
+                job.status, job.stage = 2, "failed"
+                self.store.log(f"[job {job.task_id}] failed: {job.error}")
+                self._persist(job, [results.cached_failure(job.create_time, job.traceback, self.behaviour.newer_api)])
         finally:
             job.finished = time.time()
             shutil.rmtree(scratch, ignore_errors=True)
@@ -319,12 +254,19 @@ class SongMaker:
             self.store.finished(job)
             job.done.set()
 
+    def _persist(self, job: Job, entries: list[dict]) -> None:
+        if self.cache is not None and not job.cancelled.is_set():
+            self.cache.set(job.task_id, entries)
+
     def _stage(self, job: Job, stage: str, progress: float) -> None:
-        """Record the job's stage; a forgotten (restarted-away) job stops here."""
+        """Record the job's stage (in the disk cache too); a cancelled job stops here."""
         if job.cancelled.is_set():
-            raise JobRejected("the job was forgotten (simulated restart)")
+            raise JobRejected("the job was forgotten (its server stopped)")
+        changed = stage != job.stage
         job.stage, job.progress = stage, progress
-        self.store.log(f"[job {job.task_id}] {stage}")
+        if changed:
+            self.store.log(f"[job {job.task_id}] {stage}")
+        self._persist(job, [results.running_entry(job.create_time, progress, stage)])
 
     def _wait_injected_delay(self, job: Job) -> None:
         delay = float(self.faults.value("job_delay"))
@@ -334,72 +276,100 @@ class SongMaker:
             self._stage(job, "running", max(job.progress, min(0.3, 0.3 * (1 - left / delay))))
             time.sleep(min(0.05, left))
 
-    def _make(self, job: Job, plan: SongPlan, scratch: Path) -> list[dict]:
+    def _make(self, job: Job, plan: SongPlan, scratch: Path) -> list[Path]:
         paths = []
         total = len(plan.seeds)
         for index, seed in enumerate(plan.seeds):
             self._stage(job, f"Generating music (batch size: {total})...", 0.3 + 0.5 * index / total)
             wav = self._render(job, plan, seed, scratch / f"audio_{index}")
             self._stage(job, "Decoding audio...", 0.3 + 0.5 * (index + 1) / total)
-            dest = self.audio_dir / f"{uuid.uuid4()}.{plan.audio_format}"
+            dest = self.audio_dir / f"{uuid.uuid4()}.{acestep_audio.suffix_of(plan.audio_format)}"
             paths.append(acestep_audio.encode_audio(wav, dest, plan.audio_format))
         self._stage(job, "Preparing audio data...", 0.95)
-        job.audio_paths = paths
-        return describe(job, plan, paths)
+        return paths
 
     def _render(self, job: Job, plan: SongPlan, seed: int, folder: Path) -> Path:
         """One audio as WAV: text2music, or cover/repaint of the uploaded source."""
         source = job.uploads.get("src_audio")
+        skip = self._take_skips(job, plan, seed)
         if plan.task_type == "text2music":
-            return self._generate(plan, seed, plan.duration, folder)
+            return self._generate(plan, skip, seed, plan.duration, folder)
         src = acestep_audio.load(source)
         src_seconds = len(src) / acestep_audio.SAMPLE_RATE
-        if plan.task_type == "cover":
-            length = plan.duration if job.params["audio_duration"] else src_seconds
-            generated = acestep_audio.load(self._generate(plan, seed, length, folder))
+        if plan.task_type == "cover":  # a cover is as long as its source, whatever the request says
+            generated = acestep_audio.load(self._generate(plan, skip, seed, src_seconds, folder))
             mixed = acestep_audio.cover_mix(src, generated, plan.cover_strength)
         else:
             end = plan.repaint_end if plan.repaint_end > 0 else src_seconds
-            generated = acestep_audio.load(self._generate(plan, seed, max(end - plan.repaint_start, 1.0), folder))
-            mixed = acestep_audio.repaint_splice(src, generated, plan.repaint_start, plan.repaint_end)
+            generated = acestep_audio.load(self._generate(plan, skip, seed, max(end - plan.repaint_start, 1.0),
+                                                          folder))
+            mixed = acestep_audio.repaint_splice(src, generated, plan.repaint_start, plan.repaint_end,
+                                                 keep_source=repaint_keep(plan))
         return acestep_audio.save(folder / "edited.wav", mixed)
 
-    def _generate(self, plan: SongPlan, seed: int, seconds: float, folder: Path) -> Path:
+    def _take_skips(self, job: Job, plan: SongPlan, seed: int) -> list[int]:
+        """The lyric lines this audio leaves out (none, usually): the FaultPlan's next list, else drawn."""
+        skip = self.faults.next_skips()
+        if skip is None:
+            skip = random_skips(seed, float(self.faults.value("skip_line_rate")), sung_line_count(plan.lyrics))
+        job.skipped.append(sorted(skip))
+        if skip:
+            self.store.log(f"[job {job.task_id}] this take leaves out lyric lines {sorted(skip)}")
+        return sorted(skip)
+
+    def _generate(self, plan: SongPlan, skip: list[int], seed: int, seconds: float, folder: Path) -> Path:
+        """The built-in engine sings the plan's lyrics; the lines in `skip` keep their bars, unsung."""
         folder.mkdir(parents=True, exist_ok=True)
         request = SongRequest(caption=plan.caption, lyrics=plan.lyrics, duration=max(1.0, min(seconds, 600.0)),
                               bpm=plan.bpm, key_scale=plan.key_scale or None,
-                              time_signature=plan.time_signature or "4", language=plan.language, seed=seed)
+                              time_signature=plan.time_signature or "4", language=plan.language, seed=seed,
+                              engine_options={"skip_lines": skip} if skip else {})
         return Path(self.generator(request, folder).audio.path)
 
 
-def describe(job: Job, plan: SongPlan, paths: list[Path]) -> list[dict]:
-    """Success entries, one per audio, in the upstream shape (§5.3)."""
+def repaint_keep(plan: SongPlan) -> float:
+    """How much of the source a repainted region keeps: none when aggressive (and at f30aee4), most
+    when conservative, 1 - repaint_strength when balanced."""
+    return {"aggressive": 0.0, "conservative": 0.8}.get(plan.repaint_mode, 1.0 - plan.repaint_strength)
+
+
+def file_url(path: Path) -> str:
+    """The relative download URL of an audio file, as upstream writes it."""
+    return "/v1/audio?path=" + quote(str(path), safe="")
+
+
+def metas(plan: SongPlan) -> dict[str, Any]:
+    """bpm/duration/genres/key/time signature, 'N/A' where unknown (upstream's _normalize_metas)."""
     na = "N/A"
-    metas = {"bpm": plan.bpm or na, "duration": plan.duration, "genres": na, "keyscale": plan.key_scale or na,
-             "timesignature": plan.time_signature or na, "prompt": plan.original_caption,
-             "lyrics": plan.original_lyrics}
+    return {"bpm": plan.bpm or na, "duration": plan.duration, "genres": na, "keyscale": plan.key_scale or na,
+            "timesignature": plan.time_signature or na}
+
+
+def success_entry(job: Job, path: Path) -> dict[str, Any]:
+    """One audio of a finished job as the disk cache holds it (the full shape, §5.3)."""
+    plan = job.plan
     seconds = (time.time() - job.started) if job.started else 0.0
-    info = (f"**Average Time per Track: {seconds / max(len(paths), 1):.2f}s** ({len(paths)} track(s))\n\n"
-            f"**Engine:** mvflow built-in ({plan.task_type})\n\n**Total Time: {seconds:.2f}s**")
-    return [{"file": "/v1/audio?path=" + quote(str(p), safe=""), "wave": "", "status": 1,
-             "create_time": job.create_time, "env": "development", "prompt": plan.caption, "lyrics": plan.lyrics,
-             "metas": metas, "generation_info": info, "seed_value": ",".join(map(str, plan.seeds)),
-             "lm_model": LM_MODEL, "dit_model": PRIMARY_MODEL, "progress": 1.0, "stage": "succeeded"}
-            for p in paths]
+    count = max(len(job.audio_paths), 1)
+    info = (f"**Average Time per Track: {seconds / count:.2f}s** ({count} track(s))\n\n"
+            f"**Engine:** mvflow built-in ({plan.task_type})\n\n"
+            + (f"**LoRA:** {job.lora}\n\n" if job.lora else "") + f"**Total Time: {seconds:.2f}s**")
+    extras = {"generation_info": info, "seed_value": ",".join(map(str, plan.reported_seeds)),
+              "lm_model": LM_MODEL, "dit_model": PRIMARY_MODEL}
+    return results.cached_success(file_url(path), job.create_time, {"caption": plan.caption, "lyrics": plan.lyrics},
+                                  {"caption": plan.original_caption, "lyrics": plan.original_lyrics}, metas(plan),
+                                  extras)
 
 
-def describe_analysis(job: Job, plan: SongPlan) -> list[dict]:
-    """An analysis-only job's single entry: what the LM wrote and chose, no audio (`file` is "").
-
-    Upstream (f30aee4) runs the LM's sample step for a `sample_query`, then its metadata pass,
-    and returns the caption, the lyrics and the metas without generating any audio.
-    """
-    metas = {"bpm": plan.bpm or "N/A", "duration": plan.duration, "genres": "", "keyscale": plan.key_scale or "N/A",
-             "timesignature": plan.time_signature or "N/A", "prompt": "", "lyrics": ""}
-    return [{"file": "", "wave": "", "status": 1, "create_time": job.create_time, "env": "development",
-             "prompt": plan.caption, "lyrics": plan.lyrics, "metas": metas,
-             "generation_info": "Analysis Only Mode Complete", "seed_value": "", "lm_model": LM_MODEL,
-             "dit_model": "None (Analysis Only)", "progress": 1.0, "stage": "succeeded"}]
+def analysis_entry(job: Job) -> dict[str, Any]:
+    """An analysis-only job's single entry in the disk cache: what the LM wrote and chose, no audio
+    (`file` is ""). Upstream runs the LM's sample step for a `sample_query`, then its metadata pass,
+    and returns the caption, the lyrics and the metas without generating any audio."""
+    plan = job.plan
+    extras = {"generation_info": "Analysis Only Mode Complete", "seed_value": "", "lm_model": LM_MODEL,
+              "dit_model": "None (Analysis Only)"}
+    return results.cached_success("", job.create_time, {"caption": plan.caption, "lyrics": plan.lyrics},
+                                  {"caption": plan.original_caption, "lyrics": plan.original_lyrics}, metas(plan),
+                                  extras)
 
 
 class Worker:

@@ -1,9 +1,10 @@
 """A tiny deterministic, rule-based stand-in for ACE-Step's 5Hz LM, used by the built-in server.
 
 The real server needs its LM for format mode (`use_format`, `/format_input`), simple mode
-(`sample_query`/`description`) and sample mode. The built-in engine has no LM; rather than
-failing those requests (status 2) the built-in server answers them with these rules, so
-the client's format/description/random flows can be exercised end to end without a GPU.
+(`sample_query`/`description`) and sample mode. The built-in engine has no LM; the built-in
+server answers those requests with these rules (while its LM is "loaded": `mvflow engine serve
+--no-lm` makes them fail as upstream does without one), so the client's format/description/
+random flows can be exercised end to end without a GPU.
 Keyword tables map words to style tags, tempo and mode; a seed picks among equals, so the
 same input always gives the same answer. `thinking` needs no stand-in: it only changes
 how the real LM writes audio codes, so the built-in server accepts and ignores it.
@@ -45,6 +46,9 @@ LANGUAGES = {"english": "en", "chinese": "zh", "mandarin": "zh", "中文": "zh",
 INSTRUMENTAL_WORDS = ("instrumental", "solo", "no vocals", "without vocals")
 ROOTS = ("C", "D", "E", "F", "G", "A", "Bb", "Eb")
 SECTION = re.compile(r"^\s*\[[^\]]+\]\s*$")
+#: The stand-in LM's song length: an intro, then this many seconds per sung line.
+INTRO_S = 4.0
+SECONDS_PER_LINE = 4.0
 
 VERSE_LINES = ("{Topic} is calling me again", "I can feel the {topic} in the air",
                "Every step is {mood} and new", "Walking slowly through the {topic}")
@@ -132,19 +136,26 @@ def write_lyrics(topic: str, mood: str, seed: Any = 0) -> str:
     return "\n".join(["[Verse]", *verse, "", "[Chorus]", *chorus])
 
 
-def sample_song(query: str, seed: Any = 0, duration: float | None = None,
-                language: str = "en") -> dict[str, Any]:
-    """Simple/sample mode: caption, lyrics and metas written from a description (or from nothing)."""
+def sample_song(query: str, seed: Any = 0, language: str = "en") -> dict[str, Any]:
+    """Simple/sample mode: caption, lyrics, metas and the song's length written from a description (or
+    from nothing). Like upstream's LM, it chooses the length itself: the request's duration is not asked."""
     rng = _rng("sample", query, seed)
     text = query.strip() or rng.choice(sorted(MOODS)) + " song about " + rng.choice(("summer", "the sea", "home"))
     tags, _, _ = mood_of(text)
     mood_word = next((w for w in re.findall(r"\w+", text.lower()) if w in MOODS), "bright")
     instrumental = is_instrumental_query(text)
+    lyrics = "[inst]" if instrumental else write_lyrics(topic_of(text), mood_word, seed)
     return {
         "caption": tags,
-        "lyrics": "[inst]" if instrumental else write_lyrics(topic_of(text), mood_word, seed),
+        "lyrics": lyrics,
         **guess_metas(text, seed),
-        "duration": float(duration) if duration and duration > 0 else 30.0,
+        "duration": sample_length(lyrics),
         "vocal_language": language_of(text, language),
         "instrumental": instrumental,
     }
+
+
+def sample_length(lyrics: str) -> float:
+    """The length the stand-in LM gives a song it wrote: a bar's worth of seconds per sung line, plus an intro."""
+    sung = [line for line in lyrics.splitlines() if line.strip() and not SECTION.match(line)]
+    return float(INTRO_S + SECONDS_PER_LINE * max(len(sung), 2))

@@ -78,6 +78,8 @@ PARAMS: dict[str, tuple[tuple[str, ...], Coerce, Any]] = {
     "repainting_start": ((), to_float, 0.0),
     "repainting_end": ((), to_float, None),
     "audio_cover_strength": (("audioCoverStrength",), to_float, 1.0),
+    "repaint_mode": ((), to_str, "balanced"),  # later releases only
+    "repaint_strength": ((), to_float, 0.5),  # later releases only
     "lm_backend": ((), to_str, "vllm"),
     "analysis_only": (("analysisOnly",), to_bool, False),
     "full_analysis_only": (("fullAnalysisOnly",), to_bool, False),

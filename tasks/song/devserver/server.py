@@ -5,16 +5,21 @@ real server's shapes and traps: the envelope, integer statuses, `result` as a JS
 relative `/v1/audio` URLs, the parameter aliases, 401 rules (body `ai_token` first, then
 the header; `/v1/audio` and `/v1/stats` header only; `/health`, `/v1/models` and chat
 completions open), a bounded queue answering 429, `/v1/audio` confined to its folder (403).
-Where upstream has a bug, this follows the fixed newer behaviour (multipart uploads work).
+Upstream's defects are kept by default and each has a switch (devserver.behaviour): broken
+multipart/urlencoded submits, ignored seeds, failures without error text in the disk cache,
+results that outlive a restart, the LM's length replacing the request's in simple mode.
+`upstream="latest"` serves the later releases' API instead (devserver.newer).
 
-Without ACE-Step's LM, `thinking` is accepted and ignored, and format/description/sample
-modes are answered by a small rule-based stand-in (devserver.lm) instead of failing. The LM
-routes are both upstream's: /format_input, and newer upstream's /v1/create_sample (the LM
-writes caption, lyrics and metas from a description; `create_sample_route=False` serves an
-older server without it). `lm=False` is a server started without its LM: /health says
-`llm_initialized: false`, the LM routes answer 503 and analysis jobs fail.
+The LM is a small rule-based stand-in (devserver.lm) for format/description/sample modes
+and analysis-only jobs; `thinking` is accepted and changes nothing. Its routes are upstream's:
+/format_input, and with `upstream="latest"` /v1/create_sample (the LM writes caption, lyrics
+and metas from a description; f30aee4 has no such route, so a client falls back to an
+analysis-only job there). Switched off (`lm=False`, a server started without its LM), every
+request that needs the LM fails as upstream's does without one: the LM routes answer 503,
+jobs fail with status 2, and the later releases' /health says `llm_initialized: false`.
 
-With faults enabled (`--faults`), `POST /_faults` changes the FaultPlan at runtime.
+With faults enabled (`--faults`), `POST /_faults` changes the FaultPlan at runtime and
+`GET /_uploads` lists the temporary files uploads left behind.
 """
 
 from __future__ import annotations
@@ -45,22 +50,19 @@ from mvflow.errors import ChatRequestError, UnparsableBody, validation_line
 from mvflow.models import Song, SongRequest
 from mvflow.song.devserver import chat as acestep_chat
 from mvflow.song.devserver import lm as acestep_lm
-from mvflow.song.devserver.jobs import (
-    LM_MODEL,
-    PRIMARY_MODEL,
-    FaultPlan,
-    Faults,
-    Generator,
-    Job,
-    JobStore,
-    SongMaker,
-    Worker,
-)
+from mvflow.song.devserver import results
+from mvflow.song.devserver.behaviour import LM_MISSING_FORMAT, Behaviour
+from mvflow.song.devserver.jobs import FaultPlan, Faults, Generator, Job, JobStore, SongMaker, Worker
+from mvflow.song.devserver.newer import LoraState, register_newer_routes
 from mvflow.song.devserver.params import LM_BACKENDS, as_object, parse_release_params, to_float, to_int
+from mvflow.song.devserver.plan import LM_MODEL, PRIMARY_MODEL
 
 UPLOAD_FIELDS = {"src_audio": "src_audio", "ctx_audio": "src_audio", "reference_audio": "reference_audio",
                  "ref_audio": "reference_audio"}
-AUDIO_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg"}
+AUDIO_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg",
+               ".opus": "audio/ogg", ".aac": "audio/aac"}
+GATEWAY_504 = ("<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n"
+               "<center><h1>504 Gateway Time-out</h1></center>\r\n</body>\r\n</html>\r\n")
 UNSUPPORTED = ("Unsupported Content-Type: {}; use application/json, application/x-www-form-urlencoded, "
                "or multipart/form-data")
 
@@ -76,6 +78,11 @@ def local_engine(request: SongRequest, out_dir: Path) -> Song:
     return generate_local_song(request, out_dir)
 
 
+def default_results_dir(audio_dir: Path) -> Path:
+    """The disk cache of results beside the audio folder (upstream: .cache/acestep/local_redis)."""
+    return Path(audio_dir).parent / f"{Path(audio_dir).name}-results"
+
+
 @dataclass
 class ServerConfig:
     api_key: str | None = None
@@ -86,8 +93,8 @@ class ServerConfig:
     generation_timeout: float = 600.0
     generator: Generator | None = None
     examples_dir: Path | None = None
-    lm: bool = True
-    create_sample_route: bool = True
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    results_dir: Path | None = None  # the disk cache; None: beside the audio folder
 
 
 def envelope(data: Any, code: int = 200, error: str | None = None) -> dict:
@@ -106,8 +113,9 @@ def queue_full() -> JSONResponse:
 class Auth:
     """The key rules of §3.3. The key is compared in constant time and never logged."""
 
-    def __init__(self, key: str | None) -> None:
+    def __init__(self, key: str | None, body_token: bool = True) -> None:
         self.key = key or None
+        self.body_token = body_token
 
     def _matches(self, token: str) -> bool:
         return hmac.compare_digest(token.encode(), self.key.encode()) if self.key else True
@@ -129,8 +137,12 @@ class Auth:
             raise HTTPException(401, "Invalid API key")
 
     def body_or_header(self, body: dict, request: Request) -> None:
-        """A body `ai_token` is checked first and decides; otherwise the header."""
+        """A body `ai_token` is checked first and decides; otherwise the header (later releases: the
+        header only)."""
         if not self.key:
+            return
+        if not self.body_token:
+            self.header_only(request)
             return
         token = body.get("ai_token")
         if token not in (None, ""):
@@ -146,8 +158,9 @@ class Auth:
 
 class TransportFaults:
     """ASGI middleware for the faults below the routes, on every route but /_faults:
-    slow_requests (answer only after slow_seconds) and drop_connections (start an answer,
-    then cut the connection)."""
+    slow_requests (answer only after slow_seconds), drop_connections (start an answer,
+    then cut the connection) and, on /v1/chat/completions, proxy_504 (a gateway's HTML 504,
+    as the proxy in front of a hosted server answers: nothing reaches the server)."""
 
     def __init__(self, app: Any, faults: Faults) -> None:
         self.app = app
@@ -159,6 +172,9 @@ class TransportFaults:
             return
         if self.faults.take("slow_requests"):
             await asyncio.sleep(float(self.faults.value("slow_seconds")))
+        if scope["path"] == "/v1/chat/completions" and self.faults.take("proxy_504"):
+            await PlainTextResponse(GATEWAY_504, status_code=504, media_type="text/html")(scope, receive, send)
+            return
         if self.faults.take("drop_connections"):
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
@@ -172,23 +188,38 @@ class AceStepService:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.auth = Auth(config.api_key)
+        self.behaviour = config.behaviour
+        self.auth = Auth(config.api_key, body_token=config.behaviour.body_token_authenticates)
         self.faults = Faults(config.faults)
         self.audio_dir = Path(config.audio_dir).resolve()
         self.audio_dir.mkdir(parents=True, exist_ok=True)
         self._scratch = tempfile.TemporaryDirectory(prefix="mvflow-acestep-")
         self.work_dir = Path(self._scratch.name)
         self.store = JobStore(config.queue_maxsize)
+        self.cache = (results.ResultCache(config.results_dir or default_results_dir(self.audio_dir))
+                      if self.behaviour.diskcache else None)
+        self.lora = LoraState()
         maker = SongMaker(config.generator or local_engine, self.audio_dir, self.work_dir, self.faults, self.store,
-                          lm=config.lm)
+                          self.behaviour, self.cache, self.lora.active)
         self.worker = Worker(self.store, maker)
 
     def start(self) -> None:
         self.worker.start()
 
     def stop(self) -> None:
+        """Stop like a killed process: the running job ends where it is, nothing more is written."""
+        self.store.forget_unfinished()
         self.worker.stop()
         self._scratch.cleanup()
+
+    def health(self) -> dict:
+        """/health: status, service and version; later releases add the models and the LM."""
+        data = {"status": "ok", "service": "ACE-Step API", "version": "1.0"}
+        if self.behaviour.newer_api:
+            data.update({"models_initialized": True, "llm_initialized": self.behaviour.lm,
+                         "loaded_model": PRIMARY_MODEL, "loaded_lm_model": LM_MODEL if self.behaviour.lm else None,
+                         "gpus": [], "gpu_mapping": {}, "device_map": {}})
+        return data
 
     def submit_fault(self) -> Response | None:
         """The injected answers of a submit (500, then 429), when a fault is armed."""
@@ -206,6 +237,12 @@ class AceStepService:
             for upload in job.uploads.values():
                 upload.unlink(missing_ok=True)
             return None
+
+    def leaked_uploads(self) -> list[str]:
+        """Temporary upload files no job owns (what a failed upload leaves on the server)."""
+        owned = {p.name for p in self.store.upload_paths()}
+        folder = self.work_dir / "uploads"
+        return sorted(p.name for p in folder.glob("*") if p.name not in owned) if folder.is_dir() else []
 
     def save_upload(self, data: bytes, suffix: str) -> Path:
         folder = self.work_dir / "uploads"
@@ -225,12 +262,18 @@ class AceStepService:
         return path
 
     def query_item(self, task_id: str) -> dict:
+        """The disk cache's record first (it outlives restarts), else the in-memory store, else unknown."""
+        with_error = not self.faults.value("fail_without_error")
+        cached = self.cache.get(task_id) if self.cache is not None else None
+        if cached is not None:
+            return results.query_item(task_id, cached if with_error else results.without_error(cached),
+                                      self.store.last_log)
         job = self.store.get(task_id)
         if job is None:
             return {"task_id": task_id, "result": "[]", "status": 0}
-        entries = job.result_entries(with_error=not self.faults.value("fail_without_error"))
-        return {"task_id": task_id, "status": job.reported_status(),
-                "result": json.dumps(entries, ensure_ascii=False), "progress_text": self.store.last_log}
+        return {"task_id": task_id, "status": job.status,
+                "result": json.dumps(job.store_entries(with_error), ensure_ascii=False),
+                "progress_text": self.store.last_log}
 
     def examples(self, sample_type: str) -> list[Path]:
         folder = self.config.examples_dir or Path(str(resources.files("mvflow.templates").joinpath("acestep_examples")))
@@ -243,12 +286,20 @@ class AceStepService:
         return found
 
 
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def is_form_body(request: Request) -> bool:
+    """A multipart or urlencoded body (or key=value text without a Content-Type): what f30aee4 cannot take."""
+    return request.headers.get("content-type", "").lower().startswith(FORM_TYPES)
+
+
 async def read_body(request: Request) -> tuple[dict, dict[str, tuple[bytes, str]]]:
     """The body of a body-reading route as a dict (JSON, multipart or urlencoded) plus uploaded files."""
     ctype = request.headers.get("content-type", "").lower()
     if "json" in ctype:
         return _json_object(await request.body(), strict=True), {}
-    if ctype.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+    if ctype.startswith(FORM_TYPES):
         form = await request.form()
         fields: dict[str, Any] = {}
         files: dict[str, tuple[bytes, str]] = {}
@@ -302,6 +353,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     _native_routes(app, service)
     _helper_routes(app, service)
     _chat_route(app, service)
+    if service.behaviour.newer_api:
+        register_newer_routes(app, envelope, service.auth.header_only, service.lora, service.behaviour.lm)
     if config.admin:
         _admin_routes(app, service)
     app.add_middleware(TransportFaults, faults=service.faults)
@@ -311,9 +364,7 @@ def create_app(config: ServerConfig) -> FastAPI:
 def _native_routes(app: FastAPI, service: AceStepService) -> None:
     @app.get("/health")
     async def health() -> dict:
-        return envelope({"status": "ok", "service": "ACE-Step API", "version": "1.0", "models_initialized": True,
-                         "llm_initialized": service.config.lm, "loaded_model": PRIMARY_MODEL,
-                         "loaded_lm_model": LM_MODEL if service.config.lm else None, "engine": "mvflow built-in"})
+        return envelope(service.health())
 
     @app.post("/release_task")
     async def release_task(request: Request) -> Any:
@@ -321,6 +372,12 @@ def _native_routes(app: FastAPI, service: AceStepService) -> None:
         service.auth.body_or_header(body, request)
         if (injected := service.submit_fault()) is not None:
             return injected
+        if not service.behaviour.uploads_work and await sent_as_form(request):
+            # f30aee4 saves the uploads, then its request builder raises TypeError (reference_audio_path
+            # given twice, api_server.py:2178+2245): a plain 500, and the saved files are never removed.
+            for data, suffix in files.values():
+                service.save_upload(data, suffix)
+            return plain_500()
         params = parse_release_params(body)
         if params["lm_backend"] not in LM_BACKENDS:
             return plain_500()
@@ -386,6 +443,15 @@ async def _trickle(file: Path, chunk: int = 1024, pause: float = 0.1) -> AsyncIt
         await asyncio.sleep(pause)
 
 
+async def sent_as_form(request: Request) -> bool:
+    """Multipart, urlencoded, or key=value text without a Content-Type: every body f30aee4 reads as a form."""
+    if is_form_body(request):
+        return True
+    if "json" in request.headers.get("content-type", "").lower():
+        return False
+    return (await request.body()).lstrip()[:1] not in (b"{", b"[")  # read_body already cached the body
+
+
 def _uploads(service: AceStepService, params: dict, files: dict[str, tuple[bytes, str]]) -> dict[str, Path]:
     """Uploaded parts win over `*_path` fields; paths must point into the audio folder."""
     uploads = {name: service.save_upload(data, suffix) for name, (data, suffix) in files.items()}
@@ -396,15 +462,12 @@ def _uploads(service: AceStepService, params: dict, files: dict[str, tuple[bytes
     return uploads
 
 
-LM_OFF = "LLM not initialized. Set ACESTEP_INIT_LLM=true in .env to enable."
-
-
 async def _lm_request(service: AceStepService, request: Request) -> dict:
     """The body of a request to an LM route, after auth; 503 as upstream's when the LM is not loaded."""
     body, _ = await read_body(request)
     service.auth.body_or_header(body, request)
-    if not service.config.lm:
-        raise HTTPException(503, LM_OFF)
+    if not service.behaviour.lm:
+        raise HTTPException(503, LM_MISSING_FORMAT)
     return body
 
 
@@ -418,7 +481,7 @@ def _helper_routes(app: FastAPI, service: AceStepService) -> None:
                  "language": extra.get("language")}
         return envelope(acestep_lm.format_song(str(body.get("prompt") or ""), str(body.get("lyrics") or ""), metas))
 
-    if service.config.create_sample_route:
+    if service.behaviour.newer_api:
         _create_sample_route(app, service)
 
     @app.post("/create_random_sample")
@@ -441,8 +504,7 @@ def _create_sample_route(app: FastAPI, service: AceStepService) -> None:
         if str(body.get("instrumental", "")).lower() in ("true", "1", "yes"):
             query = f"{query}, instrumental"
         language = str(body.get("vocal_language") or "unknown")
-        written = acestep_lm.sample_song(query, random.randrange(2**32), None,
-                                         "en" if language == "unknown" else language)
+        written = acestep_lm.sample_song(query, random.randrange(2**32), "en" if language == "unknown" else language)
         return envelope({"caption": written["caption"], "lyrics": written["lyrics"], "bpm": written["bpm"],
                          "keyscale": written["key_scale"], "duration": written["duration"],
                          "timesignature": written["time_signature"], "vocal_language": written["vocal_language"]})
@@ -517,6 +579,12 @@ def _admin_routes(app: FastAPI, service: AceStepService) -> None:
         service.auth.header_only(request)
         return service.faults.snapshot().model_dump()
 
+    @app.get("/_uploads")
+    async def leaked_uploads(request: Request) -> dict:
+        """The temporary files uploads left behind (f30aee4 never removes those of a failed submit)."""
+        service.auth.header_only(request)
+        return {"leaked": service.leaked_uploads()}
+
     @app.post("/_faults")
     async def set_faults(request: Request) -> dict:
         """Change the FaultPlan (partial JSON); `{"forget_now": true}` forgets unfinished jobs."""
@@ -539,12 +607,9 @@ def _uvicorn_server(config: ServerConfig, log_level: str, host: str = "127.0.0.1
                                          lifespan="on", timeout_graceful_shutdown=2))
 
 
-def serve(host: str = "127.0.0.1", port: int = 8001, api_key: str | None = None, audio_dir: Path | None = None,
-          queue_maxsize: int = 200, faults: FaultPlan | None = None, admin: bool = False, lm: bool = True) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8001, config: ServerConfig | None = None) -> None:
     """Run the server in the foreground until interrupted."""
-    config = ServerConfig(api_key=api_key, audio_dir=audio_dir or default_audio_dir(), queue_maxsize=queue_maxsize,
-                          faults=faults, admin=admin, lm=lm)
-    _uvicorn_server(config, "info", host, port).run()
+    _uvicorn_server(config or ServerConfig(), "info", host, port).run()
 
 
 def free_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -558,14 +623,15 @@ def free_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
 def start_in_thread(api_key: str | None = None, audio_dir: Path | None = None, queue_maxsize: int = 200,
                     faults: FaultPlan | None = None, admin: bool = True, generator: Generator | None = None,
                     examples_dir: Path | None = None, generation_timeout: float = 600.0, port: int = 0,
-                    lm: bool = True, create_sample_route: bool = True) -> tuple[str, Callable[[], None]]:
+                    behaviour: Behaviour | None = None) -> tuple[str, Callable[[], None]]:
     """Start a server on 127.0.0.1 in a background thread: (base_url, stop).
 
-    `port` 0 picks a free port; a given port lets a test restart "the same server" (its jobs gone).
+    `port` 0 picks a free port; a given port with the same `audio_dir` restarts "the same server":
+    like upstream it forgets its queued jobs, and with the disk cache remembers the rest.
     """
     config = ServerConfig(api_key=api_key, audio_dir=audio_dir or default_audio_dir(), queue_maxsize=queue_maxsize,
                           faults=faults, admin=admin, generator=generator, examples_dir=examples_dir,
-                          generation_timeout=generation_timeout, lm=lm, create_sample_route=create_sample_route)
+                          generation_timeout=generation_timeout, behaviour=behaviour or Behaviour())
     server = _uvicorn_server(config, "warning")
     sock = free_socket(port=port)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="acestep-server", daemon=True)
