@@ -27,6 +27,7 @@ from mvflow.flows.steps import StepRunner
 from mvflow.lyrics import resolve_options, transcribe_lyrics
 from mvflow.manifest import StepRun, publish_alias, summary_markdown, write_manifest
 from mvflow.models import CoverOptions, LyricsOptions, MusicVideo, RenderOptions, Song, SongRequest
+from mvflow.progress import video_progress
 from mvflow.render import render_video
 from mvflow.song import generate_song, poll_song, submit_song, uses_submit_and_poll
 
@@ -72,7 +73,8 @@ def make_video(
     """One video's whole pipeline, for any flow: song -> (lyrics || cover) -> render -> manifest + artifact.
 
     The batch flow calls it once per song, each in its own thread, so a song's lyrics, cover
-    and render start as soon as its own song is ready.
+    and render start as soon as its own song is ready. A progress artifact follows the video
+    through its steps (and the render frame by frame).
     """
     lyrics_options = lyrics_options or LyricsOptions()
     render_options = render_options or RenderOptions()
@@ -80,22 +82,23 @@ def make_video(
     out_dir = Path(output_root).resolve() / slugify(title)
     out = str(out_dir)
 
-    song = song_step(runner, request, out)
-    lyrics_options = resolve_options(lyrics_options, song.lyrics)
-    lyrics_pending = runner.submit(
-        "lyrics", lyrics_options.transcriber, transcribe_lyrics,
-        song=song, out_dir=out, options=lyrics_options, title=title,
-    )
-    cover_pending = runner.submit(
-        "thumbnail", cover_options.provider, make_thumbnail,
-        caption=song.caption, title=title, seed=request.seed, out_dir=out, options=cover_options,
-    )
-    lyrics = runner.resolve(lyrics_pending)
-    cover = runner.resolve(cover_pending)
-    video = runner.run(
-        "render", f"{render_options.width}x{render_options.height}", render_video,
-        song=song, lyrics=lyrics, cover=cover, title=title, out_dir=out, options=render_options,
-    )
+    with video_progress(title):
+        song = song_step(runner, request, out)
+        lyrics_options = resolve_options(lyrics_options, song.lyrics)
+        lyrics_pending = runner.submit(
+            "lyrics", lyrics_options.transcriber, transcribe_lyrics,
+            song=song, out_dir=out, options=lyrics_options, title=title,
+        )
+        cover_pending = runner.submit(
+            "thumbnail", cover_options.provider, make_thumbnail,
+            caption=song.caption, title=title, seed=request.seed, out_dir=out, options=cover_options,
+        )
+        lyrics = runner.resolve(lyrics_pending)
+        cover = runner.resolve(cover_pending)
+        video = runner.run(
+            "render", f"{render_options.width}x{render_options.height}", render_video,
+            song=song, lyrics=lyrics, cover=cover, title=title, out_dir=out, options=render_options,
+        )
     return _publish(video, runner.steps, out_dir, request)
 
 

@@ -28,6 +28,7 @@ from prefect.logging import get_run_logger
 from mvflow.files import all_intact
 from mvflow.manifest import StepRun
 from mvflow.models import SongRequest, StepResult
+from mvflow.progress import step_finished
 from mvflow.retries import step_retry_options
 from mvflow.song import song_limit_name, song_slot
 
@@ -135,6 +136,7 @@ class StepRunner:
         end = time.perf_counter() if status == "re-ran" or not pending.finished else pending.finished[0]
         self.steps.append(StepRun(name=pending.name, status=status, seconds=end - pending.started,
                                   provider=pending.provider))
+        step_finished(pending.name)
         return result
 
     def run(self, name: str, provider: str, task: Task, refresh: bool = False, uses_cpu: bool = True,

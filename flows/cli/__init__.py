@@ -3,15 +3,16 @@
 Thin: each command parses its options, builds the request, calls a flow or a step and prints
 where the result is. Modules: `common` (console, --debug, one-line errors, progress bar),
 `make`, `batch` (batch + serve), `render`, `transcribe`, `thumbnail`, `engine` (the development
-server), `doctor`, and `video_options` (the video flags make/batch/render share). Every command
-module imports `common` only, and offers `register(app)`; this module mounts them all.
+server), `postgres` (PostgreSQL from PyPI for the Prefect server), `doctor`, and `video_options`
+(the video flags make/batch/render share). Every command module imports `common` only, and
+offers `register(app)`; this module mounts them all.
 """
 
 from __future__ import annotations
 
 import typer
 
-from mvflow.cli import batch, doctor, engine, make, render, thumbnail, transcribe
+from mvflow.cli import batch, doctor, engine, make, postgres, render, thumbnail, transcribe
 from mvflow.cli.common import DEBUG
 
 app = typer.Typer(
@@ -23,7 +24,7 @@ app = typer.Typer(
 )
 
 #: Command modules in the order `mvflow --help` lists them.
-COMMANDS = (make, batch, render, transcribe, thumbnail, engine, doctor)
+COMMANDS = (make, batch, render, transcribe, thumbnail, engine, postgres, doctor)
 for _module in COMMANDS:
     _module.register(app)
 
