@@ -45,6 +45,14 @@ class Settings(BaseModel):
     openai_base_url: str | None = None
     elevenlabs_base_url: str | None = None
     gemini_base_url: str | None = None  # MVFLOW_GEMINI_BASE_URL
+    # Rate limits of the cloud APIs (mvflow.rates): calls per second (the Prefect limit api-<provider>'s
+    # slot_decay_per_second; 0 = no limit) and how many calls may go at once before the rate applies.
+    gemini_calls_per_second: float = Field(0.2, ge=0)
+    gemini_burst: int = Field(2, ge=1)
+    openai_calls_per_second: float = Field(1.0, ge=0)
+    openai_burst: int = Field(5, ge=1)
+    elevenlabs_calls_per_second: float = Field(1.0, ge=0)
+    elevenlabs_burst: int = Field(5, ge=1)
     # Names of Prefect Secret blocks holding keys (used when the key's environment variable is unset).
     acestep_key_block: str | None = None
     openai_key_block: str | None = None
