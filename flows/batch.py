@@ -40,7 +40,7 @@ from mvflow.flows.music_video import results_folder, tag_flow_run
 from mvflow.flows.outcome import SongOutcome, made_video
 from mvflow.flows.spec import VideoSpec, flow_params, portable_spec, spec_from
 from mvflow.flows.steps import StepRunner
-from mvflow.song import ensure_song_limit, song_limit_name
+from mvflow.song import ensure_song_limit, song_limit_name, song_limit_names
 
 BATCH_SUFFIXES = (".yaml", ".yml", ".json", ".csv")
 TOP_LEVEL_KEYS = {"name", "defaults", "songs"}
@@ -277,9 +277,13 @@ def song_threads(songs: int, max_concurrent_songs: int, cpu_slots: int) -> int:
 
 
 def run_songs(batch: Batch, limits: list[str], max_concurrent_songs: int, cpu_slots: int) -> list[SongOutcome]:
-    """Every song's pipeline in a thread of this flow run (threads inherit the run's Prefect context)."""
+    """Every song's pipeline in a thread of this flow run (threads inherit the run's Prefect context).
+
+    Songs queue here per server (a pool: per its first server, sized for all of its servers)."""
+    queues = {song_limit_name(song.params["request"]): len(song_limit_names(song.params["request"]))
+              for song in batch.songs}
     shared = _Shared(batch.name, threading.Semaphore(cpu_slots),
-                     {name: threading.Semaphore(max_concurrent_songs) for name in limits},
+                     {name: threading.Semaphore(max_concurrent_songs * servers) for name, servers in queues.items()},
                      BatchProgress(len(batch.songs), batch.name))
     workers = song_threads(len(batch.songs), max_concurrent_songs, cpu_slots)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="song") as pool:
@@ -289,7 +293,7 @@ def run_songs(batch: Batch, limits: list[str], max_concurrent_songs: int, cpu_sl
 
 def prepare_song_limits(batch: Batch, max_concurrent_songs: int) -> list[str]:
     """Create (or set) the concurrency limit of every song server the batch uses, before any song starts."""
-    names = sorted({song_limit_name(song.params["request"]) for song in batch.songs})
+    names = sorted({name for song in batch.songs for name in song_limit_names(song.params["request"])})
     for name in names:
         ensure_song_limit(name, max_concurrent_songs)
     return names

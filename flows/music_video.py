@@ -104,8 +104,8 @@ def make_video(
 
 def song_step(runner: StepRunner, request: SongRequest, out: str) -> Song:
     """The song, generated while holding a slot of the song server's concurrency limit."""
-    with runner.song_turn(request):
-        return _generate(runner, request, out)
+    with runner.song_turn(request) as aimed:
+        return _generate(runner, aimed, out)
 
 
 def _generate(runner: StepRunner, request: SongRequest, out: str) -> Song:

@@ -52,7 +52,8 @@ class VideoSpec(BaseModel):
     seed: int | None = None
     engine: str | None = None
     # ACE-Step
-    api_url: str | None = None
+    api_url: str | list[str] | None = Field(None, description="ACE-Step server; several (a list, or comma-"
+                                                           "separated) make a pool")
     api_mode: Literal["native", "completion"] | None = None
     thinking: bool | None = None
     use_format: bool | None = None

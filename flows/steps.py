@@ -84,11 +84,12 @@ class StepRunner:
         return self.cpu_slots if self.cpu_slots is not None and uses_cpu else nullcontext()
 
     @contextmanager
-    def song_turn(self, request: SongRequest) -> Iterator[None]:
-        """Wait for this process's turn at the song server (if queued locally), then for a server slot."""
+    def song_turn(self, request: SongRequest) -> Iterator[SongRequest]:
+        """Wait for this process's turn at the song server (if queued locally), then for a server slot;
+        yields the request aimed at the server whose slot it got (a pool has several)."""
         queue = self.song_queues.get(song_limit_name(request))
-        with queue if queue is not None else nullcontext(), song_slot(request):
-            yield
+        with queue if queue is not None else nullcontext(), song_slot(request) as aimed:
+            yield aimed
 
     def submit(self, name: str, provider: str, task: Task, refresh: bool = False, uses_cpu: bool = True,
                **kwargs: Any) -> _Pending:
