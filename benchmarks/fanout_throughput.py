@@ -19,7 +19,6 @@ speed-up is bounded by the cores. The load average is printed: the machine may b
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -32,7 +31,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from batch_throughput import songs  # noqa: E402
+from batch_throughput import song_arguments, songs  # noqa: E402
 from local_prefect import client_env, deploy_make, kill_tree, prefect_server, start_worker  # noqa: E402
 
 from mvflow import postgres  # noqa: E402
@@ -62,11 +61,7 @@ def with_workers(count: int, env: dict[str, str], folder: Path, batch: Path) -> 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--songs", type=int, default=6)
-    parser.add_argument("--seconds", type=float, default=6.0, help="length of each song")
-    parser.add_argument("--resolution", default="256x144")
-    parser.add_argument("--fps", type=int, default=12)
+    parser = song_arguments(__doc__, 6, 6.0)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     settings = {"duration": args.seconds, "resolution": args.resolution, "fps": args.fps, "transcriber": "local"}
