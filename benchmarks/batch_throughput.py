@@ -70,12 +70,18 @@ def batch(requests: list[dict], settings: dict, env: dict[str, str], folder: Pat
     return run([MVFLOW, "batch", str(path), "-o", str(folder / "batch")], env, folder)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--songs", type=int, default=10)
-    parser.add_argument("--seconds", type=float, default=8.0, help="length of each song")
+def song_arguments(doc: str, songs: int, seconds: float) -> argparse.ArgumentParser:
+    """The options every batch benchmark takes: how many songs, how long, and the video size."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--songs", type=int, default=songs)
+    parser.add_argument("--seconds", type=float, default=seconds, help="length of each song")
     parser.add_argument("--resolution", default="256x144")
     parser.add_argument("--fps", type=int, default=12)
+    return parser
+
+
+def main() -> int:
+    parser = song_arguments(__doc__, 10, 8.0)
     parser.add_argument("--batch-first", action="store_true", help="run the batch before the sequential runs")
     args = parser.parse_args()
     settings = {"duration": args.seconds, "resolution": args.resolution, "fps": args.fps, "transcriber": "local"}

@@ -90,3 +90,46 @@ def stop(process: subprocess.Popen, grace: float = 20) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+#: The work pool `prefect.yaml`'s deployments use.
+POOL = "mvflow-process"
+
+
+def deploy_make(env: dict[str, str], project_dir: Path) -> None:
+    """Create the process work pool and deploy `mvflow/make` from prefect.yaml (as docs/operations.md says)."""
+    env = {**env, "MVFLOW_PROJECT_DIR": str(project_dir)}
+    for args in (["work-pool", "create", POOL, "--type", "process", "--overwrite"],
+                 ["--no-prompt", "deploy", "--name", "make"]):
+        result = subprocess.run([prefect_cli(), *args], cwd=project_dir, env=env, capture_output=True, text=True,
+                                timeout=300)
+        if result.returncode != 0:
+            raise RuntimeError(f"prefect {' '.join(args)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+
+
+def start_worker(env: dict[str, str], name: str, cwd: Path, log: Path) -> subprocess.Popen:
+    """`prefect worker start --pool mvflow-process --limit 1` in its own working directory and process group.
+
+    It asks the server for work every second (the default is 15 s), so runs start without waiting.
+    """
+    cwd.mkdir(parents=True, exist_ok=True)
+    out = open(log, "a")  # noqa: SIM115 - the worker writes to it for its whole life
+    return subprocess.Popen([prefect_cli(), "worker", "start", "--pool", POOL, "--name", name, "--limit", "1"],
+                            cwd=cwd, env={**env, "PREFECT_WORKER_QUERY_SECONDS": "1"}, stdout=out,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def kill_tree(process: subprocess.Popen) -> None:
+    """SIGKILL a worker and every process it started, as if its machine died."""
+    import psutil
+
+    try:
+        children = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        children = []
+    for proc in [psutil.Process(process.pid), *children] if process.poll() is None else children:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    process.wait()

@@ -10,6 +10,8 @@ the batch at once instead of after eight videos.
 runs) in its own thread of ONE flow run: on SQLite a sub-flow per song measured ~3x slower.
 Song generation waits on the song server's Prefect concurrency limit; lyrics, covers and
 renders of finished songs share a CPU-slot semaphore sized by the machine's cores.
+With a `deployment` (fan-out mode, mvflow.flows.fanout) each song is instead a flow run of
+that deployment, so workers on any number of machines share the batch.
 """
 
 from __future__ import annotations
@@ -23,22 +25,22 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from prefect import flow, tags
+from prefect import flow
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.logging import get_run_logger
 from prefect.states import Completed, Failed, State
 from pydantic import BaseModel, Field
 
-from mvflow.errors import BatchError, SpecError, fault_line
+from mvflow.errors import BatchError, SpecError
 from mvflow.files import slugify
-from mvflow.flows.music_video import make_video, results_folder, run_tags, tag_flow_run, video_folder
-from mvflow.flows.spec import VideoSpec, flow_params, lrc_warnings, spec_from
+from mvflow.flows.music_video import results_folder, tag_flow_run, video_folder
+from mvflow.flows.outcome import SongOutcome, made_video
+from mvflow.flows.spec import VideoSpec, flow_params, lrc_warnings, portable_spec, spec_from
 from mvflow.flows.steps import StepRunner
-from mvflow.manifest import StepRun, lyric_warnings
-from mvflow.song import ensure_song_limit, song_limit_name
+from mvflow.song import ensure_song_limit, song_limit_name, song_limit_names
 
 BATCH_SUFFIXES = (".yaml", ".yml", ".json", ".csv")
 TOP_LEVEL_KEYS = {"name", "defaults", "songs"}
@@ -48,13 +50,15 @@ PATH_FIELDS = tuple(name for name, info in VideoSpec.model_fields.items() if "Pa
 
 class BatchSong(BaseModel):
     """One validated entry: its position in the file, its title (an idea's songwriter names its song
-    later: until then the idea stands in) and the `music_video` inputs."""
+    later: until then the idea stands in), the `music_video` inputs, and the spec a worker makes the
+    same video from (fan-out mode: mvflow.flows.fanout)."""
 
     number: int
     where: str = Field(description="How errors name it: 'song 3' or 'row 4'")
     title: str
     params: dict[str, Any]
     warnings: list[str] = Field(default_factory=list, description="What its own LRC earns before it runs")
+    spec: dict[str, Any] = Field(description="portable_spec: every setting written out, lyrics inline")
 
 
 class Batch(BaseModel):
@@ -164,7 +168,7 @@ def _song(path: Path, number: int, entry: dict[str, Any], defaults: dict[str, An
         return None
     warnings = [f"{path.name}: {where}{_named(entry)}: {warning}" for warning in lrc_warnings(params)]
     return BatchSong(number=number, where=where, title=params["title"] or params["idea"].idea, params=params,
-                     warnings=warnings)
+                     warnings=warnings, spec={**portable_spec(spec, path.parent), "title": params["title"]})
 
 
 def _named(entry: dict[str, Any]) -> str:
@@ -208,26 +212,6 @@ def _same_folder_problems(path: Path, songs: list[BatchSong]) -> list[str]:
 # ---------------------------------------------------------------- running
 
 
-class SongOutcome(BaseModel):
-    """How one song of a batch went; `reason` is one line naming the failed step."""
-
-    number: int
-    title: str
-    status: Literal["done", "cached", "failed"]
-    seconds: float
-    length: float | None = Field(None, description="The song's length in seconds")
-    video: str | None = None
-    out_dir: str
-    steps: list[StepRun] = Field(default_factory=list)
-    reason: str | None = None
-    warnings: list[str] = Field(default_factory=list, description="Lyric lines the video cannot show, and why")
-
-    def step_times(self) -> str:
-        """'song 1.2s · lyrics cached · ...': wall time of each step this run, or that it came from cache."""
-        return " · ".join(f"{s.name} {'cached' if s.status == 'cached' else f'{s.seconds:.1f}s'}"
-                          for s in self.steps)
-
-
 class BatchReport(BaseModel):
     name: str
     source: str
@@ -244,20 +228,16 @@ class BatchReport(BaseModel):
                 f"{counts['cached']} already done (cached), {counts['failed']} failed")
 
     def table(self) -> list[dict[str, Any]]:
-        """Rows of the batch's table artifact (and of the terminal summary)."""
-        return [{"song": s.title, "status": s.status, "length (s)": round(s.length, 1) if s.length else None,
-                 "wall (s)": round(s.seconds, 1), "time per step": s.step_times(), "video": s.video or "",
-                 "folder": s.out_dir, "reason": s.reason or "", "warnings": " / ".join(s.warnings)}
+        """Rows of the batch's table artifact (and of the terminal summary); in fan-out mode each song
+        links to its own flow run (the dashboard renders a cell's markdown) and names its worker."""
+        return [{"song": f"[{s.title}]({s.flow_run})" if s.flow_run else s.title, "status": s.status,
+                 "length (s)": round(s.length, 1) if s.length else None, "wall (s)": round(s.seconds, 1),
+                 "time per step": s.step_times(), "video": s.video or "", "folder": s.out_dir,
+                 "reason": s.reason or "", "warnings": " / ".join(s.warnings), "worker": s.worker or ""}
                 for s in self.songs]
 
 
-def failure_reason(step: str | None, exc: BaseException) -> str:
-    """One line: the step that failed and why (a user-fixable error's own message, else its type too)."""
-    line = fault_line(exc)[:300]
-    return f"{step}: {line}" if step else line
-
-
-class _Progress:
+class BatchProgress:
     """The batch's progress artifact: the share of songs finished, updated as each one ends."""
 
     def __init__(self, total: int, name: str) -> None:
@@ -279,33 +259,19 @@ class _Shared:
     batch_name: str
     cpu_slots: threading.Semaphore
     song_queues: dict[str, threading.Semaphore]
-    progress: _Progress
+    progress: BatchProgress
 
 
 def run_song(song: BatchSong, shared: _Shared) -> SongOutcome:
     """One song's whole pipeline; any failure becomes the outcome instead of stopping the batch."""
-    params = song.params
-    out_dir = str(song_folder(song))
-    runner = StepRunner(results_folder(params["output_root"]), label=song.title, cpu_slots=shared.cpu_slots,
+    runner = StepRunner(results_folder(song.params["output_root"]), label=song.title, cpu_slots=shared.cpu_slots,
                         song_queues=shared.song_queues)
-    started = time.perf_counter()
-    try:
-        with tags(*run_tags(params["request"], params["render_options"], f"batch:{shared.batch_name}")):
-            run = make_video(runner, **params)
-    except Exception as exc:  # noqa: BLE001 - one song's failure is recorded, never raised
-        outcome = SongOutcome(number=song.number, title=song.title, status="failed", out_dir=out_dir,
-                              seconds=time.perf_counter() - started, steps=runner.steps,
-                              reason=failure_reason(runner.failed_step, exc))
-    else:
-        outcome = SongOutcome(number=song.number, title=run.video.title, out_dir=out_dir,
-                              status="cached" if run.all_cached else "done", seconds=time.perf_counter() - started,
-                              length=run.video.song.duration, video=run.video.video.path, steps=run.steps,
-                              warnings=lyric_warnings(run.video))
-    _log_outcome(outcome, shared.progress.one_more(), shared.progress.total)
+    outcome = made_video(song.number, song.title, song.params, runner, f"batch:{shared.batch_name}")
+    log_outcome(outcome, shared.progress.one_more(), shared.progress.total)
     return outcome
 
 
-def _log_outcome(outcome: SongOutcome, done: int, total: int) -> None:
+def log_outcome(outcome: SongOutcome, done: int, total: int) -> None:
     logger = get_run_logger()
     if outcome.status == "failed":
         logger.error("[%d/%d] %r FAILED after %.1f s — %s", done, total, outcome.title, outcome.seconds,
@@ -321,10 +287,14 @@ def song_threads(songs: int, max_concurrent_songs: int, cpu_slots: int) -> int:
 
 
 def run_songs(batch: Batch, limits: list[str], max_concurrent_songs: int, cpu_slots: int) -> list[SongOutcome]:
-    """Every song's pipeline in a thread of this flow run (threads inherit the run's Prefect context)."""
+    """Every song's pipeline in a thread of this flow run (threads inherit the run's Prefect context).
+
+    Songs queue here per server (a pool: per its first server, sized for all of its servers)."""
+    queues = {song_limit_name(song.params["request"]): len(song_limit_names(song.params["request"]))
+              for song in batch.songs}
     shared = _Shared(batch.name, threading.Semaphore(cpu_slots),
-                     {name: threading.Semaphore(max_concurrent_songs) for name in limits},
-                     _Progress(len(batch.songs), batch.name))
+                     {name: threading.Semaphore(max_concurrent_songs * servers) for name, servers in queues.items()},
+                     BatchProgress(len(batch.songs), batch.name))
     workers = song_threads(len(batch.songs), max_concurrent_songs, cpu_slots)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="song") as pool:
         futures = [pool.submit(contextvars.copy_context().run, run_song, song, shared) for song in batch.songs]
@@ -333,7 +303,7 @@ def run_songs(batch: Batch, limits: list[str], max_concurrent_songs: int, cpu_sl
 
 def prepare_song_limits(batch: Batch, max_concurrent_songs: int) -> list[str]:
     """Create (or set) the concurrency limit of every song server the batch uses, before any song starts."""
-    names = sorted({song_limit_name(song.params["request"]) for song in batch.songs})
+    names = sorted({name for song in batch.songs for name in song_limit_names(song.params["request"])})
     for name in names:
         ensure_song_limit(name, max_concurrent_songs)
     return names
@@ -351,22 +321,33 @@ def music_video_batch(
     max_concurrent_songs: int = 1,
     output_dir: str | None = None,
     cpu_slots: int | None = None,
+    deployment: str | None = None,
 ) -> State:
     """Make every song of a batch file. The run fails (after all songs) when any song failed.
 
     max_concurrent_songs: songs generated at once per song server (a Prefect concurrency limit).
     output_dir: overrides every song's output folder. cpu_slots: CPU-heavy steps at once (default: cores).
+    deployment: fan-out mode — every song becomes a flow run of this deployment (e.g. `mvflow/make`),
+    made by whichever worker takes it; None (the default) makes every song in this flow run.
     """
     started = time.perf_counter()
     batch = load_batch(batch_file, output_dir=output_dir)
     tag_flow_run(["mvflow", f"batch:{batch.name}"])
     limits = prepare_song_limits(batch, max_concurrent_songs)
-    cpu_slots = cpu_slots or os.cpu_count() or 1
+    logger = get_run_logger()
     for warning in (w for song in batch.songs for w in song.warnings):
-        get_run_logger().warning(warning)
-    get_run_logger().info("batch %r: %d songs from %s; limits %s at %d; %d CPU slots", batch.name,
-                          len(batch.songs), batch.source, ", ".join(limits), max_concurrent_songs, cpu_slots)
-    outcomes = run_songs(batch, limits, max_concurrent_songs, cpu_slots)
+        logger.warning(warning)
+    if deployment:
+        from mvflow.flows.fanout import fan_out
+
+        logger.info("batch %r: %d songs from %s, each a run of %s; limits %s at %d", batch.name, len(batch.songs),
+                    batch.source, deployment, ", ".join(limits), max_concurrent_songs)
+        outcomes = fan_out(batch, deployment, BatchProgress(len(batch.songs), batch.name))
+    else:
+        cpu_slots = cpu_slots or os.cpu_count() or 1
+        logger.info("batch %r: %d songs from %s; limits %s at %d; %d CPU slots", batch.name, len(batch.songs),
+                    batch.source, ", ".join(limits), max_concurrent_songs, cpu_slots)
+        outcomes = run_songs(batch, limits, max_concurrent_songs, cpu_slots)
     report = BatchReport(name=batch.name, source=str(batch.source), seconds=time.perf_counter() - started,
                          songs=outcomes)
     create_table_artifact(table=report.table(), key=f"batch-{slugify(batch.name)}"[:100],

@@ -40,6 +40,7 @@ from mvflow.models import (
     SongRequest,
     SongwriterOptions,
 )
+from mvflow.progress import video_progress
 from mvflow.render import render_video
 from mvflow.settings import load_settings
 from mvflow.song import generate_song, poll_song, submit_song, uses_submit_and_poll
@@ -114,7 +115,8 @@ def make_video(
     """One video's whole pipeline, for any flow: (plan ->) song -> (lyrics || cover) -> render -> manifest + artifact.
 
     The batch flow calls it once per song, each in its own thread, so a song's lyrics, cover
-    and render start as soon as its own song is ready.
+    and render start as soon as its own song is ready. A progress artifact follows the video
+    through its steps (and the render frame by frame).
     """
     lyrics_options = lyrics_options or LyricsOptions()
     render_options = render_options or RenderOptions()
@@ -123,27 +125,28 @@ def make_video(
     out = str(out_dir)
 
     plan = None
-    if idea is not None:
-        plan = write_step(runner, idea, songwriter or songwriter_options(load_settings(), request), out)
-        request, title = plan.applied_to(request), plan.title
-        if plan.language != "unknown":  # an instrumental plan may not say; whisper needs a real code
-            lyrics_options = lyrics_options.model_copy(update={"language": plan.language})
-    song = song_step(runner, request, out)
-    lyrics_options = resolve_options(lyrics_options, song.lyrics)
-    lyrics_pending = runner.submit(
-        "lyrics", lyrics_options.transcriber, lyrics_task(song, lyrics_options),
-        song=song, out_dir=out, options=lyrics_options, title=title,
-    )
-    cover_pending = runner.submit(
-        "thumbnail", cover_options.provider, make_thumbnail,
-        caption=song.caption, title=title, seed=request.seed, out_dir=out, options=cover_options,
-    )
-    song, lyrics = song_and_lyrics(song, runner.resolve(lyrics_pending))  # takes: the best take is the song
-    cover = runner.resolve(cover_pending)
-    video = runner.run(
-        "render", f"{render_options.width}x{render_options.height}", render_video,
-        song=song, lyrics=lyrics, cover=cover, title=title, out_dir=out, options=render_options,
-    )
+    with video_progress(title or (idea.idea if idea else "song")):
+        if idea is not None:
+            plan = write_step(runner, idea, songwriter or songwriter_options(load_settings(), request), out)
+            request, title = plan.applied_to(request), plan.title
+            if plan.language != "unknown":  # an instrumental plan may not say; whisper needs a real code
+                lyrics_options = lyrics_options.model_copy(update={"language": plan.language})
+        song = song_step(runner, request, out)
+        lyrics_options = resolve_options(lyrics_options, song.lyrics)
+        lyrics_pending = runner.submit(
+            "lyrics", lyrics_options.transcriber, lyrics_task(song, lyrics_options),
+            song=song, out_dir=out, options=lyrics_options, title=title,
+        )
+        cover_pending = runner.submit(
+            "thumbnail", cover_options.provider, make_thumbnail,
+            caption=song.caption, title=title, seed=request.seed, out_dir=out, options=cover_options,
+        )
+        song, lyrics = song_and_lyrics(song, runner.resolve(lyrics_pending))  # takes: the best take is the song
+        cover = runner.resolve(cover_pending)
+        video = runner.run(
+            "render", f"{render_options.width}x{render_options.height}", render_video,
+            song=song, lyrics=lyrics, cover=cover, title=title, out_dir=out, options=render_options,
+        )
     return _publish(video, runner.steps, out_dir, request, plan)
 
 
@@ -157,8 +160,8 @@ def write_step(runner: StepRunner, idea: SongIdea, songwriter: SongwriterOptions
 
 def song_step(runner: StepRunner, request: SongRequest, out: str) -> Song:
     """The song, generated while holding a slot of the song server's concurrency limit."""
-    with runner.song_turn(request):
-        return _generate(runner, request, out)
+    with runner.song_turn(request) as aimed:
+        return _generate(runner, aimed, out)
 
 
 def _generate(runner: StepRunner, request: SongRequest, out: str) -> Song:

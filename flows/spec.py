@@ -71,7 +71,8 @@ class VideoSpec(BaseModel):
     seed: int | None = None
     engine: str | None = None
     # ACE-Step
-    api_url: str | None = None
+    api_url: str | list[str] | None = Field(None, description="ACE-Step server; several (a list, or comma-"
+                                                           "separated) make a pool")
     api_mode: Literal["native", "completion"] | None = None
     thinking: bool | None = None
     use_format: bool | None = None
@@ -159,14 +160,36 @@ def _checked(path: Path | None, check) -> FileArtifact | None:  # noqa: ANN001 -
     return FileArtifact.from_path(check(path))
 
 
+#: VideoSpec fields a setting fills in when the spec leaves them out: spec field -> Settings field.
+SETTING_FIELDS = {
+    "output_dir": "output_dir", "engine": "engine", "transcriber": "transcriber", "whisper_model": "whisper_model",
+    "cover_provider": "cover_provider", "fps": "fps", "style": "style", "api_url": "acestep_api_url",
+    "api_mode": "acestep_api_mode", "aspect": "aspect", "resolution": "resolution", "codec": "codec",
+    "quality": "quality", "songwriter": "songwriter", "songwriter_model": "songwriter_model",
+    "songwriter_url": "songwriter_base_url", "songwriter_prompt": "songwriter_prompt",
+}
+
+
 def _settings_for(spec: VideoSpec) -> Settings:
-    flags = {"output_dir": spec.output_dir, "engine": spec.engine, "transcriber": spec.transcriber,
-             "whisper_model": spec.whisper_model, "cover_provider": spec.cover_provider, "fps": spec.fps,
-             "style": spec.style, "acestep_api_url": spec.api_url, "acestep_api_mode": spec.api_mode,
-             "aspect": spec.aspect, "resolution": spec.resolution, "codec": spec.codec, "quality": spec.quality}
-    flags.update({"songwriter": spec.songwriter, "songwriter_model": spec.songwriter_model,
-                  "songwriter_base_url": spec.songwriter_url, "songwriter_prompt": spec.songwriter_prompt})
-    return load_settings(flags)
+    return load_settings({setting: getattr(spec, field) for field, setting in SETTING_FIELDS.items()})
+
+
+def portable_spec(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]:
+    """The spec as JSON that makes the same video on another machine (a worker of a fan-out batch).
+
+    Every field this machine's environment or config file fills in is written out (a worker's own
+    MVFLOW_* settings must not change the song, and so its cache key), the output folder is absolute,
+    and the lyrics travel as text instead of a file name. Other files (cover, LRC, uploads) keep their
+    absolute paths: they must be on storage the workers share. API keys are never part of a spec.
+    """
+    settings = _settings_for(spec)
+    pinned = {field: getattr(settings, setting) for field, setting in SETTING_FIELDS.items()}
+    fields = {**{k: v for k, v in pinned.items() if v is not None}, **spec.model_dump(exclude_none=True),
+              "output_dir": settings.output_dir.expanduser().resolve()}
+    if spec.lyrics_file is not None:
+        fields["lyrics"] = lyrics_text(spec, base_dir)
+        del fields["lyrics_file"]
+    return VideoSpec.model_validate(fields).model_dump(mode="json", exclude_none=True)
 
 
 def _render_options(spec: VideoSpec, settings: Settings, seconds: float) -> RenderOptions:

@@ -28,6 +28,7 @@ from prefect.logging import get_run_logger
 from mvflow.files import all_intact
 from mvflow.manifest import StepRun
 from mvflow.models import SongRequest, StepResult
+from mvflow.progress import step_finished
 from mvflow.retries import step_retry_options
 from mvflow.song import song_limit_name, song_slot
 
@@ -83,11 +84,12 @@ class StepRunner:
         return self.cpu_slots if self.cpu_slots is not None and uses_cpu else nullcontext()
 
     @contextmanager
-    def song_turn(self, request: SongRequest) -> Iterator[None]:
-        """Wait for this process's turn at the song server (if queued locally), then for a server slot."""
+    def song_turn(self, request: SongRequest) -> Iterator[SongRequest]:
+        """Wait for this process's turn at the song server (if queued locally), then for a server slot;
+        yields the request aimed at the server whose slot it got (a pool has several)."""
         queue = self.song_queues.get(song_limit_name(request))
-        with queue if queue is not None else nullcontext(), song_slot(request):
-            yield
+        with queue if queue is not None else nullcontext(), song_slot(request) as aimed:
+            yield aimed
 
     def submit(self, name: str, provider: str, task: Task, refresh: bool = False, uses_cpu: bool = True,
                **kwargs: Any) -> _Pending:
@@ -135,6 +137,7 @@ class StepRunner:
         end = time.perf_counter() if status == "re-ran" or not pending.finished else pending.finished[0]
         self.steps.append(StepRun(name=pending.name, status=status, seconds=end - pending.started,
                                   provider=pending.provider))
+        step_finished(pending.name)
         return result
 
     def run(self, name: str, provider: str, task: Task, refresh: bool = False, uses_cpu: bool = True,

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from mvflow.errors import InputError, PermanentError, validation_line
 
@@ -22,7 +22,7 @@ from mvflow.errors import InputError, PermanentError, validation_line
 class Settings(BaseModel):
     output_dir: Path = Path("mvflow_output")
     engine: str = "local"
-    acestep_api_url: str = "http://127.0.0.1:8001"
+    acestep_api_url: str = "http://127.0.0.1:8001"  # several, comma-separated (or a list): a pool
     acestep_api_mode: str = "native"
     acestep_max_download_mb: float | None = None  # None: AceStepOptions' default
     transcriber: str = "auto"
@@ -51,12 +51,27 @@ class Settings(BaseModel):
     openai_base_url: str | None = None
     elevenlabs_base_url: str | None = None
     gemini_base_url: str | None = None  # MVFLOW_GEMINI_BASE_URL
+    # Rate limits of the cloud APIs (mvflow.rates): calls per second (the Prefect limit api-<provider>'s
+    # slot_decay_per_second; 0 = no limit) and how many calls may go at once before the rate applies.
+    gemini_calls_per_second: float = Field(0.2, ge=0)
+    gemini_burst: int = Field(2, ge=1)
+    openai_calls_per_second: float = Field(1.0, ge=0)
+    openai_burst: int = Field(5, ge=1)
+    elevenlabs_calls_per_second: float = Field(1.0, ge=0)
+    elevenlabs_burst: int = Field(5, ge=1)
     # Names of Prefect Secret blocks holding keys (used when the key's environment variable is unset).
     acestep_key_block: str | None = None
     openai_key_block: str | None = None
     elevenlabs_key_block: str | None = None
     gemini_key_block: str | None = None
     songwriter_key_block: str | None = None
+
+
+    @field_validator("acestep_api_url", mode="before")
+    @classmethod
+    def _servers_as_text(cls, value: Any) -> Any:
+        """A list of servers (a config file's or batch file's) reads like the flag: comma-separated."""
+        return ",".join(str(url) for url in value) if isinstance(value, list) else value
 
 
 #: Environment variables holding each provider's key, in order of preference.

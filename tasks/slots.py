@@ -138,17 +138,51 @@ def _logger() -> logging.Logger | logging.LoggerAdapter:
 @contextlib.contextmanager
 def crash_safe_slot(name: str, lease_duration: float) -> Iterator[None]:
     """Hold one slot of the (existing) limit `name`, recorded so a crash never keeps it."""
-    from prefect.concurrency._leases import maintain_concurrency_lease
-    from prefect.concurrency._sync import acquire_concurrency_slots_with_lease, release_concurrency_slots_with_lease
+    from prefect.concurrency._sync import acquire_concurrency_slots_with_lease
 
-    try:
-        reclaim_dead_holders(name)
-    except Exception as exc:  # noqa: BLE001 - a failed clean-up must not fail the song; the wait reports it
-        _logger().warning("could not check %r for slots of runs that died: %s", name, exc)
+    _reclaim_quietly(name)
     taken = acquire_concurrency_slots_with_lease([name], 1, lease_duration=lease_duration, strict=True)
+    with held(name, taken, lease_duration):
+        yield
+
+
+def try_slot(name: str, lease_duration: float):  # noqa: ANN201 - Prefect's lease response, or None
+    """One slot of the (existing) limit `name` if one is free right now, else None (never waits).
+
+    One request, granted or refused (423) as a whole: no timeout can fire while a slot is being granted.
+    Hold what it returns with `held`.
+    """
+    import httpx
+    from prefect.concurrency._sync import acquire_concurrency_slots_with_lease
+    from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
+
+    _reclaim_quietly(name)
+    try:
+        return acquire_concurrency_slots_with_lease([name], 1, lease_duration=lease_duration, strict=True,
+                                                    max_retries=0)
+    except ConcurrencySlotAcquisitionError as exc:  # Prefect wraps the server's refusal (423 Locked)
+        refusal = exc.__cause__
+        if isinstance(refusal, httpx.HTTPStatusError) and refusal.response.status_code == 423:
+            return None
+        raise
+
+
+@contextlib.contextmanager
+def held(name: str, taken, lease_duration: float) -> Iterator[None]:  # noqa: ANN001 - Prefect's lease response
+    """Keep a taken slot's lease alive (recorded for crash recovery) for the block, then release it."""
+    from prefect.concurrency._leases import maintain_concurrency_lease
+    from prefect.concurrency._sync import release_concurrency_slots_with_lease
+
     try:
         with holder_record(taken.limits[0].id, taken.lease_id, name), \
                 maintain_concurrency_lease(taken.lease_id, lease_duration, raise_on_lease_renewal_failure=True):
             yield
     finally:
         release_concurrency_slots_with_lease(taken.lease_id)
+
+
+def _reclaim_quietly(name: str) -> None:
+    try:
+        reclaim_dead_holders(name)
+    except Exception as exc:  # noqa: BLE001 - a failed clean-up must not fail the song; the wait reports it
+        _logger().warning("could not check %r for slots of runs that died: %s", name, exc)

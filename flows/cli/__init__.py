@@ -3,16 +3,17 @@
 Thin: each command parses its options, builds the request, calls a flow or a step and prints
 where the result is. Modules: `common` (console, --debug, one-line errors, progress bar),
 `make`, `write` (a song plan from an idea, no video), `batch` (batch + serve), `render`,
-`transcribe`, `thumbnail`, `engine` (the development server), `doctor`, and the shared flags:
-`video_options` (make/batch/render) and `song_options` (make/write). Every command module
-imports `common` only, and offers `register(app)`; this module mounts them all.
+`transcribe`, `thumbnail`, `engine` (the development server), `postgres` (PostgreSQL from PyPI for
+the Prefect server), `doctor`, and the shared flags: `video_options` (make/batch/render) and
+`song_options` (make/write). Every command module imports `common` only, and offers
+`register(app)`; this module mounts them all.
 """
 
 from __future__ import annotations
 
 import typer
 
-from mvflow.cli import batch, doctor, engine, make, render, thumbnail, transcribe, write
+from mvflow.cli import batch, doctor, engine, make, postgres, render, thumbnail, transcribe, write
 from mvflow.cli.common import DEBUG
 
 app = typer.Typer(
@@ -24,7 +25,7 @@ app = typer.Typer(
 )
 
 #: Command modules in the order `mvflow --help` lists them.
-COMMANDS = (make, write, batch, render, transcribe, thumbnail, engine, doctor)
+COMMANDS = (make, write, batch, render, transcribe, thumbnail, engine, postgres, doctor)
 for _module in COMMANDS:
     _module.register(app)
 

@@ -53,14 +53,20 @@ def _plan_table(batch) -> Table:  # noqa: ANN001 - mvflow.flows.batch.Batch
 
 def _summary_table(report) -> Table:  # noqa: ANN001 - mvflow.flows.batch.BatchReport
     colours = {"done": "green", "cached": "cyan", "failed": "bold red"}
+    workers = any(song.worker for song in report.songs)  # fan-out mode: which worker made each song
     table = Table(title=report.headline())
-    for column in ("song", "status", "length", "wall", "time per step", "video / reason"):
+    for column in ("song", "status", "length", "wall", "time per step", "video / reason", *(["worker"] * workers)):
         table.add_column(column, overflow="fold")
     for song in report.songs:
         table.add_row(song.title, f"[{colours[song.status]}]{song.status}[/]",
                       f"{song.length:.1f} s" if song.length else "-", f"{song.seconds:.1f} s", song.step_times(),
-                      song.reason if song.status == "failed" else (song.video or ""))
+                      song.reason if song.status == "failed" else (song.video or ""),
+                      *([song.worker or "-"] * workers))
     return table
+
+
+DEPLOYMENT_HELP = ("Fan-out mode: make every song as a flow run of this deployment (e.g. mvflow/make from "
+                   "prefect.yaml), taken by Prefect workers on any machine. Default: all songs in this process.")
 
 
 def batch(
@@ -68,6 +74,7 @@ def batch(
     max_concurrent_songs: Annotated[int, typer.Option(min=1, help="Songs generated at once per song server (a Prefect concurrency limit).")] = 1,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Put every song's outputs here (overrides the file).")] = None,
     cpu_slots: Annotated[Optional[int], typer.Option(min=1, help="CPU-heavy steps (lyrics, covers, renders) at once (default: the number of cores).")] = None,
+    deployment: Annotated[Optional[str], typer.Option("--deployment", help=DEPLOYMENT_HELP)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate the file and show the plan; run nothing.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
 ) -> None:
@@ -79,11 +86,12 @@ def batch(
         return
     from mvflow.flows.batch import BatchReport, music_video_batch
 
+    where = f", each a run of {deployment} on a worker" if deployment else ""
     console.print(f"[bold]mvflow[/] batch [cyan]{plan.name}[/]: {len(plan.songs)} songs, "
-                  f"{max_concurrent_songs} at a time per song server")
+                  f"{max_concurrent_songs} at a time per song server{where}")
     state = music_video_batch(batch_file=str(plan.source), max_concurrent_songs=max_concurrent_songs,
                               output_dir=str(output_dir.resolve()) if output_dir else None,
-                              cpu_slots=cpu_slots, return_state=True)
+                              cpu_slots=cpu_slots, deployment=deployment, return_state=True)
     report = state.result(raise_on_failure=False)
     if not isinstance(report, BatchReport):  # the flow itself broke before making a report
         if debug and isinstance(report, BaseException):
@@ -105,6 +113,7 @@ def serve(
     name: Annotated[Optional[str], typer.Option("--name", help="Deployment name (default: the batch's name).")] = None,
     max_concurrent_songs: Annotated[int, typer.Option(min=1, help="Songs generated at once per song server.")] = 1,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Put every song's outputs here (overrides the file).")] = None,
+    deployment: Annotated[Optional[str], typer.Option("--deployment", help=DEPLOYMENT_HELP)] = None,
 ) -> None:
     """Run a batch on a schedule: registers a deployment and serves its runs until Ctrl-C (pauses the schedule)."""
     plan = _load(batch_file, output_dir)
@@ -122,17 +131,17 @@ def serve(
     from mvflow.flows.batch import music_video_batch
 
     parameters = {"batch_file": str(plan.source), "max_concurrent_songs": max_concurrent_songs,
-                  "output_dir": str(output_dir.resolve()) if output_dir else None}
+                  "output_dir": str(output_dir.resolve()) if output_dir else None, "deployment": deployment}
     console.print(f"[bold]mvflow[/] serving batch [cyan]{plan.name}[/] ({len(plan.songs)} songs) on "
                   f"'{cron}' ({timezone}); the file is re-read at every run. Ctrl-C stops.")
-    deployment = name or plan.name
+    served = name or plan.name
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # until Prefect's runner installs its own
     try:
-        music_video_batch.serve(name=deployment, schedule=Cron(cron, timezone=timezone), parameters=parameters,
+        music_video_batch.serve(name=served, schedule=Cron(cron, timezone=timezone), parameters=parameters,
                                 tags=["mvflow", f"batch:{plan.name}"],
                                 description=f"mvflow batch {plan.source} on '{cron}' ({timezone})")
     finally:
-        _pause(f"{music_video_batch.name}/{deployment}")
+        _pause(f"{music_video_batch.name}/{served}")
 
 
 def _exit_on_sigterm(*_args: object) -> None:

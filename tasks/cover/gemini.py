@@ -34,6 +34,7 @@ from PIL import Image
 from mvflow.cover.prompt import cover_prompt
 from mvflow.cover.user_image import fit_image, to_rgb
 from mvflow.errors import GeminiBlocked, GeminiUnavailable, ModelNotFound, PermanentError
+from mvflow.rates import api_call_slot
 from mvflow.settings import api_key as configured_key
 from mvflow.settings import base_url as configured_base_url
 
@@ -236,6 +237,7 @@ def _with_retries(
     (and re-raised `from None`, so the SDK's response object, which holds the request headers with
     the key, is not chained onto anything Prefect might persist)."""
     for attempt in range(policy.tries):
+        api_call_slot("gemini")
         try:
             return call()
         except (errors.APIError, *TRANSPORT_ERRORS) as exc:

@@ -38,6 +38,7 @@ from mvflow.lyrics.cloud import (
     upload_type,
 )
 from mvflow.models import LyricWord
+from mvflow.rates import api_call_slot
 
 SERVICE = "ElevenLabs"
 DEFAULT_BASE_URL = "https://api.elevenlabs.io"
@@ -89,6 +90,7 @@ def _post(
     url = base_url_from(base_url, "elevenlabs", DEFAULT_BASE_URL) + path
     headers = {"xi-api-key": require_key("elevenlabs", SERVICE, api_key)}
     timeout = httpx.Timeout(REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT)
+    api_call_slot("elevenlabs")
     try:
         with open(audio, "rb") as fh:
             files = {"file": (audio.name, fh, upload_type(audio))}

@@ -38,6 +38,7 @@ from mvflow.lyrics.cloud import (
     upload_type,
 )
 from mvflow.models import LyricWord
+from mvflow.rates import api_call_slot
 from mvflow.settings import base_url as configured_base_url
 
 SERVICE = "OpenAI"
@@ -114,6 +115,7 @@ def _transcribe(client, upload: Path, language: str | None, prompt: str | None):
     import openai
 
     options = {"language": language, "prompt": prompt}
+    api_call_slot("openai")
     try:
         with open(upload, "rb") as fh:
             return client.audio.transcriptions.create(

@@ -8,6 +8,8 @@ engine — the built-in one, ACE-Step's completion mode — is the single task `
 
 `song_slot` is the gate in front of a song server: a Prefect global concurrency limit per
 server (`songs-local`, `songs-<host:port>`), so batches and parallel runs never flood a GPU.
+With several interchangeable servers (a pool: `--api-url A,B`) a song takes a slot of whichever
+server has one free, and a server that is down is skipped with a warning.
 """
 
 from __future__ import annotations
@@ -57,6 +59,11 @@ def song_limit_name(request: SongRequest) -> str:
     return f"songs-{song_server(request)}"
 
 
+def song_limit_names(request: SongRequest) -> list[str]:
+    """The limits of every server the request may use (one, or each server of a pool)."""
+    return [f"songs-{server}" for server in engine_for(request).servers(request)]
+
+
 def ensure_song_limit(name: str, limit: int | None = None) -> None:
     """Make the limit exist: with `limit`, set it to that; without, create it at 1 only if it is missing.
 
@@ -77,8 +84,9 @@ def ensure_song_limit(name: str, limit: int | None = None) -> None:
 
 
 @contextmanager
-def song_slot(request: SongRequest) -> Iterator[None]:
-    """Hold one slot of the song server's limit while its song is generated (submit to download).
+def song_slot(request: SongRequest) -> Iterator[SongRequest]:
+    """Hold one slot of the song server's limit while its song is generated (submit to download); yields
+    the request aimed at the server whose slot it holds (in a pool, the first one with a free slot).
 
     Held by the flow around the whole song step rather than inside a task, so a song waiting
     for the GPU occupies no task-runner worker and ACE-Step's submit + poll share one slot.
@@ -86,12 +94,60 @@ def song_slot(request: SongRequest) -> Iterator[None]:
     """
     from mvflow.slots import crash_safe_slot
 
+    servers = engine_for(request).servers(request)
+    if len(servers) > 1:
+        with _pool_slot(request, servers) as aimed:
+            yield aimed
+        return
     name = song_limit_name(request)
     ensure_song_limit(name)
     with ExitStack() as held:
         with _noticed_wait(name):
             held.enter_context(crash_safe_slot(name, SLOT_LEASE_SECONDS))
-        yield
+        yield request
+
+
+#: Longest pause between two rounds of a pool's servers when none had a free slot.
+POOL_MAX_PAUSE_SECONDS = 10.0
+
+
+@contextmanager
+def _pool_slot(request: SongRequest, servers: list[str]) -> Iterator[SongRequest]:
+    """A slot of whichever server of the pool has one free, skipping (with a warning) servers that are down.
+
+    Every server keeps its own limit `songs-<server>`, so N servers make N songs at once (times their
+    limit). The servers are asked in turn, starting from a different one for each song; when all are
+    busy, it tries again after a pause that grows to POOL_MAX_PAUSE_SECONDS. When none answers at all
+    the song fails (a transient fault: the others of a batch go on, and a re-run tries again).
+    """
+    from mvflow.errors import ServiceError
+    from mvflow.slots import held, try_slot
+
+    engine, logger = engine_for(request), get_run_logger()
+    for server in servers:
+        ensure_song_limit(f"songs-{server}")
+    start, pause, warned = request.seed % len(servers), 1.0, set()
+    while True:
+        up = []
+        for server in servers[start:] + servers[:start]:
+            reason = engine.why_down(request, server)
+            if reason is None:
+                up.append(server)
+            elif server not in warned:
+                warned.add(server)
+                logger.warning("song server %s is down (%s): skipping it", server, reason)
+        if not up:
+            raise ServiceError(f"none of the song servers {', '.join(servers)} answers: start one, or check "
+                               "--api-url", None)
+        for server in up:
+            taken = try_slot(f"songs-{server}", SLOT_LEASE_SECONDS)
+            if taken is not None:
+                logger.info("song goes to %s (a free slot of songs-%s)", server, server)
+                with held(f"songs-{server}", taken, SLOT_LEASE_SECONDS):
+                    yield engine.on_server(request, server)
+                return
+        time.sleep(pause)
+        pause = min(pause * 1.5, POOL_MAX_PAUSE_SECONDS)
 
 
 @contextmanager

@@ -32,6 +32,19 @@ class Engine(Provider):
         """Who generates the song, naming its concurrency limit `songs-<server>`: the engine itself here."""
         return self.name
 
+    def servers(self, request: SongRequest) -> list[str]:
+        """Every server that may generate the request: several interchangeable ones make a pool, and
+        the song goes to whichever has a free slot of its limit. One (`server`) by default."""
+        return [self.server(request)]
+
+    def on_server(self, request: SongRequest, server: str) -> SongRequest:
+        """The request aimed at `server`, one of `servers(request)`."""
+        return request
+
+    def why_down(self, request: SongRequest, server: str) -> str | None:
+        """None when `server` answers now; else why not (a pool skips it while another is up)."""
+        return None
+
     def audio_request(self, request: SongRequest) -> SongRequest:
         """The request without options that never change the audio (timeouts, polling): the song's
         folder and the submit's cache key are named by this, so raising a timeout makes no new song."""

@@ -50,12 +50,13 @@ START_LM = "start the server with ACESTEP_INIT_LLM=true, or use --songwriter ope
 
 
 def server_of(settings: Settings, request: SongRequest | None) -> str:
-    """The ACE-Step server whose LM writes: the request's (--api-url) when it uses ACE-Step, else the configured one."""
+    """The ACE-Step server whose LM writes: the request's (--api-url) when it uses ACE-Step, else the configured one
+    (of a pool of servers, the first)."""
     if request is not None and request.engine == "acestep":
         from mvflow.song.acestep.options import AceStepOptions
 
         return AceStepOptions.from_request(request).api_url
-    return settings.acestep_api_url
+    return settings.acestep_api_url.split(",")[0].strip()
 
 
 #: lm_status answers by server, remembered this many seconds (a batch of ideas asks once, not per song).

@@ -43,7 +43,7 @@ def test_user_errors_are_one_clear_line(no_config, args, message):
 #: Every command a user can run, with a word its --help must contain.
 COMMANDS = {"make": "music video", "write": "song plan", "batch": "batch file", "serve": "schedule",
             "render": "existing song", "transcribe": "lyrics", "thumbnail": "cover image", "doctor": "usable",
-            "engine serve": "ACE-Step"}
+            "engine serve": "ACE-Step", "postgres start": "keeps running", "postgres stop": "Stop the server"}
 
 
 def registered_commands() -> set[str]:

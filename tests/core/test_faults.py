@@ -315,7 +315,7 @@ def test_transient_errors_survive_pickling_with_their_retry_after():
 # ---- what the user reads ---------------------------------------------------------------------------------
 
 def test_fault_lines_name_the_server_but_never_the_path_and_bugs_stay_bugs():
-    from mvflow.flows.batch import failure_reason
+    from mvflow.flows.outcome import failure_reason
 
     request = httpx.Request("GET", "http://127.0.0.1:9/v1/audio?path=%2Fhome%2Fme%2Fsong.mp3")
     refused = httpx.ConnectError("[Errno 111] Connection refused", request=request)

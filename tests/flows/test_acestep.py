@@ -147,3 +147,38 @@ def test_the_best_take_is_the_one_whose_vocals_carry_every_line(prefect_harness,
     assert "take 1: 2/4 lines" in said and "take 2: 4/4 lines" in said and "(chosen)" in said
     if mode == "native":  # the default server ignores seeds, and says another one
         assert "warning: ACE-Step did not use the requested seed 5" in said
+
+
+def test_a_pool_of_servers_shares_the_songs_and_skips_one_that_is_down(prefect_harness, keyed, tmp_path, caplog,
+                                                                        monkeypatch):
+    """Songs go to whichever server of a pool has a free slot; a server that is down is skipped with a warning."""
+    import socket
+
+    import yaml
+
+    from mvflow.flows.batch import music_video_batch
+
+    second, stop_second = start_in_thread(api_key=KEY, audio_dir=tmp_path / "second_audio", admin=True)
+    with socket.socket() as sock:  # a port nothing listens on: a server that is down
+        sock.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    monkeypatch.chdir(tmp_path)
+    songs = [{"title": f"Pool {n}", "caption": f"synth pop {n}", "seed": n} for n in range(1, 4)]
+    path = tmp_path / "pool.yaml"
+    path.write_text(yaml.safe_dump({"name": "pool", "songs": songs, "defaults": {
+        "engine": "acestep", "api_url": [keyed, down, second], "thinking": False, "duration": 6,
+        "resolution": "128x72", "fps": 8, "transcriber": "local", "output_dir": str(tmp_path / "out")}}))
+    def jobs() -> list[int]:
+        return [httpx.get(f"{url}/v1/stats", headers={"Authorization": f"Bearer {KEY}"}).json()["data"]["jobs"]
+                ["total"] for url in (keyed, second)]
+
+    try:
+        before = jobs()
+        state = music_video_batch(batch_file=str(path), return_state=True)
+        made = [after - earlier for after, earlier in zip(jobs(), before)]
+    finally:
+        stop_second()
+    report = state.result()
+    assert [s.status for s in report.songs] == ["done"] * 3, [s.reason for s in report.songs]
+    assert sum(made) == 3 and min(made) >= 1, made  # both servers that are up made songs
+    assert f"song server {down[7:]} is down" in caplog.text

@@ -374,3 +374,22 @@ def test_lyrics_prompt_cuts_between_words():
     assert lyrics_prompt(["short line"]) == "short line"
     assert lyrics_prompt(["alpha beta gamma"], max_chars=12) == "alpha beta"
     assert lyrics_prompt(["alphabetagamma"], max_chars=5) == "alpha"
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+def test_every_cloud_call_takes_a_rate_limit_slot_first(spoken, openai_server, eleven_server, monkeypatch):
+    """The slot (mvflow.rates) is taken before the request leaves: a call waiting for it sends nothing."""
+    from mvflow.lyrics import elevenlabs_provider, openai_provider
+
+    taken: list[tuple[str, int]] = []
+    servers = {"openai": openai_server, "elevenlabs": eleven_server}
+    slot = lambda provider: taken.append((provider, len(servers[provider].requests)))  # noqa: E731
+    monkeypatch.setattr(openai_provider, "api_call_slot", slot)
+    monkeypatch.setattr(elevenlabs_provider, "api_call_slot", slot)
+    path, _ = spoken
+    openai_words(path, api_key=OPENAI_KEY, base_url=openai_server.base_url)
+    elevenlabs_provider.scribe_words(path, api_key=ELEVEN_KEY, base_url=eleven_server.base_url)
+    assert taken == [("openai", 0), ("elevenlabs", 0)]
+    assert len(openai_server.requests) == 1 and len(eleven_server.requests) == 1

@@ -47,13 +47,34 @@ class AceStepEngine(Engine):
 
     def server(self, request: SongRequest) -> str:
         """'host:port' of the request's server (the scheme's default port when the URL has none)."""
-        from urllib.parse import urlsplit
-
         from mvflow.song.acestep.options import AceStepOptions
 
-        url = urlsplit(AceStepOptions.from_request(request).api_url)
-        port = url.port or (443 if url.scheme == "https" else 80)
-        return f"{url.hostname}:{port}"
+        return host_port(AceStepOptions.from_request(request).api_url)
+
+    def _urls(self, request: SongRequest) -> dict[str, str]:
+        """host:port -> URL of every server the request may use (`--api-url A,B`: a pool)."""
+        from mvflow.song.acestep.options import AceStepOptions
+
+        options = AceStepOptions.from_request(request)
+        return {host_port(url): url for url in options.api_urls or [options.api_url]}
+
+    def servers(self, request: SongRequest) -> list[str]:
+        return list(self._urls(request))
+
+    def on_server(self, request: SongRequest, server: str) -> SongRequest:
+        return request.model_copy(update={"engine_options": {**request.engine_options,
+                                                             "api_url": self._urls(request)[server]}})
+
+    def why_down(self, request: SongRequest, server: str) -> str | None:
+        """A quick GET /health (3 s): a pool must not wait a minute on a server that is off."""
+        import httpx
+
+        url = self._urls(request)[server].rstrip("/") + "/health"
+        try:
+            httpx.get(url, timeout=3.0).raise_for_status()
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
     def audio_request(self, request: SongRequest) -> SongRequest:
         from mvflow.song.acestep.options import submission_request
@@ -71,7 +92,9 @@ class AceStepEngine(Engine):
         given = dict(fields)
         if settings.acestep_max_download_mb is not None:
             given.setdefault("max_download_mb", settings.acestep_max_download_mb)
-        options = AceStepOptions(api_url=settings.acestep_api_url, api_mode=settings.acestep_api_mode, **given)
+        urls = [url.strip() for url in settings.acestep_api_url.split(",") if url.strip()]
+        pool = {"api_urls": urls} if len(urls) > 1 else {}
+        options = AceStepOptions(api_url=urls[0], api_mode=settings.acestep_api_mode, **pool, **given)
         return options.pinned().model_dump(mode="json", exclude_none=True)
 
     def generate(self, request: SongRequest, out_dir: Path) -> Song:
@@ -91,11 +114,21 @@ class AceStepEngine(Engine):
         return poll_song(job, request, out_dir, step_progress_callback())
 
     def checks(self, settings: Settings) -> list[Check]:
-        """The configured server: reachable, healthy, which models, key accepted, its LM (acestep/doctor.py);
+        """The configured server(s): reachable, healthy, which models, key accepted, its LM (acestep/doctor.py);
         required (a failure makes doctor exit 1) when ACE-Step is the configured engine."""
         from mvflow.song.acestep.doctor import check_acestep
 
-        return check_acestep(settings.acestep_api_url, required=settings.engine == self.name)
+        required = settings.engine == self.name
+        return [row for url in settings.acestep_api_url.split(",") if url.strip()
+                for row in check_acestep(url.strip(), required=required)]
+
+
+def host_port(api_url: str) -> str:
+    """'host:port' of a server URL (the scheme's default port when it has none): its limit's name."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(api_url)
+    return f"{url.hostname}:{url.port or (443 if url.scheme == 'https' else 80)}"
 
 
 ENGINE = AceStepEngine()

@@ -25,7 +25,7 @@ DEFAULT_API_URL = "http://127.0.0.1:8001"
 RUNTIME_FIELDS = frozenset(
     {"timeout", "poll_interval", "poll_max_interval", "lost_after", "stalled_after", "stalled_limit",
      "http_timeout", "download_timeout", "retry_delay", "submit_retries", "pick", "max_download_mb",
-     "gateway_retries", "gateway_retry_delay"}
+     "gateway_retries", "gateway_retry_delay", "api_urls"}
 )
 
 #: Task types that edit a source audio instead of generating from text.
@@ -63,6 +63,9 @@ class AceStepOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     api_url: str = Field(DEFAULT_API_URL, description="Base URL of the ACE-Step server (local or hosted)")
+    api_urls: list[str] = Field(
+        default_factory=list, description="Several interchangeable servers (a pool): each song goes to one "
+        "with a free slot, so none of them names the song")
     api_mode: Literal["native", "completion"] = Field(
         "native", description="native: /release_task + /query_result; completion: /v1/chat/completions")
     thinking: bool = Field(True, description="Let the 5Hz LM write audio codes (better songs; needs the LM)")
@@ -197,6 +200,9 @@ class AceStepOptions(BaseModel):
 
 
 def submission_request(request: SongRequest) -> SongRequest:
-    """The request without runtime-only options: what the cached submit step should be keyed on."""
-    options = {k: v for k, v in request.engine_options.items() if k not in RUNTIME_FIELDS}
+    """The request without runtime-only options: what the cached submit step should be keyed on.
+
+    In a pool (`api_urls`) the servers are interchangeable, so which one it went to is runtime too."""
+    runtime = RUNTIME_FIELDS | ({"api_url"} if request.engine_options.get("api_urls") else set())
+    options = {k: v for k, v in request.engine_options.items() if k not in runtime}
     return request.model_copy(update={"engine_options": options})
