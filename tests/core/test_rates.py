@@ -31,6 +31,7 @@ def test_calls_in_a_run_wait_for_the_providers_rate(prefect_harness, no_config, 
 
 def test_outside_a_run_or_at_rate_zero_nothing_waits(prefect_harness, no_config, monkeypatch):
     monkeypatch.setenv("MVFLOW_GEMINI_CALLS_PER_SECOND", "0")
+    monkeypatch.setattr(rates, "_set_here", {})  # limits earlier tests' runs set in this process do not count
 
     @flow
     def unlimited() -> None:

@@ -54,8 +54,10 @@ class Stack:
                                 cwd=self.root, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True)
 
-    def is_running(self, flow_run_id: str) -> bool:
-        return httpx.get(f"{self.api_url}/flow_runs/{flow_run_id}").json()["state_type"] == "RUNNING"
+    def is_making_a_song(self, flow_run_id: str) -> bool:
+        """Running, and not the Broken song (which fails in a second: a kill during it would miss it)."""
+        run = httpx.get(f"{self.api_url}/flow_runs/{flow_run_id}").json()
+        return run["state_type"] == "RUNNING" and run["name"] != f"music-video: {BROKEN['title']}"
 
     def outcomes(self) -> list[SongOutcome]:
         return [SongOutcome.model_validate_json(p.read_text()) for p in (self.out / OUTCOMES_FOLDER).glob("*.json")]
@@ -89,14 +91,15 @@ def wait_for(condition, timeout: float, what: str):  # noqa: ANN001, ANN201
 
 
 def busy_flow_run(stack: Stack, worker: str) -> str | None:
-    """The id of a flow run the worker is making right now: its child process's PREFECT__FLOW_RUN_ID,
-    Running in the API and not finished (a finished run's process may still be exiting)."""
+    """The id of a flow run the worker is making a song in right now: its child process's
+    PREFECT__FLOW_RUN_ID, Running in the API, not the Broken song, and not finished (a finished run's
+    process may still be exiting)."""
     for child in psutil.Process(stack.workers[worker].pid).children(recursive=True):
         try:
             run_id = child.environ().get("PREFECT__FLOW_RUN_ID")
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-        if run_id and stack.is_running(run_id) and not (stack.out / OUTCOMES_FOLDER / f"{run_id}.json").exists():
+        if run_id and stack.is_making_a_song(run_id) and not (stack.out / OUTCOMES_FOLDER / f"{run_id}.json").exists():
             return run_id
     return None
 

@@ -17,7 +17,8 @@ from mvflow.flows.spec import flow_params, portable_spec, spec_from
      "bad request: bpm: Input should be a valid integer, unable to parse string as an integer"),
     ({"caption": "piano", "colour": "red"}, "bad request: colour: unknown field"),
     ({"title": "No Caption"},
-     "bad request: caption is required: the style of the song, e.g. 'dreamy synthwave, female vocal'"),
+     "bad request: caption is required: the style of the song, e.g. 'dreamy synthwave, female vocal' "
+     "(or an idea: what the song is about, for a songwriter to write)"),
     ({"caption": "piano", "resolution": "big"}, "bad request: resolution must look like 1920x1080, 1080p or 720p, "
                                                 "not 'big'"),
     ("caption=piano", "bad request: spec must be a mapping of mvflow make fields (caption, lyrics, title, ...), "
