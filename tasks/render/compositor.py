@@ -31,10 +31,20 @@ class Part(Protocol):
         """Release helpers (threads) the part started."""
 
 
-class Compositor:
-    """Renders frame k into one reused buffer (parts must not overlap: each owns its box)."""
+class Finish(Protocol):
+    def apply(self, frame: Planes, bg: Planes, index: int) -> Planes:
+        """The frame to send for `index`: `frame` itself, or a finished copy (never `frame` changed)."""
 
-    def __init__(self, width: int, height: int, fps: int, backdrop: Backdrop, parts: list[Part]):
+
+class Compositor:
+    """Renders frame k into one reused buffer (parts must not overlap: each owns its box).
+
+    `finish`, when given, is a last whole-frame pass (mvflow.render.motion.FrameFinish: beat
+    pulse, glow, fades) that writes into its own buffer, so the reused one stays as it was.
+    """
+
+    def __init__(self, width: int, height: int, fps: int, backdrop: Backdrop, parts: list[Part],
+                 finish: Finish | None = None):
         for i, a in enumerate(parts):
             for b in parts[i + 1 :]:
                 if a.box.intersects(b.box):
@@ -43,6 +53,7 @@ class Compositor:
         self.frame = Planes.allocate(width, height)
         self.backdrop = backdrop
         self.parts = parts
+        self.finish = finish
         self._version: int | None = None
 
     def close(self) -> None:
@@ -56,7 +67,7 @@ class Compositor:
         self.close()
 
     def render(self, index: int) -> Planes:
-        """The frame at `index` (the same buffer every call: copy it to keep it)."""
+        """The frame at `index` (one of two reused buffers: copy it to keep it)."""
         bg, version = self.backdrop.at(index)
         if version != self._version:
             self.frame.assign(bg)
@@ -64,4 +75,4 @@ class Compositor:
         t = index / self.fps
         for part in self.parts:
             part.draw(self.frame, bg, version, index, t)
-        return self.frame
+        return self.finish.apply(self.frame, bg, index) if self.finish is not None else self.frame

@@ -1,0 +1,258 @@
+"""Motion from the music: a pulse on the beats, a stronger accent on bar lines, a colour shift into
+each chorus, and (in captions.py) lyric lines that rise into place on their first word.
+
+Every effect is a number per frame computed once up front from the song's analysis (beats, bar
+lines, sections on the video's clock, `MusicTimes`), quantised so that most frames repeat the
+previous frame's value; the frame loop then only applies it:
+
+  * `GradedBackdrop` tints the backdrop toward the accent colour by the section level. The
+    backdrop gets a new version only when that level (or the backdrop itself) changes, so the
+    parts over it redraw at a transition's few steps and never in between;
+  * `FrameFinish` is the last pass over a finished frame, into a second buffer (the compositor's
+    own keeps its pixels for the next frame): the beat pulse lifts the luma toward white
+    (Y' = Y + g (235 - Y), one integer multiply-add per pixel, and only on the frames of a
+    pulse's short decay), the visualiser's pixels glow (their difference from the backdrop is
+    amplified) and a short's fade in and out scales toward black. Frames with nothing to apply
+    go out untouched.
+
+Everything is affine per channel, so it runs in uint16 numpy without a float image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mvflow.models import SongAnalysis
+from mvflow.render.compositor import Backdrop
+from mvflow.render.style_types import Color
+from mvflow.render.yuv import Box, Planes, rgb_to_yuv_float
+
+BEATS = ("pulse", "none")
+DOWNBEATS = ("accent", "none")
+SECTIONS = ("shift", "none")
+ENTRANCES = ("rise", "none")
+#: Section kinds the colour shift goes into (sections found in the audio: the loudest ones).
+LIFTED_KINDS = ("chorus", "hook")
+LOUDEST_DB = 1.5
+
+_SHIFT = 7
+_ONE = 1 << _SHIFT  # levels and gains are integers out of 128
+_SECTION_STEPS = 16  # a transition is at most this many backdrop versions
+
+
+@dataclass(frozen=True)
+class MotionSpec:
+    """A style's [motion] table. Amounts are fractions; each kind has "none" to turn it off."""
+
+    beat: str = "pulse"  # pulse: the picture brightens a little on each beat and the visualiser glows
+    downbeat: str = "accent"  # accent: the first beat of a bar (and of a section) pulses stronger
+    section: str = "shift"  # shift: the colours shift toward the accent in each chorus, and back
+    entrance: str = "rise"  # rise: a lyric line rises into place, landing on its first word
+    beat_amount: float = 0.04  # luma lift toward white on a beat (0-0.5)
+    downbeat_amount: float = 0.08  # ... on a bar line; a section's first bar line gets twice this
+    glow: float = 0.35  # how much stronger the visualiser gets on the strongest beat (0-1)
+    decay: float = 0.12  # seconds for a pulse to fall to a third
+    section_amount: float = 0.25  # how far a chorus's colours shift toward the accent (0-1)
+    section_fade: float = 0.5  # seconds of the shift in and out
+    entrance_distance: float = 0.025  # how far a line rises, fraction of the short side
+    entrance_time: float = 0.3  # seconds the rise takes (ending on the line's first word)
+
+    def __post_init__(self) -> None:
+        for name, value, choices in (("beat", self.beat, BEATS), ("downbeat", self.downbeat, DOWNBEATS),
+                                     ("section", self.section, SECTIONS), ("entrance", self.entrance, ENTRANCES)):
+            if value not in choices:
+                raise ValueError(f"motion {name} must be one of: {', '.join(choices)}, not {value!r}")
+
+    @property
+    def moves(self) -> bool:
+        """True when any music-driven effect is on (else the renderer needs no analysis)."""
+        return self.beat != "none" or self.section != "none" or self.entrance != "none"
+
+
+@dataclass(frozen=True)
+class MusicTimes:
+    """The analysis on the video's clock (a short starts at its own 0)."""
+
+    beats: np.ndarray
+    downbeats: np.ndarray
+    section_starts: np.ndarray  # every section boundary after the first section's start
+    lifted: list[tuple[float, float]]  # (start, end) of the sections the colour shift goes into
+
+    @classmethod
+    def from_analysis(cls, analysis: SongAnalysis, offset: float = 0.0, length: float | None = None) -> MusicTimes:
+        """`analysis` seen from `offset` seconds into the song for `length` seconds (None: to the end)."""
+        end = analysis.duration - offset if length is None else length
+
+        def window(times: list[float]) -> np.ndarray:
+            t = np.asarray(times, float) - offset
+            return t[(t >= -1e-6) & (t < end)]
+
+        loudest = max((s.energy for s in analysis.sections), default=0.0)
+        lifted = [(s.start - offset, s.end - offset) for s in analysis.sections
+                  if s.kind in LIFTED_KINDS or (not s.kind and s.energy >= loudest - LOUDEST_DB)]
+        return cls(window(analysis.beats), window(analysis.downbeats),
+                   window([s.start for s in analysis.sections[1:]]), lifted)
+
+
+def pulse_levels(times: MusicTimes, spec: MotionSpec, n_frames: int, fps: int) -> np.ndarray:
+    """(n_frames,) int pulse level out of 128 per frame: each beat's amount, decaying.
+
+    Quantised to whole 128ths and cut below one, so a pulse touches only the few frames of its
+    decay (at 0.12 s, four or five frames) and the frames between beats are left alone.
+    """
+    if spec.beat == "none" or n_frames == 0:
+        return np.zeros(n_frames, np.int32)
+    t = np.arange(n_frames) / fps
+    level = np.zeros(n_frames)
+    for beat, amount in zip(times.beats, beat_amounts(times, spec), strict=True):
+        first = int(np.ceil(beat * fps - 1e-9))
+        span = t[first:] - beat
+        length = int(np.searchsorted(span, spec.decay * np.log(max(amount * _ONE, 1.0))))
+        if length > 0:
+            level[first : first + length] = np.maximum(level[first : first + length],
+                                                       amount * np.exp(-span[:length] / spec.decay))
+    return np.floor(level * _ONE).astype(np.int32)
+
+
+def beat_amounts(times: MusicTimes, spec: MotionSpec, near: float = 0.06) -> np.ndarray:
+    """Each beat's pulse: beat_amount, downbeat_amount on a bar line, twice that on a section's first."""
+    amounts = np.full(len(times.beats), spec.beat_amount)
+    if spec.downbeat == "none" or len(times.beats) == 0:
+        return amounts
+    for marks, amount in ((times.downbeats, spec.downbeat_amount), (times.section_starts, 2 * spec.downbeat_amount)):
+        if len(marks):
+            nearest = np.min(np.abs(times.beats[:, None] - np.asarray(marks)[None, :]), axis=1)
+            amounts = np.where(nearest < near, np.maximum(amounts, amount), amounts)
+    return amounts
+
+
+def section_levels(times: MusicTimes, spec: MotionSpec, n_frames: int, fps: int) -> np.ndarray:
+    """(n_frames,) int 0.._SECTION_STEPS: how far into the colour shift each frame is (smooth in and out)."""
+    if spec.section == "none" or n_frames == 0 or not times.lifted:
+        return np.zeros(n_frames, np.int32)
+    t = np.arange(n_frames) / fps
+    level = np.zeros(n_frames)
+    fade = max(spec.section_fade, 1.0 / fps)
+    for start, end in times.lifted:
+        rise = np.clip((t - start) / fade + 0.5, 0, 1)  # centred on the boundary
+        fall = np.clip((end - t) / fade + 0.5, 0, 1)
+        level = np.maximum(level, np.minimum(rise, fall))
+    eased = level * level * (3 - 2 * level)
+    return np.rint(eased * _SECTION_STEPS).astype(np.int32)
+
+
+# ---------------------------------------------------------------- per-pixel operations
+
+
+def affine_into(dst: np.ndarray, src: np.ndarray, gain: int, offset: int) -> None:
+    """dst = (src * gain >> 7) + offset, in uint16, clipped to 0..255 (dst may be src)."""
+    acc = src.astype(np.uint16)
+    acc *= np.uint16(gain)
+    acc >>= _SHIFT
+    acc += np.uint16(max(offset, 0))
+    np.minimum(acc, 255, out=acc)
+    np.copyto(dst, acc, casting="unsafe")
+
+
+def toward(value: float, share: int) -> tuple[int, int]:
+    """(gain, offset) of x -> x + share/128 * (value - x), for affine_into."""
+    return _ONE - share, int(round(value * share / _ONE))
+
+
+def overdrive_into(dst: np.ndarray, bg: np.ndarray, gain: int, low: int, high: int) -> None:
+    """dst = dst + (dst - bg) * gain / 128, clipped to [low, high]: what was drawn over the
+    backdrop gets stronger, the backdrop itself stays exactly as it was."""
+    diff = dst.astype(np.int32)
+    diff -= bg
+    diff *= gain
+    diff >>= _SHIFT
+    diff += dst
+    np.clip(diff, low, high, out=diff)
+    np.copyto(dst, diff, casting="unsafe")
+
+
+class GradedBackdrop:
+    """A backdrop tinted toward the accent colour by a per-frame level (0: as it is)."""
+
+    def __init__(self, inner: Backdrop, levels: np.ndarray, accent: Color, amount: float):
+        self.inner = inner
+        self.levels = levels
+        self._target = rgb_to_yuv_float(np.array(accent, np.float32))
+        self._amount = amount
+        self._frame: Planes | None = None
+        self._shown: tuple[int, int] | None = None
+        self._version = -1
+
+    def at(self, index: int) -> tuple[Planes, int]:
+        planes, version = self.inner.at(index)
+        level = int(self.levels[min(index, len(self.levels) - 1)]) if len(self.levels) else 0
+        if level == 0:
+            return planes, version * 2  # even versions: the inner backdrop itself
+        if (version, level) != self._shown:
+            self._shown = (version, level)
+            self._version += 1
+            if self._frame is None:
+                self._frame = Planes.allocate(planes.width, planes.height)
+            self._tint(planes, level)
+        return self._frame, self._version * 2 + 1
+
+    def _tint(self, planes: Planes, level: int) -> None:
+        share = int(round(self._amount * _ONE * level / _SECTION_STEPS))
+        y, u, v = (float(c) for c in self._target)
+        affine_into(self._frame.y, planes.y, *toward(max(y, 160.0), share // 3))  # a little lighter too
+        for channel, target in zip(range(2), (u, v), strict=True):
+            affine_into(self._frame.uv[channel], planes.uv[channel], *toward(target, share))
+
+
+class FrameFinish:
+    """The last pass over a finished frame: beat pulse, visualiser glow, fade in and out."""
+
+    def __init__(self, width: int, height: int, pulse: np.ndarray, glow: float, glow_box: Box | None,
+                 fade: np.ndarray | None = None):
+        self.pulse = pulse  # (n_frames,) lift out of 128
+        self.glow_gain = glow  # visualiser glow per unit of pulse
+        self.glow_box = glow_box if glow_box is not None and glow_box.width and glow_box.height else None
+        self.fade = fade  # (n_frames,) brightness out of 128 (128 = none), or None
+        self._out = Planes.allocate(width, height)
+        self._peak = max(int(pulse.max(initial=1)), 1)
+
+    def level(self, index: int) -> tuple[int, int]:
+        """(pulse lift, fade) of frame `index`, both out of 128."""
+        lift = int(self.pulse[index]) if index < len(self.pulse) else 0
+        fade = int(self.fade[index]) if self.fade is not None and index < len(self.fade) else _ONE
+        return lift, fade
+
+    def apply(self, frame: Planes, bg: Planes, index: int) -> Planes:
+        """The frame to send: `frame` itself when nothing applies, else the finished copy."""
+        lift, fade = self.level(index)
+        glow = int(round(self.glow_gain * lift * _ONE / self._peak))
+        if lift == 0 and fade >= _ONE:
+            return frame
+        out = self._out
+        out.assign(frame)
+        if glow and self.glow_box is not None:
+            box = self.glow_box
+            overdrive_into(out.crop(box).y, bg.crop(box).y, glow, 16, 235)
+            overdrive_into(out.crop(box).uv, bg.crop(box).uv, glow, 16, 240)
+        if lift:
+            affine_into(out.y, out.y, *toward(235.0, lift))
+        if fade < _ONE:
+            affine_into(out.y, out.y, fade, int(round(16 * (_ONE - fade) / _ONE)))
+            affine_into(out.uv, out.uv, fade, int(round(128 * (_ONE - fade) / _ONE)))
+        return out
+
+
+def fade_levels(n_frames: int, fps: int, fade_in: float, fade_out: float) -> np.ndarray | None:
+    """(n_frames,) brightness out of 128 for a fade from black and to black, or None without fades."""
+    if fade_in <= 0 and fade_out <= 0:
+        return None
+    t = (np.arange(n_frames) + 0.5) / fps
+    duration = n_frames / fps
+    level = np.ones(n_frames)
+    if fade_in > 0:
+        level = np.minimum(level, t / fade_in)
+    if fade_out > 0:
+        level = np.minimum(level, (duration - t) / fade_out)
+    return np.rint(np.clip(level, 0, 1) * _ONE).astype(np.int32)
