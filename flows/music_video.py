@@ -1,9 +1,9 @@
 """The `music_video` flow: one request in, one music video out.
 
-    generate_song ──► transcribe_lyrics ─┐
-    (ACE-Step native: submit_song      ├─► render_video ──► manifest.json + dashboard artifact
-     + poll_song)   └► make_thumbnail ──┘
-                       (lyrics and cover run in parallel)
+    generate_song ──► transcribe_lyrics ──► analyse_song ─┐
+    (ACE-Step native: submit_song                       ├─► render_video per output ──► manifest.json
+     + poll_song)   └► make_thumbnail ──────────────────┘     (full, short, square)       + dashboard artifact
+                       (lyrics, then the analysis, run beside the cover)
 
 Composition only: every step is a cached, retried Prefect task from its package (mvflow.song,
 mvflow.lyrics, mvflow.cover, mvflow.render); mvflow.flows.steps.StepRunner submits them and
@@ -20,14 +20,26 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 from pydantic import BaseModel
 
+from mvflow.analysis import analyse_song
 from mvflow.cover import make_thumbnail
 from mvflow.errors import AceStepLostTask
 from mvflow.files import slugify
 from mvflow.flows.steps import StepRunner
 from mvflow.lyrics import resolve_options, transcribe_lyrics
 from mvflow.manifest import StepRun, publish_alias, summary_markdown, write_manifest
-from mvflow.models import CoverOptions, LyricsOptions, MusicVideo, RenderOptions, Song, SongRequest
+from mvflow.models import (
+    Cover,
+    CoverOptions,
+    LyricsOptions,
+    MusicVideo,
+    RenderOptions,
+    Song,
+    SongAnalysis,
+    SongRequest,
+    SyncedLyrics,
+)
 from mvflow.render import render_video
+from mvflow.render.outputs import OUTPUTS, parse_outputs
 from mvflow.song import generate_song, poll_song, submit_song, uses_submit_and_poll
 
 
@@ -38,6 +50,7 @@ class VideoRun(BaseModel):
     out_dir: str
     manifest: str
     steps: list[StepRun]
+    videos: list[MusicVideo] = []  # every output, in the order asked for (video is the first)
 
     @property
     def all_cached(self) -> bool:
@@ -52,12 +65,14 @@ def music_video(
     lyrics_options: LyricsOptions | None = None,
     cover_options: CoverOptions | None = None,
     render_options: RenderOptions | None = None,
+    outputs: list[str] | None = None,
 ) -> VideoRun:
-    """Make one music video. Outputs go to <output_root>/<slug of title>/."""
+    """Make one music video (and its short and square, if asked). Outputs go to <output_root>/<slug of title>/."""
     runner = StepRunner(result_storage=results_folder(output_root), label=title)
     tag_flow_run(run_tags(request, render_options))
     with tags(*run_tags(request, render_options)):
-        return make_video(runner, request, title, output_root, lyrics_options, cover_options, render_options)
+        return make_video(runner, request, title, output_root, lyrics_options, cover_options, render_options,
+                          outputs)
 
 
 def make_video(
@@ -68,8 +83,10 @@ def make_video(
     lyrics_options: LyricsOptions | None = None,
     cover_options: CoverOptions | None = None,
     render_options: RenderOptions | None = None,
+    outputs: list[str] | None = None,
 ) -> VideoRun:
-    """One video's whole pipeline, for any flow: song -> (lyrics || cover) -> render -> manifest + artifact.
+    """One video's whole pipeline, for any flow: song -> (lyrics -> analysis || cover) -> a render per output
+    -> manifest + artifact.
 
     The batch flow calls it once per song, each in its own thread, so a song's lyrics, cover
     and render start as soon as its own song is ready.
@@ -91,12 +108,26 @@ def make_video(
         caption=song.caption, title=title, seed=request.seed, out_dir=out, options=cover_options,
     )
     lyrics = runner.resolve(lyrics_pending)
+    analysis_pending = runner.submit("analysis", "mvflow", analyse_song, song=song, lyrics=lyrics, out_dir=out)
     cover = runner.resolve(cover_pending)
-    video = runner.run(
-        "render", f"{render_options.width}x{render_options.height}", render_video,
-        song=song, lyrics=lyrics, cover=cover, title=title, out_dir=out, options=render_options,
-    )
-    return _publish(video, runner.steps, out_dir, request)
+    analysis = runner.resolve(analysis_pending)
+    videos = render_outputs(runner, parse_outputs(outputs), song, lyrics, cover, analysis, title, out, render_options)
+    return _publish(videos, runner.steps, out_dir, request)
+
+
+def render_outputs(runner: StepRunner, outputs: list[str], song: Song, lyrics: SyncedLyrics, cover: Cover,
+                   analysis: SongAnalysis, title: str, out: str, options: RenderOptions) -> list[MusicVideo]:
+    """One cached render step per output (full, short, square), one after another: each already keeps
+    both cores busy, and the song, lyrics, cover and analysis are shared."""
+    videos = []
+    for name in outputs:
+        own = OUTPUTS.get(name).options(options)
+        videos.append(runner.run(
+            "render" if name == "full" else f"render-{name}", f"{own.width}x{own.height}", render_video,
+            song=song, lyrics=lyrics, cover=cover, title=title, out_dir=out, options=own, analysis=analysis,
+            output=name,
+        ))
+    return videos
 
 
 def song_step(runner: StepRunner, request: SongRequest, out: str) -> Song:
@@ -123,17 +154,20 @@ def _generate(runner: StepRunner, request: SongRequest, out: str) -> Song:
         return runner.run("song", request.engine, poll_song, uses_cpu=False, job=job, request=request, out_dir=out)
 
 
-def _publish(video: MusicVideo, steps: list[StepRun], out_dir: Path, request: SongRequest) -> VideoRun:
-    """Manifest, the friendly MP4 alias and the per-video markdown artifact."""
-    manifest = write_manifest(video, out_dir, request)
-    publish_alias(Path(video.video.path), out_dir / Path(video.video.path).name)
+def _publish(videos: list[MusicVideo], steps: list[StepRun], out_dir: Path, request: SongRequest) -> VideoRun:
+    """Manifest, the friendly alias of every output (night-drive.mp4, night-drive.short.mp4 ...) and the
+    per-video markdown artifact."""
+    video = videos[0]
+    manifest = write_manifest(video, out_dir, request, videos)
+    for each in videos:
+        publish_alias(Path(each.video.path), out_dir / Path(each.video.path).name)
     create_markdown_artifact(
-        markdown=summary_markdown(video, steps, manifest),
+        markdown=summary_markdown(video, steps, manifest, videos),
         key=f"music-video-{slugify(video.title)}"[:100],
         description=f"Music video: {video.title}",
     )
     get_run_logger().info("%r done: %s", video.title, video.video.path)
-    return VideoRun(video=video, out_dir=str(out_dir), manifest=str(manifest), steps=steps)
+    return VideoRun(video=video, out_dir=str(out_dir), manifest=str(manifest), steps=steps, videos=videos)
 
 
 def results_folder(output_root: str) -> Path:

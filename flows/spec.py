@@ -97,6 +97,9 @@ class VideoSpec(BaseModel):
     codec: Literal["h264", "h265", "vp9"] | None = None
     quality: Literal["draft", "standard", "high"] | None = None
     max_size: float | None = Field(None, gt=0, description="Two-pass encode to at most this many MB")
+    outputs: str | list[str] | None = Field(None, description="Videos to make: full, short, square")
+    short_from: float | str | None = Field(None, description="The short's start in the song (s or m:ss)")
+    short_to: float | str | None = Field(None, description="The short's end in the song (s or m:ss)")
     output_dir: Path | None = None
 
 def spec_from(fields: dict[str, Any], base: dict[str, Any] | None = None) -> VideoSpec:
@@ -140,7 +143,8 @@ def _settings_for(spec: VideoSpec) -> Settings:
     flags = {"output_dir": spec.output_dir, "engine": spec.engine, "transcriber": spec.transcriber,
              "whisper_model": spec.whisper_model, "cover_provider": spec.cover_provider, "fps": spec.fps,
              "style": spec.style, "acestep_api_url": spec.api_url, "acestep_api_mode": spec.api_mode,
-             "aspect": spec.aspect, "resolution": spec.resolution, "codec": spec.codec, "quality": spec.quality}
+             "aspect": spec.aspect, "resolution": spec.resolution, "codec": spec.codec, "quality": spec.quality,
+             "outputs": ",".join(spec.outputs) if isinstance(spec.outputs, list) else spec.outputs}
     return load_settings(flags)
 
 
@@ -151,7 +155,8 @@ def _render_options(spec: VideoSpec, settings: Settings) -> RenderOptions:
     try:
         return build_render_options(visualiser=spec.visualiser, accent=spec.accent, background=spec.background,
                                     dim=spec.dim, karaoke=spec.karaoke, credit=spec.credit, settings=settings,
-                                    codec=spec.codec, quality=spec.quality, max_size=spec.max_size)
+                                    codec=spec.codec, quality=spec.quality, max_size=spec.max_size,
+                                    short_from=spec.short_from, short_to=spec.short_to)
     except ValueError as exc:
         raise SpecError(str(exc)) from None
 
@@ -184,6 +189,17 @@ def _cover_options(spec: VideoSpec, settings: Settings, render: RenderOptions) -
         width=render.width, height=render.height, image=image, fit=spec.cover_fit or "crop",
         prompt=spec.cover_prompt, model=spec.cover_model, fallback=spec.cover_fallback,
     )
+
+
+def chosen_outputs(settings: Settings, render: RenderOptions) -> list[str]:
+    """The videos to make: --outputs / a batch entry / MVFLOW_OUTPUTS / mvflow.toml, else the style's
+    `outputs`, else the full video alone."""
+    from mvflow.render.outputs import parse_outputs
+    from mvflow.render.style_loader import load_style
+
+    if settings.outputs is not None:
+        return parse_outputs(settings.outputs)
+    return parse_outputs(load_style(render.style).outputs)
 
 
 def default_title(caption: str) -> str:
@@ -228,6 +244,7 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
             ),
             "cover_options": _cover_options(spec, settings, render),
             "render_options": render,
+            "outputs": chosen_outputs(settings, render),
         }
     except ValidationError as exc:
         raise SpecError(validation_line(exc, "bad value for {where}: {message}", "request")) from exc

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from mvflow.files import atomic_path, write_text_atomic
-from mvflow.models import FileArtifact, MusicVideo
+from mvflow.models import FileArtifact, MusicVideo, SongAnalysis
 
 
 class StepRun(BaseModel):
@@ -31,9 +31,34 @@ def _file_entry(role: str, step: str, made_by: str, art: FileArtifact, root: Pat
     return {"role": role, "step": step, "made_by": made_by, "path": shown, "sha256": art.sha256, "size": art.size}
 
 
-def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel) -> dict:
-    """Every file of the run, grouped by the step and provider that made it."""
+def output_entries(videos: list[MusicVideo], out_dir: Path) -> tuple[list[dict], list[dict]]:
+    """(file entries, "outputs" section) of a run's videos: full, short, square, each with its frame and
+    the part of the song it shows."""
+    files, outputs = [], []
+    for v in videos:
+        step = "render" if v.output == "full" else f"render-{v.output}"
+        entry = _file_entry("video" if v.output == "full" else f"video_{v.output}", step, "mvflow", v.video, out_dir)
+        files.append(entry)
+        outputs.append({"output": v.output, "path": entry["path"], "width": v.width, "height": v.height,
+                        "clip": v.clip.model_dump() if v.clip else None})
+    return files, outputs
+
+
+def analysis_entry(analysis: SongAnalysis) -> dict:
+    """The song's analysis in the manifest: tempo, meter and sections (beats are in analysis.json)."""
+    return {"tempo": analysis.tempo, "beats_per_bar": analysis.beats_per_bar, "beats": len(analysis.beats),
+            "sections_from": analysis.sections_from,
+            "sections": [{"kind": s.kind, "label": s.label, "start": s.start, "end": s.end}
+                         for s in analysis.sections]}
+
+
+def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel,
+                   videos: list[MusicVideo] | None = None) -> dict:
+    """Every file of the run, grouped by the step and provider that made it. `videos` are all the run's
+    outputs (default: `video` alone)."""
     song, lyrics, cover = video.song, video.lyrics, video.cover
+    video_files, outputs = output_entries(videos or [video], out_dir)
+    analysis = video.analysis
     files = [
         _file_entry("audio", "song", song.engine, song.audio, out_dir),
         _file_entry("song_result", "song", song.engine, song.result, out_dir),
@@ -41,7 +66,8 @@ def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel) -> dict
         *(_file_entry(f"lyrics_{fmt}", "lyrics", lyrics.provider, f, out_dir) for fmt, f in lyrics.files.items()),
         _file_entry("cover", "thumbnail", cover.provider, cover.background, out_dir),
         _file_entry("cover_square", "thumbnail", cover.provider, cover.square, out_dir),
-        _file_entry("video", "render", "mvflow", video.video, out_dir),
+        *([_file_entry("analysis", "analysis", "mvflow", analysis.file, out_dir)] if analysis else []),
+        *video_files,
     ]
     return {
         "title": video.title,
@@ -53,6 +79,8 @@ def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel) -> dict
                    "timing": [{"text": line.text, "start": round(line.start, 3), "source": line.source,
                                "confidence": line.confidence} for line in lyrics.lines]},
         "cover": {"provider": cover.provider},
+        **({"analysis": analysis_entry(analysis)} if analysis else {}),
+        "outputs": outputs,
         "files": files,
     }
 
@@ -65,9 +93,11 @@ def write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def write_manifest(video: MusicVideo, out_dir: Path, request: BaseModel) -> Path:
+def write_manifest(video: MusicVideo, out_dir: Path, request: BaseModel,
+                   videos: list[MusicVideo] | None = None) -> Path:
     path = out_dir / "manifest.json"
-    write_if_changed(path, json.dumps(build_manifest(video, out_dir, request), indent=2, ensure_ascii=False) + "\n")
+    manifest = build_manifest(video, out_dir, request, videos)
+    write_if_changed(path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return path
 
 
@@ -107,8 +137,18 @@ def cover_data_uri(image_path: Path, size: int = 192) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path) -> str:
-    """The run summary shown as a Prefect markdown artifact: cover, paths, step timings."""
+def outputs_markdown(videos: list[MusicVideo]) -> str:
+    """One line per output beyond the first: its frame, the part of the song and the file."""
+    lines = []
+    for v in videos[1:]:
+        part = f", {v.clip.start:.1f}-{v.clip.end:.1f} s ({v.clip.reason})" if v.clip else ""
+        lines.append(f"**{v.output.title()} ({v.width}x{v.height}{part}):** `{v.video.path}`  \n")
+    return "".join(lines)
+
+
+def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path,
+                     videos: list[MusicVideo] | None = None) -> str:
+    """The run summary shown as a Prefect markdown artifact: cover, paths (every output), step timings."""
     song, lyrics = video.song, video.lyrics
     picture = cover_data_uri(Path(video.cover.square.path))
     cover_line = f"![cover of {video.title}]({picture})\n\n" if picture else ""
@@ -119,7 +159,7 @@ def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path) ->
     return f"""# {video.title}
 
 {cover_line}**Video:** `{video.video.path}`
-**Manifest:** `{manifest}`
+{outputs_markdown(videos or [video])}**Manifest:** `{manifest}`
 
 | step | engine/provider | status | wall time |
 |---|---|---|---|

@@ -68,6 +68,7 @@ class LayoutSpec:
 class Style:
     name: str = "classic"
     description: str = ""
+    outputs: tuple[str, ...] | None = None  # the videos a run makes with this style; None: full only
     canvas: CanvasSpec = field(default_factory=CanvasSpec)
     background: BackgroundSpec = field(default_factory=BackgroundSpec)
     layout: LayoutSpec = field(default_factory=LayoutSpec)

@@ -127,7 +127,7 @@ _STYLE_KEYS = {
 }
 _SPEC_TABLES = {"canvas": CanvasSpec, "background": BackgroundSpec, "layout": LayoutSpec,
                 "visualiser": vis.VisualiserSpec, "motion": mo.MotionSpec}
-_TOP_KEYS = {"name", "description", "extends"}
+_TOP_KEYS = {"name", "description", "extends", "outputs"}
 
 #: Allowed ranges of numbers, by "table.key" (others: at least 0).
 _RANGES: dict[str, tuple[float, float]] = {
@@ -161,6 +161,8 @@ def _apply(style: Style, data: dict[str, Any], where: str, labels: Mapping[str, 
         if table in _TOP_KEYS:
             if table == "description":
                 changes["description"] = _check(where, table, body, "str", None)
+            if table == "outputs":
+                changes["outputs"] = _outputs(where, body)
             continue
         if table not in _SPEC_TABLES and table not in _STYLE_KEYS:
             valid = sorted([*_TOP_KEYS, *_SPEC_TABLES, *_STYLE_KEYS])
@@ -243,6 +245,18 @@ def _check(where: str, name: str, value: Any, type_name: Any, choices: tuple[str
     if kind == "Frac":
         return _box(value, bad)
     raise bad(kind)  # a field type this loader does not know: a programming error, still one line
+
+
+def _outputs(where: str, value: Any) -> tuple[str, ...]:
+    """A style's `outputs = ["full", "short"]`, checked against the outputs registry."""
+    from mvflow.render.outputs import parse_outputs
+
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f'{where}: outputs = {value!r} is not valid; expected a list like ["full", "short"]')
+    try:
+        return tuple(parse_outputs(value))
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def _colour(value: Any, bad: Any) -> tuple[int, int, int]:
