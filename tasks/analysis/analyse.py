@@ -13,7 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from mvflow.analysis.beats import downbeat_phase, normalised_onset, refined_tempo, tempo_period, track_beats
+from mvflow.analysis.beats import (
+    downbeat_phase,
+    normalised_onset,
+    refined_tempo,
+    settle_octave,
+    tempo_period,
+    track_beats,
+)
 from mvflow.analysis.onsets import FRAME_RATE, SAMPLE_RATE, Features, features
 from mvflow.analysis.sections import sections_from_audio, sections_from_lyrics, with_energy
 from mvflow.audio import decode_audio
@@ -61,7 +68,7 @@ def analyse_audio(audio_path: Path, out_dir: Path, lyrics: str = "", lines: list
     duration = len(samples) / SAMPLE_RATE
     feats = features(samples)
     onset = normalised_onset(feats.onset)
-    period = tempo_period(onset)
+    period = settle_octave(onset, tempo_period(onset))
     beat_frames = track_beats(onset, period)
     beats = beat_frames / FRAME_RATE
     tempo = refined_tempo(beats, 60.0 * FRAME_RATE / period)

@@ -2,7 +2,8 @@
 
   * tempo: the autocorrelation of the onset strength over the lags of 40-240 bpm, weighted
     by a broad prior around 120 bpm (one octave wide, so 60 or 200 bpm still win when the
-    music says so), refined to a fraction of a frame by a parabola through the peak;
+    music says so), refined to a fraction of a frame by a parabola through the peak; then
+    twice that tempo wins if its in-between beats are nearly as strong (settle_octave);
   * beats: dynamic programming (Ellis 2007): each frame's best score is its own onset
     strength plus the best earlier beat about one period back, penalised by how far the gap
     strays from the period (log-squared); the best path is traced back from the end. Weak
@@ -24,8 +25,11 @@ from mvflow.analysis.onsets import FRAME_RATE, Features
 BPM_RANGE = (40.0, 240.0)
 PRIOR_BPM = 120.0
 TIGHTNESS = 400.0  # how strongly beat gaps keep to the period (4x librosa's: fills must not pull beats off)
-#: A tempo twice the strongest one wins when its autocorrelation is at least this share of it.
-OCTAVE_SHARE = 0.6
+#: The faster of two tempos an octave apart wins when its in-between beats are at least this strong
+#: (as a share of the others): see settle_octave.
+OCTAVE_SHARE = 0.5
+#: ... and only up to this tempo: faster still, a doubled pulse is eighth notes, not beats.
+MAX_DOUBLED_BPM = 200.0
 
 
 def normalised_onset(onset: np.ndarray) -> np.ndarray:
@@ -54,7 +58,7 @@ def tempo_period(onset: np.ndarray, prior_bpm: float = PRIOR_BPM) -> float:
     prior = np.exp(-0.5 * np.log2(bpm / prior_bpm) ** 2)
     # Unbiased (divide by the overlap) so long lags are not penalised by the shrinking overlap.
     score = acf[lags] / (n - lags) * prior
-    best = faster_if_present(int(np.argmax(score)), lags, acf[lags] / (n - lags))
+    best = int(np.argmax(score))
     if 0 < best < len(lags) - 1:
         a, b, c = score[best - 1 : best + 2]
         denom = a - 2 * b + c
@@ -63,17 +67,24 @@ def tempo_period(onset: np.ndarray, prior_bpm: float = PRIOR_BPM) -> float:
     return float(lags[best])
 
 
-def faster_if_present(best: int, lags: np.ndarray, acf: np.ndarray, share: float = OCTAVE_SHARE) -> int:
-    """`best`, or the index of half its lag when the music also repeats strongly there.
+def settle_octave(onset: np.ndarray, period: float, share: float = OCTAVE_SHARE) -> float:
+    """`period`, or half of it when every other beat of the faster pulse is nearly as strong.
 
-    An autocorrelation peaks at every multiple of the beat period, so a kick on beats 1 and
-    3 makes half the tempo look as periodic as the tempo itself; hits on every beat show as
-    a strong peak at half the lag, and then the faster tempo is the beat.
+    An autocorrelation peaks at every multiple of the beat period, so a kick on beats 1 and 3
+    makes half the tempo look as periodic as the tempo itself. Tracking the faster pulse
+    tells them apart: if its in-between beats carry onsets at least `share` as strong as the
+    others (kick and snare alternating), they are beats; if they are much weaker (off-beat
+    hi-hats), the slower pulse is the beat.
     """
-    half = np.flatnonzero(lags == int(round(lags[best] / 2)))
-    if len(half) and acf[best] > 0 and acf[half[0]] >= share * acf[best]:
-        return int(half[0])
-    return best
+    half = period / 2
+    if 60.0 * FRAME_RATE / half > MAX_DOUBLED_BPM:
+        return period
+    beats = track_beats(onset, half)
+    if len(beats) < 8:
+        return period
+    strength = _smoothed(onset, half)[beats]
+    even, odd = strength[0::2].mean(), strength[1::2].mean()
+    return half if min(even, odd) >= share * max(even, odd) else period
 
 
 def track_beats(onset: np.ndarray, period: float, tightness: float = TIGHTNESS) -> np.ndarray:
@@ -81,10 +92,7 @@ def track_beats(onset: np.ndarray, period: float, tightness: float = TIGHTNESS) 
     n = len(onset)
     if n == 0 or not np.any(onset > 0):
         return np.zeros(0, dtype=np.int64)
-    # Smooth with a Gaussian of ~1/32 of the period: a beat may sit a frame off its peak.
-    half = max(1, int(round(period / 16)))
-    kernel = np.exp(-0.5 * (np.arange(-half, half + 1) * 32.0 / period) ** 2)
-    local = np.convolve(onset, kernel, mode="same")
+    local = _smoothed(onset, period)
     window = np.arange(-int(round(2 * period)), -int(round(period / 2)) + 1)
     penalty = -tightness * np.log(-window / period) ** 2
     score = np.zeros(n)
@@ -116,6 +124,13 @@ def track_beats(onset: np.ndarray, period: float, tightness: float = TIGHTNESS) 
     return trim_weak(beats, local)
 
 
+def _smoothed(onset: np.ndarray, period: float) -> np.ndarray:
+    """The onset strength smoothed with a Gaussian of ~1/32 of the period: a beat may sit a frame off its peak."""
+    half = max(1, int(round(period / 16)))
+    kernel = np.exp(-0.5 * (np.arange(-half, half + 1) * 32.0 / period) ** 2)
+    return np.convolve(onset, kernel, mode="same")
+
+
 def trim_weak(beats: np.ndarray, local: np.ndarray) -> np.ndarray:
     """Drop beats at either end whose onset is weaker than half the beats' RMS (silence, a fade-out)."""
     if len(beats) == 0:
@@ -129,28 +144,31 @@ def trim_weak(beats: np.ndarray, local: np.ndarray) -> np.ndarray:
 
 
 def downbeat_phase(beats: np.ndarray, feats: Features, beats_per_bar: int) -> int:
-    """Index (0..beats_per_bar-1) of the first downbeat among `beats`."""
-    if beats_per_bar <= 1 or len(beats) < 2 * beats_per_bar:
+    """Index (0..beats_per_bar-1) of the first downbeat among `beats`.
+
+    For each phase the beats are grouped into bars; chords change at bar lines, so at the
+    right phase the chroma of one bar differs most from the next (at a wrong phase each
+    "bar" straddles two chords and neighbours share one). Low-frequency onsets (the kick,
+    bass notes) on the bar's first beat add to the evidence.
+    """
+    if beats_per_bar <= 1 or len(beats) < 3 * beats_per_bar:
         return 0
     low = normalised_onset(feats.low_onset)
-    frames = np.clip(beats, 0, len(low) - 1)
     window = max(1, int(round(0.03 * FRAME_RATE)))
-    kick = np.array([low[max(0, f - window) : f + window + 1].max() for f in frames])
-    change = harmonic_change(beats, feats.chroma)
-    evidence = kick / (kick.mean() + 1e-9) + 2.0 * change / (change.mean() + 1e-9)
-    scores = [evidence[phase::beats_per_bar].mean() for phase in range(beats_per_bar)]
-    return int(np.argmax(scores))
+    kick = np.array([low[max(0, f - window) : f + window + 1].max() for f in np.clip(beats, 0, len(low) - 1)])
+    change = np.array([bar_change(beats[phase::beats_per_bar], feats.chroma) for phase in range(beats_per_bar)])
+    accent = np.array([kick[phase::beats_per_bar].mean() for phase in range(beats_per_bar)])
+    evidence = 2.0 * change / (change.mean() + 1e-9) + accent / (accent.mean() + 1e-9)
+    return int(np.argmax(evidence))
 
 
-def harmonic_change(beats: np.ndarray, chroma: np.ndarray) -> np.ndarray:
-    """(len(beats),) how different the chroma of the beat starting here is from the one before it."""
-    edges = np.append(beats, min(len(chroma), beats[-1] + int(np.median(np.diff(beats))) if len(beats) > 1 else 1))
-    means = np.array([chroma[a:max(b, a + 1)].mean(axis=0) for a, b in zip(edges[:-1], edges[1:], strict=True)])
-    norms = np.linalg.norm(means, axis=1) + 1e-9
-    unit = means / norms[:, None]
-    change = np.zeros(len(beats))
-    change[1:] = 1.0 - np.sum(unit[1:] * unit[:-1], axis=1)
-    return change
+def bar_change(bar_lines: np.ndarray, chroma: np.ndarray) -> float:
+    """Mean chroma difference (1 - cosine) between consecutive bars that start at `bar_lines`."""
+    if len(bar_lines) < 3:
+        return 0.0
+    means = np.array([chroma[a:max(b, a + 1)].mean(axis=0) for a, b in zip(bar_lines[:-1], bar_lines[1:], strict=True)])
+    unit = means / (np.linalg.norm(means, axis=1, keepdims=True) + 1e-9)
+    return float(np.mean(1.0 - np.sum(unit[1:] * unit[:-1], axis=1)))
 
 
 def refined_tempo(beat_times: np.ndarray, fallback: float) -> float:

@@ -32,15 +32,18 @@ class Part(Protocol):
 
 
 class Finish(Protocol):
+    def restore(self) -> None:
+        """Undo what the last `apply` changed in the frame buffer itself (before parts draw again)."""
+
     def apply(self, frame: Planes, bg: Planes, index: int) -> Planes:
-        """The frame to send for `index`: `frame` itself, or a finished copy (never `frame` changed)."""
+        """The frame to send for `index`: `frame` (possibly changed in place, until `restore`) or a copy."""
 
 
 class Compositor:
     """Renders frame k into one reused buffer (parts must not overlap: each owns its box).
 
-    `finish`, when given, is a last whole-frame pass (mvflow.render.motion.FrameFinish: beat
-    pulse, glow, fades) that writes into its own buffer, so the reused one stays as it was.
+    `finish`, when given, is a last pass (mvflow.render.motion.FrameFinish: glow, pulse, fades);
+    what it changes in the reused buffer it undoes before the next frame is drawn.
     """
 
     def __init__(self, width: int, height: int, fps: int, backdrop: Backdrop, parts: list[Part],
@@ -68,6 +71,8 @@ class Compositor:
 
     def render(self, index: int) -> Planes:
         """The frame at `index` (one of two reused buffers: copy it to keep it)."""
+        if self.finish is not None:
+            self.finish.restore()
         bg, version = self.backdrop.at(index)
         if version != self._version:
             self.frame.assign(bg)

@@ -8,12 +8,12 @@ previous frame's value; the frame loop then only applies it:
   * `GradedBackdrop` tints the backdrop toward the accent colour by the section level. The
     backdrop gets a new version only when that level (or the backdrop itself) changes, so the
     parts over it redraw at a transition's few steps and never in between;
-  * `FrameFinish` is the last pass over a finished frame, into a second buffer (the compositor's
-    own keeps its pixels for the next frame): the beat pulse lifts the luma toward white
-    (Y' = Y + g (235 - Y), one integer multiply-add per pixel, and only on the frames of a
-    pulse's short decay), the visualiser's pixels glow (their difference from the backdrop is
-    amplified) and a short's fade in and out scales toward black. Frames with nothing to apply
-    go out untouched.
+  * `FrameFinish` is the last pass over a finished frame: on every beat the visualiser's pixels
+    glow (their difference from the backdrop is amplified, in its box only); on bar lines the
+    whole picture brightens (a luma gain, Y' = Y (1 + g): an integer multiply per pixel into a
+    second buffer, and a change x264's weighted prediction codes cheaply), and a short fades in
+    and out toward black. Pulses step down (full, half, off), so a pulse changes the picture
+    three times, and frames between pulses go out untouched.
 
 Everything is affine per channel, so it runs in uint16 numpy without a float image.
 """
@@ -46,14 +46,14 @@ _SECTION_STEPS = 16  # a transition is at most this many backdrop versions
 class MotionSpec:
     """A style's [motion] table. Amounts are fractions; each kind has "none" to turn it off."""
 
-    beat: str = "pulse"  # pulse: the picture brightens a little on each beat and the visualiser glows
-    downbeat: str = "accent"  # accent: the first beat of a bar (and of a section) pulses stronger
+    beat: str = "pulse"  # pulse: the visualiser glows on every beat (and the picture brightens by beat_amount)
+    downbeat: str = "accent"  # accent: on each bar line the whole picture brightens (a section's first: twice)
     section: str = "shift"  # shift: the colours shift toward the accent in each chorus, and back
     entrance: str = "rise"  # rise: a lyric line rises into place, landing on its first word
-    beat_amount: float = 0.04  # luma lift toward white on a beat (0-0.5)
-    downbeat_amount: float = 0.08  # ... on a bar line; a section's first bar line gets twice this
-    glow: float = 0.35  # how much stronger the visualiser gets on the strongest beat (0-1)
-    decay: float = 0.12  # seconds for a pulse to fall to a third
+    beat_amount: float = 0.0  # picture brightness gain on every beat (0-0.5; costs encoder time, see docs)
+    downbeat_amount: float = 0.08  # picture brightness gain on a bar line (0-0.5)
+    glow: float = 0.5  # how much stronger the visualiser gets on a beat (0-1)
+    decay: float = 0.1  # seconds a pulse holds: full, then half, then off
     section_amount: float = 0.25  # how far a chorus's colours shift toward the accent (0-1)
     section_fade: float = 0.5  # seconds of the shift in and out
     entrance_distance: float = 0.025  # how far a line rises, fraction of the short side
@@ -68,7 +68,7 @@ class MotionSpec:
     @property
     def moves(self) -> bool:
         """True when any music-driven effect is on (else the renderer needs no analysis)."""
-        return self.beat != "none" or self.section != "none" or self.entrance != "none"
+        return "pulse" == self.beat or "accent" == self.downbeat or self.section != "none" or self.entrance != "none"
 
 
 @dataclass(frozen=True)
@@ -96,36 +96,44 @@ class MusicTimes:
                    window([s.start for s in analysis.sections[1:]]), lifted)
 
 
-def pulse_levels(times: MusicTimes, spec: MotionSpec, n_frames: int, fps: int) -> np.ndarray:
-    """(n_frames,) int pulse level out of 128 per frame: each beat's amount, decaying.
+def pulse_levels(times: MusicTimes, spec: MotionSpec, n_frames: int, fps: int) -> tuple[np.ndarray, np.ndarray]:
+    """(picture gain, visualiser glow), each (n_frames,) int out of 128: every beat's amount, stepped down.
 
-    Quantised to whole 128ths and cut below one, so a pulse touches only the few frames of its
-    decay (at 0.12 s, four or five frames) and the frames between beats are left alone.
+    A pulse holds its full amount for `decay` / 2 seconds, then half of it until `decay` * 1.4,
+    then nothing: three changes per pulse (up, half, off) however long it lasts, because
+    each change of the whole picture is what costs the encoder, and most frames stay untouched.
     """
-    if spec.beat == "none" or n_frames == 0:
-        return np.zeros(n_frames, np.int32)
+    gain, glow = np.zeros(n_frames), np.zeros(n_frames)
+    if spec.beat == "none" and spec.downbeat == "none" or n_frames == 0:
+        return gain.astype(np.int32), glow.astype(np.int32)
     t = np.arange(n_frames) / fps
-    level = np.zeros(n_frames)
-    for beat, amount in zip(times.beats, beat_amounts(times, spec), strict=True):
+    beat_gain, beat_glow = beat_amounts(times, spec)
+    for beat, amount, shine in zip(times.beats, beat_gain, beat_glow, strict=True):
         first = int(np.ceil(beat * fps - 1e-9))
-        span = t[first:] - beat
-        length = int(np.searchsorted(span, spec.decay * np.log(max(amount * _ONE, 1.0))))
-        if length > 0:
-            level[first : first + length] = np.maximum(level[first : first + length],
-                                                       amount * np.exp(-span[:length] / spec.decay))
-    return np.floor(level * _ONE).astype(np.int32)
+        last = min(n_frames, int(np.ceil((beat + 1.4 * spec.decay) * fps - 1e-9)))
+        if last <= first:
+            continue
+        step = np.where(t[first:last] - beat < 0.5 * spec.decay, 1.0, 0.5)
+        gain[first:last] = np.maximum(gain[first:last], amount * step)
+        glow[first:last] = np.maximum(glow[first:last], shine * step)
+    return np.rint(gain * _ONE).astype(np.int32), np.rint(glow * _ONE).astype(np.int32)
 
 
-def beat_amounts(times: MusicTimes, spec: MotionSpec, near: float = 0.06) -> np.ndarray:
-    """Each beat's pulse: beat_amount, downbeat_amount on a bar line, twice that on a section's first."""
-    amounts = np.full(len(times.beats), spec.beat_amount)
+def beat_amounts(times: MusicTimes, spec: MotionSpec, near: float = 0.06) -> tuple[np.ndarray, np.ndarray]:
+    """(picture gain, visualiser glow) of each beat: beat_amount and glow on every beat (when `beat` is on),
+    downbeat_amount on a bar line and twice it on a section's first (when `downbeat` is on), where the
+    visualiser glows half as much again."""
+    on = 1.0 if spec.beat != "none" else 0.0
+    gain = np.full(len(times.beats), spec.beat_amount * on)
+    glow = np.full(len(times.beats), spec.glow * on)
     if spec.downbeat == "none" or len(times.beats) == 0:
-        return amounts
+        return gain, glow
     for marks, amount in ((times.downbeats, spec.downbeat_amount), (times.section_starts, 2 * spec.downbeat_amount)):
         if len(marks):
             nearest = np.min(np.abs(times.beats[:, None] - np.asarray(marks)[None, :]), axis=1)
-            amounts = np.where(nearest < near, np.maximum(amounts, amount), amounts)
-    return amounts
+            gain = np.where(nearest < near, np.maximum(gain, amount), gain)
+            glow = np.where(nearest < near, np.maximum(glow, min(1.0, 1.5 * spec.glow)), glow)
+    return gain, glow
 
 
 def section_levels(times: MusicTimes, spec: MotionSpec, n_frames: int, fps: int) -> np.ndarray:
@@ -146,13 +154,13 @@ def section_levels(times: MusicTimes, spec: MotionSpec, n_frames: int, fps: int)
 # ---------------------------------------------------------------- per-pixel operations
 
 
-def affine_into(dst: np.ndarray, src: np.ndarray, gain: int, offset: int) -> None:
-    """dst = (src * gain >> 7) + offset, in uint16, clipped to 0..255 (dst may be src)."""
+def affine_into(dst: np.ndarray, src: np.ndarray, gain: int, offset: int, ceiling: int = 255) -> None:
+    """dst = (src * gain >> 7) + offset, in uint16, clipped to `ceiling` (dst may be src)."""
     acc = src.astype(np.uint16)
     acc *= np.uint16(gain)
     acc >>= _SHIFT
     acc += np.uint16(max(offset, 0))
-    np.minimum(acc, 255, out=acc)
+    np.minimum(acc, ceiling, out=acc)
     np.copyto(dst, acc, casting="unsafe")
 
 
@@ -207,37 +215,52 @@ class GradedBackdrop:
 
 
 class FrameFinish:
-    """The last pass over a finished frame: beat pulse, visualiser glow, fade in and out."""
+    """The last pass over a finished frame: picture pulse, visualiser glow, fade in and out.
 
-    def __init__(self, width: int, height: int, pulse: np.ndarray, glow: float, glow_box: Box | None,
+    The glow touches only the visualiser's box, so it is applied to the frame in place and
+    undone (`restore`, before the next frame is drawn) from a copy of that box; a pulse or
+    a fade changes every pixel and goes into a second buffer instead.
+    """
+
+    def __init__(self, width: int, height: int, gain: np.ndarray, glow: np.ndarray, glow_box: Box | None,
                  fade: np.ndarray | None = None):
-        self.pulse = pulse  # (n_frames,) lift out of 128
-        self.glow_gain = glow  # visualiser glow per unit of pulse
+        self.gain, self.glow = gain, glow  # (n_frames,) out of 128
         self.glow_box = glow_box if glow_box is not None and glow_box.width and glow_box.height else None
         self.fade = fade  # (n_frames,) brightness out of 128 (128 = none), or None
         self._out = Planes.allocate(width, height)
-        self._peak = max(int(pulse.max(initial=1)), 1)
+        self._saved = Planes.allocate(self.glow_box.width, self.glow_box.height) if self.glow_box else None
+        self._glowing: Planes | None = None  # the frame whose box holds glowed pixels
 
-    def level(self, index: int) -> tuple[int, int]:
-        """(pulse lift, fade) of frame `index`, both out of 128."""
-        lift = int(self.pulse[index]) if index < len(self.pulse) else 0
-        fade = int(self.fade[index]) if self.fade is not None and index < len(self.fade) else _ONE
-        return lift, fade
+    def level(self, index: int) -> tuple[int, int, int]:
+        """(picture gain, glow, fade) of frame `index`, all out of 128."""
+        def at(values: np.ndarray | None, default: int) -> int:
+            return int(values[index]) if values is not None and index < len(values) else default
+
+        return at(self.gain, 0), at(self.glow, 0) if self.glow_box else 0, at(self.fade, _ONE)
+
+    def restore(self) -> None:
+        """Undo the last frame's glow (called before the parts draw the next frame over it)."""
+        if self._glowing is not None:
+            self._glowing.crop(self.glow_box).assign(self._saved)
+            self._glowing = None
 
     def apply(self, frame: Planes, bg: Planes, index: int) -> Planes:
-        """The frame to send: `frame` itself when nothing applies, else the finished copy."""
-        lift, fade = self.level(index)
-        glow = int(round(self.glow_gain * lift * _ONE / self._peak))
-        if lift == 0 and fade >= _ONE:
+        """The frame to send: `frame` (glowing in place, or untouched) or the finished copy."""
+        gain, glow, fade = self.level(index)
+        if glow:
+            box = self.glow_box
+            self._saved.assign(frame.crop(box))
+            self._glowing = frame
+            overdrive_into(frame.crop(box).y, bg.crop(box).y, glow, 16, 235)
+            overdrive_into(frame.crop(box).uv, bg.crop(box).uv, glow, 16, 240)
+        if gain == 0 and fade >= _ONE:
             return frame
         out = self._out
-        out.assign(frame)
-        if glow and self.glow_box is not None:
-            box = self.glow_box
-            overdrive_into(out.crop(box).y, bg.crop(box).y, glow, 16, 235)
-            overdrive_into(out.crop(box).uv, bg.crop(box).uv, glow, 16, 240)
-        if lift:
-            affine_into(out.y, out.y, *toward(235.0, lift))
+        if gain:  # a brightness gain (no offset): what x264's weighted prediction models, so it stays cheap
+            affine_into(out.y, frame.y, _ONE + gain, 0, ceiling=235)
+        else:
+            np.copyto(out.y, frame.y)
+        np.copyto(out.uv, frame.uv)
         if fade < _ONE:
             affine_into(out.y, out.y, fade, int(round(16 * (_ONE - fade) / _ONE)))
             affine_into(out.uv, out.uv, fade, int(round(128 * (_ONE - fade) / _ONE)))

@@ -98,7 +98,7 @@ class Timeline:
         if t >= arrive or arrive <= begin:
             return 0.0
         progress = max(0.0, (t - begin) / (arrive - begin))
-        return (1.0 - progress) ** 3  # ease-out: fast at first, settling onto the word
+        return (1.0 - progress) ** 2  # ease-out: fast at first, settling onto the word
 
     def visible(self, t: float) -> tuple[Block, float] | None:
         """(block, opacity) of the block on screen at t, or None."""

@@ -222,11 +222,12 @@ def build_scene(audio_path: Path, lines: list[LyricLine], cover_path: Path | Non
 def _finish(layout: Layout, motion: MotionSpec, music: Music, n_frames: int, fps: int,
             glow_box: Box) -> FrameFinish | None:
     """The last pass over each frame (beat pulse and glow, fades), or None when it has nothing to do."""
-    pulse = pulse_levels(music.times, motion, n_frames, fps) if music.times is not None else np.zeros(0, np.int32)
+    none = np.zeros(0, np.int32)
+    gain, glow = pulse_levels(music.times, motion, n_frames, fps) if music.times is not None else (none, none)
     fades = fade_levels(n_frames, fps, music.fade_in, music.fade_out)
-    if not pulse.any() and fades is None:
+    if not gain.any() and not glow.any() and fades is None:
         return None
-    return FrameFinish(layout.width, layout.height, pulse, motion.glow, glow_box, fades)
+    return FrameFinish(layout.width, layout.height, gain, glow, glow_box, fades)
 
 
 def _accent(style: Style, cover: Image.Image | None) -> Color:
