@@ -9,8 +9,8 @@
     strays from the period (log-squared); the best path is traced back from the end. Weak
     beats at the ends (silence, a fade) are trimmed;
   * downbeats: which beat of each bar comes first, for a known number of beats per bar: the
-    phase whose beats carry the most low-frequency onsets (kick, bass notes) and the most
-    harmonic change (chords change at bar lines), counted over the whole song.
+    phase whose beats carry the most low-frequency onsets (kick, bass notes), harmonic change
+    (chords change at bar lines) and starts of timed lyric lines, counted over the whole song.
 
 The built-in engine is the reference: tests and `benchmarks/analysis_accuracy.py` check the
 tempo, beats and bar lines found here against the grid it rendered.
@@ -143,32 +143,41 @@ def trim_weak(beats: np.ndarray, local: np.ndarray) -> np.ndarray:
     return beats[strong[0] : strong[-1] + 1]
 
 
-def downbeat_phase(beats: np.ndarray, feats: Features, beats_per_bar: int) -> int:
+def downbeat_phase(beats: np.ndarray, feats: Features, beats_per_bar: int,
+                   line_starts: np.ndarray | None = None) -> int:
     """Index (0..beats_per_bar-1) of the first downbeat among `beats`.
 
-    For each phase the beats are grouped into bars; chords change at bar lines, so at the
-    right phase the chroma of one bar differs most from the next (at a wrong phase each
-    "bar" straddles two chords and neighbours share one). Low-frequency onsets (the kick,
-    bass notes) on the bar's first beat add to the evidence.
+    Each phase (which beat of the bar the first beat is) is scored by what its beats carry:
+    low-frequency onsets (kick, bass notes), a change of chroma from the beat before (chords
+    change at bar lines) and, when the lyrics are timed, the lines that start on them (sung
+    phrases start on bar lines). Each cue is normalised over the phases, so none dominates.
     """
     if beats_per_bar <= 1 or len(beats) < 3 * beats_per_bar:
         return 0
     low = normalised_onset(feats.low_onset)
     window = max(1, int(round(0.03 * FRAME_RATE)))
     kick = np.array([low[max(0, f - window) : f + window + 1].max() for f in np.clip(beats, 0, len(low) - 1)])
-    change = np.array([bar_change(beats[phase::beats_per_bar], feats.chroma) for phase in range(beats_per_bar)])
-    accent = np.array([kick[phase::beats_per_bar].mean() for phase in range(beats_per_bar)])
-    evidence = 2.0 * change / (change.mean() + 1e-9) + accent / (accent.mean() + 1e-9)
+    cues = [kick, harmonic_change(beats, feats.chroma)]
+    if line_starts is not None and len(line_starts) >= 2:
+        votes = np.zeros(len(beats))
+        np.add.at(votes, np.abs(beats[None, :] / FRAME_RATE - np.asarray(line_starts)[:, None]).argmin(axis=1), 1.0)
+        cues.append(2.0 * votes)
+    evidence = np.zeros(beats_per_bar)
+    for cue in cues:
+        per_phase = np.array([cue[phase::beats_per_bar].mean() for phase in range(beats_per_bar)])
+        evidence += per_phase / (per_phase.mean() + 1e-9)
     return int(np.argmax(evidence))
 
 
-def bar_change(bar_lines: np.ndarray, chroma: np.ndarray) -> float:
-    """Mean chroma difference (1 - cosine) between consecutive bars that start at `bar_lines`."""
-    if len(bar_lines) < 3:
-        return 0.0
-    means = np.array([chroma[a:max(b, a + 1)].mean(axis=0) for a, b in zip(bar_lines[:-1], bar_lines[1:], strict=True)])
+def harmonic_change(beats: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+    """(len(beats),) how different the chroma of the beat starting here is from the one before it."""
+    step = int(np.median(np.diff(beats))) if len(beats) > 1 else 1
+    edges = np.append(beats, min(len(chroma), beats[-1] + step))
+    means = np.array([chroma[a:max(b, a + 1)].mean(axis=0) for a, b in zip(edges[:-1], edges[1:], strict=True)])
     unit = means / (np.linalg.norm(means, axis=1, keepdims=True) + 1e-9)
-    return float(np.mean(1.0 - np.sum(unit[1:] * unit[:-1], axis=1)))
+    change = np.zeros(len(beats))
+    change[1:] = 1.0 - np.sum(unit[1:] * unit[:-1], axis=1)
+    return change
 
 
 def refined_tempo(beat_times: np.ndarray, fallback: float) -> float:
