@@ -52,7 +52,7 @@ class MotionSpec:
     entrance: str = "rise"  # rise: a lyric line rises into place, landing on its first word
     beat_amount: float = 0.0  # picture brightness gain on every beat (0-0.5; costs encoder time, see docs)
     downbeat_amount: float = 0.08  # picture brightness gain on a bar line (0-0.5)
-    glow: float = 0.5  # how much stronger the visualiser gets on a beat (0-1)
+    glow: float = 0.35  # how much stronger the visualiser gets on a beat (0-1; bar lines: 1.5x)
     decay: float = 0.1  # seconds a pulse holds: full, then half, then off
     section_amount: float = 0.25  # how far a chorus's colours shift toward the accent (0-1)
     section_fade: float = 0.5  # seconds of the shift in and out
@@ -172,9 +172,9 @@ def toward(value: float, share: int) -> tuple[int, int]:
 def overdrive_into(dst: np.ndarray, bg: np.ndarray, gain: int, low: int, high: int) -> None:
     """dst = dst + (dst - bg) * gain / 128, clipped to [low, high]: what was drawn over the
     backdrop gets stronger, the backdrop itself stays exactly as it was."""
-    diff = dst.astype(np.int32)
+    diff = dst.astype(np.int16)  # |dst - bg| * gain <= 255 * 128 fits (gain is at most 128: glow <= 1)
     diff -= bg
-    diff *= gain
+    diff *= np.int16(gain)
     diff >>= _SHIFT
     diff += dst
     np.clip(diff, low, high, out=diff)
