@@ -12,8 +12,8 @@ previous frame's value; the frame loop then only applies it:
     glow (their difference from the backdrop is amplified, in its box only); on bar lines the
     whole picture brightens (a luma gain, Y' = Y (1 + g): an integer multiply per pixel into a
     second buffer, and a change x264's weighted prediction codes cheaply), and a short fades in
-    and out toward black. Pulses step down (full, half, off), so a pulse changes the picture
-    three times, and frames between pulses go out untouched.
+    and out toward black. A pulse holds and stops (no decaying tail), so it changes the
+    picture twice, and frames between pulses go out untouched.
 
 Everything is affine per channel, so it runs in uint16 numpy without a float image.
 """
@@ -53,7 +53,7 @@ class MotionSpec:
     beat_amount: float = 0.0  # picture brightness gain on every beat (0-0.5; costs encoder time, see docs)
     downbeat_amount: float = 0.08  # picture brightness gain on a bar line (0-0.5)
     glow: float = 0.35  # how much stronger the visualiser gets on a beat (0-1; bar lines: 1.5x)
-    decay: float = 0.1  # seconds a pulse holds: full, then half, then off
+    decay: float = 0.1  # seconds a pulse holds before it stops
     section_amount: float = 0.25  # how far a chorus's colours shift toward the accent (0-1)
     section_fade: float = 0.5  # seconds of the shift in and out
     entrance_distance: float = 0.025  # how far a line rises, fraction of the short side
@@ -97,25 +97,23 @@ class MusicTimes:
 
 
 def pulse_levels(times: MusicTimes, spec: MotionSpec, n_frames: int, fps: int) -> tuple[np.ndarray, np.ndarray]:
-    """(picture gain, visualiser glow), each (n_frames,) int out of 128: every beat's amount, stepped down.
+    """(picture gain, visualiser glow), each (n_frames,) int out of 128: every beat's amount, held.
 
-    A pulse holds its full amount for `decay` / 2 seconds, then half of it until `decay` * 1.4,
-    then nothing: three changes per pulse (up, half, off) however long it lasts, because
-    each change of the whole picture is what costs the encoder, and most frames stay untouched.
+    A pulse holds its amount for `decay` seconds and then stops: two changes of the picture per
+    pulse (on, off), because each change of the whole picture is what costs the encoder (a
+    smooth decay would change it on every frame of the tail), and most frames stay untouched.
     """
     gain, glow = np.zeros(n_frames), np.zeros(n_frames)
     if spec.beat == "none" and spec.downbeat == "none" or n_frames == 0:
         return gain.astype(np.int32), glow.astype(np.int32)
-    t = np.arange(n_frames) / fps
     beat_gain, beat_glow = beat_amounts(times, spec)
     for beat, amount, shine in zip(times.beats, beat_gain, beat_glow, strict=True):
         first = int(np.ceil(beat * fps - 1e-9))
-        last = min(n_frames, int(np.ceil((beat + 1.4 * spec.decay) * fps - 1e-9)))
+        last = min(n_frames, max(first + 1, int(np.ceil((beat + spec.decay) * fps - 1e-9))))
         if last <= first:
             continue
-        step = np.where(t[first:last] - beat < 0.5 * spec.decay, 1.0, 0.5)
-        gain[first:last] = np.maximum(gain[first:last], amount * step)
-        glow[first:last] = np.maximum(glow[first:last], shine * step)
+        gain[first:last] = np.maximum(gain[first:last], amount)
+        glow[first:last] = np.maximum(glow[first:last], shine)
     return np.rint(gain * _ONE).astype(np.int32), np.rint(glow * _ONE).astype(np.int32)
 
 
