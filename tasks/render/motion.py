@@ -53,7 +53,7 @@ class MotionSpec:
     beat_amount: float = 0.0  # picture brightness gain on every beat (0-0.5; costs encoder time, see docs)
     downbeat_amount: float = 0.08  # picture brightness gain on a bar line (0-0.5)
     glow: float = 0.35  # how much stronger the visualiser gets on a beat (0-1; bar lines: 1.5x)
-    decay: float = 0.1  # seconds a pulse holds before it stops
+    hold: float = 0.1  # seconds a pulse holds before it stops
     section_amount: float = 0.25  # how far a chorus's colours shift toward the accent (0-1)
     section_fade: float = 0.5  # seconds of the shift in and out
     entrance_distance: float = 0.025  # how far a line rises, fraction of the short side
@@ -99,7 +99,7 @@ class MusicTimes:
 def pulse_levels(times: MusicTimes, spec: MotionSpec, n_frames: int, fps: int) -> tuple[np.ndarray, np.ndarray]:
     """(picture gain, visualiser glow), each (n_frames,) int out of 128: every beat's amount, held.
 
-    A pulse holds its amount for `decay` seconds and then stops: two changes of the picture per
+    A pulse holds its amount for `hold` seconds and then stops: two changes of the picture per
     pulse (on, off), because each change of the whole picture is what costs the encoder (a
     smooth decay would change it on every frame of the tail), and most frames stay untouched.
     """
@@ -109,7 +109,7 @@ def pulse_levels(times: MusicTimes, spec: MotionSpec, n_frames: int, fps: int) -
     beat_gain, beat_glow = beat_amounts(times, spec)
     for beat, amount, shine in zip(times.beats, beat_gain, beat_glow, strict=True):
         first = int(np.ceil(beat * fps - 1e-9))
-        last = min(n_frames, max(first + 1, int(np.ceil((beat + spec.decay) * fps - 1e-9))))
+        last = min(n_frames, max(first + 1, int(np.ceil((beat + spec.hold) * fps - 1e-9))))
         if last <= first:
             continue
         gain[first:last] = np.maximum(gain[first:last], amount)

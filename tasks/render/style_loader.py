@@ -136,7 +136,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "text.next_opacity": (0.0, 1.0), "visualiser.opacity": (0.0, 1.0), "visualiser.gap": (0.0, 0.95),
     "visualiser.count": (1, 1024), "text.max_rows": (0, 6),
     "motion.beat_amount": (0.0, 0.5), "motion.downbeat_amount": (0.0, 0.5), "motion.glow": (0.0, 1.0),
-    "motion.decay": (0.02, 2.0), "motion.section_amount": (0.0, 1.0), "motion.section_fade": (0.0, 4.0),
+    "motion.hold": (0.02, 2.0), "motion.section_amount": (0.0, 1.0), "motion.section_fade": (0.0, 4.0),
     "motion.entrance_distance": (0.0, 0.2), "motion.entrance_time": (0.0, 2.0),
     **{f"text.{k}": (0.005, 0.5) for k in ("title_size", "subtitle_size", "line_size", "line_min_size",
                                           "next_size", "credit_size")},
