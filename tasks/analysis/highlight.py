@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mvflow.analysis.sections import phrase_end
+from mvflow.analysis.sections import phrase_end, sung_end
 from mvflow.errors import InputError
 from mvflow.models import Clip, LyricLine, SongAnalysis, SongSection
 
@@ -29,7 +29,8 @@ EDGE = 0.08
 
 def phrase_boundaries(analysis: SongAnalysis, lines: list[LyricLine]) -> np.ndarray:
     """Sorted times where a cut falls between phrases: bar lines no line is sung across, 0 and the end."""
-    sung = [(ln.start + EDGE, ln.end - EDGE) for ln in lines if ln.end - ln.start > 2 * EDGE]
+    beat = 60.0 / analysis.tempo
+    sung = [(ln.start + EDGE, sung_end(ln, beat) - EDGE) for ln in lines if sung_end(ln, beat) - ln.start > 2 * EDGE]
     free = [d for d in analysis.downbeats if not any(a < d < b for a, b in sung)]
     return np.unique(np.round([0.0, *free, analysis.duration], 4))
 
@@ -56,7 +57,7 @@ def short_clip(analysis: SongAnalysis, lines: list[LyricLine], start: float | No
     bounds = phrase_boundaries(analysis, lines)
     phrase_start = section.start
     inside = [ln for ln in lines if section.start - EDGE <= ln.start < section.end]
-    last_sung = max((ln.end for ln in inside), default=section.end - EDGE)
+    last_sung = max((sung_end(ln, 60.0 / analysis.tempo) for ln in inside), default=section.end - EDGE)
     later = [ln.start for ln in lines if ln.start >= section.end - EDGE]
     end = phrase_end(phrase_start, last_sung, bounds, min(later, default=analysis.duration))
     if end is None:

@@ -29,6 +29,8 @@ from mvflow.models import LyricLine, SongSection
 
 #: Shortest section found from the audio, in bars.
 MIN_BARS = 4
+#: Beats the last word of a line is taken to last at most (see sung_end).
+HOLD_BEATS = 2.0
 #: Unsung bars after a sung section's last line that make a break of their own.
 BREAK_BARS = 2
 #: A line sung this much of a beat before its bar line still starts that bar (a pickup, or
@@ -68,6 +70,17 @@ def match_lines(sheet: list[SheetSection], lines: list[LyricLine]) -> list[list[
         for offset in range(block.size):
             found[keys[block.a + offset][0]].append(timed[block.b + offset])
     return found
+
+
+def sung_end(line: LyricLine, beat_s: float, hold_beats: float = HOLD_BEATS) -> float:
+    """When a line's singing really ends: its end, but at most HOLD_BEATS after its last word starts.
+
+    Aligners place a word's start on its onset, but may stretch the last word of a phrase over the
+    music after it (to the next line, or to the song's end); a held note rarely lasts longer.
+    """
+    if not line.words:
+        return line.end
+    return min(line.end, line.words[-1].start + hold_beats * beat_s)
 
 
 def bar_line_at_or_before(t: float, downbeats: np.ndarray, beat_s: float) -> float:
@@ -119,7 +132,7 @@ def sections_from_lyrics(lyrics: str, lines: list[LyricLine], downbeats: np.ndar
             spans.append(None)
             continue
         start = bar_line_at_or_before(min(ln.start for ln in found), downbeats, beat_s)
-        spans.append((start, max(ln.end for ln in found)))
+        spans.append((start, max(sung_end(ln, beat_s) for ln in found)))
     sections = []
     for i, (part, found) in enumerate(zip(sheet, timed, strict=True)):
         start = _section_start(i, spans, downbeats, duration)

@@ -89,3 +89,15 @@ def test_a_range_by_hand_is_taken_as_given_and_fades_inside_it():
         short_clip(analysis, [], start=3.0)
     with pytest.raises(InputError, match="past the song's end"):
         short_clip(analysis, [], start=40.0, end=50.0)
+
+
+def test_a_last_word_stretched_to_the_end_of_the_song_does_not_stretch_the_short():
+    """Aligners may give the chorus's last word the whole outro; its start says where the phrase is."""
+    from mvflow.models import LyricWord
+
+    sections = [SongSection(kind="chorus", start=4.0, end=20.0, lines=2)]
+    lines = [line("x", 4.0, 7.5), LyricLine(text="y z", start=8.0, end=20.0,
+                                             words=[LyricWord(text="y", start=8.0, end=8.5),
+                                                    LyricWord(text="z", start=9.0, end=20.0)])]
+    clip = short_clip(analysis_of(sections, 20.0), lines)
+    assert clip.phrase_end == 12.0  # z starts at 9.0, held at most two beats: the phrase ends at bar 12.0
