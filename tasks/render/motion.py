@@ -9,10 +9,11 @@ previous frame's value; the frame loop then only applies it:
     backdrop gets a new version only when that level (or the backdrop itself) changes, so the
     parts over it redraw at a transition's few steps and never in between;
   * `FrameFinish` is the last pass over a finished frame: on every beat the visualiser's pixels
-    glow (their difference from the backdrop is amplified, in its box only); on bar lines the
-    whole picture brightens (a luma gain, Y' = Y (1 + g): an integer multiply per pixel into a
-    second buffer, and a change x264's weighted prediction codes cheaply), and a short fades in
-    and out toward black. A pulse holds and stops (no decaying tail), so it changes the
+    glow (their difference from the backdrop is amplified, in its box only), on bar lines more;
+    on a section's first beat (and, if a style asks, on bar lines or every beat) the whole picture
+    brightens (a luma gain, Y' = Y (1 + g): an integer multiply per pixel into a second buffer,
+    and a change x264's weighted prediction codes fairly cheaply), and a short fades in and out
+    toward black. A pulse holds and stops (no decaying tail), so it changes the
     picture twice, and frames between pulses go out untouched.
 
 Everything is affine per channel, so it runs in uint16 numpy without a float image.
@@ -47,11 +48,12 @@ class MotionSpec:
     """A style's [motion] table. Amounts are fractions; each kind has "none" to turn it off."""
 
     beat: str = "pulse"  # pulse: the visualiser glows on every beat (and the picture brightens by beat_amount)
-    downbeat: str = "accent"  # accent: on each bar line the whole picture brightens (a section's first: twice)
-    section: str = "shift"  # shift: the colours shift toward the accent in each chorus, and back
+    downbeat: str = "accent"  # accent: on each bar line the visualiser glows 1.5x (the picture: downbeat_amount)
+    section: str = "shift"  # shift: a flash on a section's first beat, the colours shift toward the accent in a chorus
     entrance: str = "rise"  # rise: a lyric line rises into place, landing on its first word
     beat_amount: float = 0.0  # picture brightness gain on every beat (0-0.5; costs encoder time, see docs)
-    downbeat_amount: float = 0.08  # picture brightness gain on a bar line (0-0.5)
+    downbeat_amount: float = 0.0  # picture brightness gain on a bar line (0-0.5; likewise)
+    section_flash: float = 0.12  # picture brightness gain on a section's first beat (0-0.5)
     glow: float = 0.35  # how much stronger the visualiser gets on a beat (0-1; bar lines: 1.5x)
     hold: float = 0.1  # seconds a pulse holds before it stops
     section_amount: float = 0.25  # how far a chorus's colours shift toward the accent (0-1)
@@ -68,7 +70,7 @@ class MotionSpec:
     @property
     def moves(self) -> bool:
         """True when any music-driven effect is on (else the renderer needs no analysis)."""
-        return "pulse" == self.beat or "accent" == self.downbeat or self.section != "none" or self.entrance != "none"
+        return self.beat != "none" or self.downbeat != "none" or self.section != "none" or self.entrance != "none"
 
 
 @dataclass(frozen=True)
@@ -118,19 +120,29 @@ def pulse_levels(times: MusicTimes, spec: MotionSpec, n_frames: int, fps: int) -
 
 
 def beat_amounts(times: MusicTimes, spec: MotionSpec, near: float = 0.06) -> tuple[np.ndarray, np.ndarray]:
-    """(picture gain, visualiser glow) of each beat: beat_amount and glow on every beat (when `beat` is on),
-    downbeat_amount on a bar line and twice it on a section's first (when `downbeat` is on), where the
-    visualiser glows half as much again."""
-    on = 1.0 if spec.beat != "none" else 0.0
-    gain = np.full(len(times.beats), spec.beat_amount * on)
-    glow = np.full(len(times.beats), spec.glow * on)
-    if spec.downbeat == "none" or len(times.beats) == 0:
+    """(picture gain, visualiser glow) of each beat.
+
+    Every beat: beat_amount and `glow` (when `beat` is on); a bar line: downbeat_amount and 1.5x
+    the glow (when `downbeat` is on); a section's first beat: section_flash (when `section` is on).
+    """
+    n = len(times.beats)
+    on = spec.beat != "none"
+    gain = np.full(n, spec.beat_amount if on else 0.0)
+    glow = np.full(n, spec.glow if on else 0.0)
+    if n == 0:
         return gain, glow
-    for marks, amount in ((times.downbeats, spec.downbeat_amount), (times.section_starts, 2 * spec.downbeat_amount)):
-        if len(marks):
-            nearest = np.min(np.abs(times.beats[:, None] - np.asarray(marks)[None, :]), axis=1)
-            gain = np.where(nearest < near, np.maximum(gain, amount), gain)
-            glow = np.where(nearest < near, np.maximum(glow, min(1.0, 1.5 * spec.glow)), glow)
+
+    def at(marks: np.ndarray) -> np.ndarray:
+        if not len(marks):
+            return np.zeros(n, bool)
+        return np.min(np.abs(times.beats[:, None] - np.asarray(marks)[None, :]), axis=1) < near
+
+    if spec.downbeat != "none":
+        bar_lines = at(times.downbeats)
+        gain = np.where(bar_lines, np.maximum(gain, spec.downbeat_amount), gain)
+        glow = np.where(bar_lines, np.maximum(glow, min(1.0, 1.5 * spec.glow)), glow)
+    if spec.section != "none":
+        gain = np.where(at(times.section_starts), np.maximum(gain, spec.section_flash), gain)
     return gain, glow
 
 

@@ -64,21 +64,35 @@ def backdrop_luma(frame: np.ndarray) -> float:
     return float(frame[10:40, 200:300].mean())
 
 
-def test_on_a_bar_line_the_picture_is_brighter_than_between_beats(tmp_path):
-    moving, still = frames_of(tmp_path), frames_of(tmp_path, OFF)
-    bar_line, between = int(2.0 * FPS), int(2.25 * FPS)  # t=2.0 s is a downbeat; a quarter beat later nothing
-    assert backdrop_luma(moving[bar_line]) > backdrop_luma(moving[between]) + 2.5
-    assert abs(backdrop_luma(moving[between]) - backdrop_luma(still[between])) < 0.8  # between beats: untouched
-    assert abs(backdrop_luma(still[bar_line]) - backdrop_luma(still[between])) < 0.8  # motion off: no pulse
+def test_a_section_flashes_on_its_first_beat(tmp_path):
+    sections = [SongSection(kind="verse", start=0.0, end=2.0), SongSection(kind="verse", start=2.0, end=SECONDS)]
+    moving = frames_of(tmp_path, {"motion.section_amount": 0.0}, grid_analysis(sections))
+    still = frames_of(tmp_path, OFF, grid_analysis(sections))
+    first, between = int(2.0 * FPS), int(2.25 * FPS)  # the second section's first beat; a quarter beat later
+    assert backdrop_luma(moving[first]) > backdrop_luma(moving[between]) + 2.5
+    assert abs(backdrop_luma(moving[between]) - backdrop_luma(still[between])) < 0.8  # after the flash: untouched
+    assert abs(backdrop_luma(still[first]) - backdrop_luma(still[between])) < 0.8  # motion off: no flash
+    bar_line = int(4.0 * FPS)  # an ordinary bar line: no flash
+    assert abs(backdrop_luma(moving[bar_line]) - backdrop_luma(still[bar_line])) < 0.8
 
 
-def test_beat_amount_brightens_every_beat_less_than_bar_lines(tmp_path):
-    frames = frames_of(tmp_path, {"motion.beat_amount": 0.04})
+def test_beat_and_bar_line_amounts_brighten_the_picture_bar_lines_more(tmp_path):
+    frames = frames_of(tmp_path, {"motion.beat_amount": 0.04, "motion.downbeat_amount": 0.1})
     base = backdrop_luma(frames[int(2.25 * FPS)])
     beat, bar_line = backdrop_luma(frames[int(2.5 * FPS)]) - base, backdrop_luma(frames[int(2.0 * FPS)]) - base
     assert beat > 1.0 and bar_line > 1.5 * beat
-    plain = frames_of(tmp_path)  # the default: ordinary beats leave the picture alone
-    assert abs(backdrop_luma(plain[int(2.5 * FPS)]) - backdrop_luma(plain[int(2.25 * FPS)])) < 0.8
+
+
+def test_bar_lines_glow_stronger_than_other_beats(tmp_path):
+    moving, still = frames_of(tmp_path), frames_of(tmp_path, OFF)
+    bars = Layout.for_size(W, H).bars_box
+    region = (slice(bars.y0, bars.y1), slice(bars.x0, bars.x1))
+
+    def boost(index: int) -> float:
+        lit = still[index][region].max(axis=-1) > 90
+        return float(moving[index][region][lit].mean() - still[index][region][lit].mean())
+
+    assert boost(int(2.0 * FPS)) > 1.2 * boost(int(2.5 * FPS)) > 0
 
 
 def test_the_visualiser_glows_on_every_beat_and_not_between(tmp_path):
@@ -146,10 +160,13 @@ def test_a_clip_fades_from_and_to_black(tmp_path):
 def test_pulses_change_the_picture_twice_and_leave_most_frames_alone():
     spec = load_style("classic").motion
     gain, glow = pulse_levels(MusicTimes.from_analysis(grid_analysis()), spec, int(SECONDS * FPS), FPS)
-    assert gain[0] > 0 and gain[int(0.25 * FPS)] == 0  # a bar line lights its frame, half a beat later it is over
-    assert gain[int(0.5 * FPS)] == 0 and glow[int(0.5 * FPS)] > 0  # an ordinary beat: only the visualiser
-    assert np.count_nonzero(np.diff(gain[int(1.9 * FPS) : int(3.9 * FPS)])) == 2  # one bar: on, off
-    assert (gain > 0).mean() < 0.1 and (glow > 0).mean() < 0.35
+    assert not gain.any()  # one section: no flash, and bar lines leave the picture alone by default
+    assert glow[int(0.5 * FPS)] > 0 and glow[int(0.25 * FPS)] == 0  # a beat glows, a quarter beat later it is over
+    assert np.count_nonzero(np.diff(glow[int(0.4 * FPS) : int(0.9 * FPS)])) == 2  # one beat: on, off
+    assert (glow > 0).mean() < 0.25
+    bar_lines = load_style("classic", {"motion.downbeat_amount": 0.08}).motion
+    gain, _ = pulse_levels(MusicTimes.from_analysis(grid_analysis()), bar_lines, int(SECONDS * FPS), FPS)
+    assert gain[int(2.0 * FPS)] > 0 and gain[int(2.5 * FPS)] == 0 and (gain > 0).mean() < 0.1
 
 
 def test_motion_keys_are_checked_with_one_clear_error():
