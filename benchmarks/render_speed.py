@@ -5,9 +5,12 @@
     python benchmarks/render_speed.py --seconds 10 --width 640 --height 360   # quick check while developing
     python benchmarks/render_speed.py --skip-moviepy       # only mvflow and the ceiling
     python benchmarks/render_speed.py --seconds 10 --compare-presets veryfast faster medium
+    python benchmarks/render_speed.py --repeat 3 --skip-moviepy --compare-motion   # + mvflow with motion off
 
 Renders a synthetic song (chirps over a beat, a silent second every 20 s) with timed,
-word-synced lyrics and a cover three ways: mvflow's renderer; the "encode-only ceiling",
+word-synced lyrics and a cover three ways: mvflow's renderer with the style's motion on (beat
+pulse and glow, bar-line accents, the colour shift into the loudest sections, lyric entrances;
+the song's analysis is made once first and timed on its own, as the flow caches it); the "encode-only ceiling",
 the same number of constant frames (one real frame of this video) piped through exactly
 the same ffmpeg command (same x264/AAC settings, same audio, same writer); and the naive
 MoviePy composite (ImageClip cover + one TextClip per line + a numpy waveform VideoClip,
@@ -38,10 +41,11 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from mvflow.analysis.analyse import analyse_audio  # noqa: E402
 from mvflow.audio import ffmpeg_exe, write_wav  # noqa: E402
-from mvflow.models import LyricLine, LyricWord, RenderOptions  # noqa: E402
+from mvflow.models import LyricLine, LyricWord, RenderOptions, SongAnalysis  # noqa: E402
 from mvflow.render.encoder import EncoderSettings, FrameSink, encode_command, probe_streams  # noqa: E402
-from mvflow.render.video import build_scene, render_music_video  # noqa: E402
+from mvflow.render.video import Music, build_scene, render_music_video  # noqa: E402
 
 TITLE, SUBTITLE = "Benchmark Song", "mvflow · synthetic"
 WORDS = ("neon rivers running through the city tonight we were chasing every light until the "
@@ -95,6 +99,11 @@ class Inputs:
     cover: Path | None
     lines: list[LyricLine]
     options: RenderOptions
+    analysis: SongAnalysis | None = None
+
+
+#: Style keys that turn every music-driven motion off (for --compare-motion).
+MOTION_OFF = {"motion.beat": "none", "motion.downbeat": "none", "motion.section": "none", "motion.entrance": "none"}
 
 
 # ---------------------------------------------------------------- measuring
@@ -122,9 +131,10 @@ def cpu(run: Run) -> float:
     return run.python_cpu + run.ffmpeg_cpu
 
 
-def render(inputs: Inputs, out: Path, settings: EncoderSettings) -> None:
-    render_music_video(inputs.audio, inputs.lines, inputs.cover, TITLE, out, inputs.options,
-                       subtitle=SUBTITLE, encoder=settings)
+def render(inputs: Inputs, out: Path, settings: EncoderSettings, motion: bool = True) -> None:
+    options = inputs.options if motion else inputs.options.model_copy(update={"overrides": MOTION_OFF})
+    render_music_video(inputs.audio, inputs.lines, inputs.cover, TITLE, out, options,
+                       subtitle=SUBTITLE, encoder=settings, analysis=inputs.analysis)
 
 
 def encode_ceiling(inputs: Inputs, out: Path, frame: np.ndarray, n_frames: int, settings: EncoderSettings) -> None:
@@ -193,7 +203,8 @@ def moviepy_naive(inputs: Inputs, out: Path) -> None:
 
 def middle_frame(inputs: Inputs) -> tuple[np.ndarray, int]:
     """(a real frame of this video, the video's frame count)."""
-    scene = build_scene(inputs.audio, inputs.lines, inputs.cover, TITLE, inputs.options, SUBTITLE)
+    scene = build_scene(inputs.audio, inputs.lines, inputs.cover, TITLE, inputs.options, SUBTITLE,
+                        music=Music.of(inputs.analysis))
     with scene.compositor as compositor:
         return compositor.render(scene.n_frames // 2).buffer.copy(), scene.n_frames
 
@@ -225,13 +236,15 @@ def _line(name: str, run: Run, n: int, seconds: float) -> str:
 
 
 def speed_report(inputs: Inputs, settings: EncoderSettings, repeat: int, tmp: Path, keep: Path | None,
-                 naive: bool) -> None:
+                 naive: bool, compare_motion: bool = False) -> None:
     frame, n = middle_frame(inputs)
     seconds = n / inputs.options.fps
-    renders, ceilings = [], []
+    renders, ceilings, still = [], [], []
     for _ in range(repeat):
         renders.append(timed(lambda: render(inputs, tmp / "render.mp4", settings)))
         ceilings.append(timed(lambda: encode_ceiling(inputs, tmp / "ceiling.mp4", frame, n, settings)))
+        if compare_motion:
+            still.append(timed(lambda: render(inputs, tmp / "still.mp4", settings, motion=False)))
     info = probe_streams(tmp / "render.mp4")
     if keep:
         keep.write_bytes((tmp / "render.mp4").read_bytes())
@@ -245,6 +258,11 @@ def speed_report(inputs: Inputs, settings: EncoderSettings, repeat: int, tmp: Pa
     best_render, best_ceiling = min(renders, key=lambda r: r.wall), min(ceilings, key=lambda r: r.wall)
     print(_line("mvflow render", best_render, n, seconds))
     print(_line("encode-only ceiling", best_ceiling, n, seconds))
+    if still:
+        best_still = min(still, key=lambda r: r.wall)
+        print(_line("mvflow, motion off", best_still, n, seconds))
+        print(f"{'motion on / off':>20}: {best_render.wall / best_still.wall:.3f} wall "
+              f"({cpu(best_render) / cpu(best_still):.3f} CPU; best vs best)")
     if naive:
         naive_run = timed(lambda: moviepy_naive(inputs, tmp / "moviepy.mp4"))
         naive_info = probe_streams(tmp / "moviepy.mp4")
@@ -285,6 +303,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="alternate render/ceiling runs this many times")
     ap.add_argument("--no-cover", action="store_true", help="use the drifting gradient backdrop")
     ap.add_argument("--keep", type=Path, help="copy the rendered video here")
+    ap.add_argument("--compare-motion", action="store_true",
+                    help="also render with every motion off (each repeat), and print motion on / off")
     ap.add_argument("--skip-moviepy", action="store_true",
                     help="do not time the naive MoviePy composite (it runs at a fraction of real time)")
     ap.add_argument("--compare-presets", nargs="*", metavar="SPEC",
@@ -298,10 +318,15 @@ def main() -> None:
         synthetic_cover(tmp / "cover.png")
         inputs = Inputs(tmp / "song.wav", None if args.no_cover else tmp / "cover.png", synthetic_lines(args.seconds),
                         RenderOptions(width=args.width, height=args.height, fps=args.fps))
+        analysis = timed(lambda: setattr(inputs, "analysis", analyse_audio(tmp / "song.wav", tmp)))
+        a = inputs.analysis
+        print(f"analysis (once, cached by the flow): {analysis.wall:.2f} s wall, {analysis.python_cpu:.2f} s CPU: "
+              f"{a.tempo:.1f} bpm, {len(a.beats)} beats, {len(a.sections)} sections from the {a.sections_from}")
         if args.compare_presets is not None:
             preset_report(inputs, args.compare_presets or ["veryfast", "faster", "medium"], settings, tmp)
             return
-        speed_report(inputs, settings, args.repeat, tmp, args.keep, naive=not args.skip_moviepy)
+        speed_report(inputs, settings, args.repeat, tmp, args.keep, naive=not args.skip_moviepy,
+                     compare_motion=args.compare_motion)
 
 
 if __name__ == "__main__":

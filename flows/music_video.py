@@ -1,14 +1,15 @@
 """The `music_video` flow: one request in, one music video out.
 
-    (write_song) ──► generate_song ──► transcribe_lyrics ─┐
-    (an idea only)   (ACE-Step native: submit_song      ├─► render_video ──► manifest.json + dashboard artifact
-                      + poll_song)   └► make_thumbnail ──┘
-                                        (lyrics and cover run in parallel)
+    (write_song) ──► generate_song ──► transcribe_lyrics ──► analyse_song ─┐
+    (an idea only)   (ACE-Step native: submit_song                       ├─► render_video per output ──►
+                      + poll_song)   └► make_thumbnail ──────────────────┘     (full, short, square)
+                                        (lyrics, then the analysis, run beside the cover)
+    ──► manifest.json + dashboard artifact
 
 With `--takes N` the lyrics step is time_takes: it times every take and the best one becomes the song.
 
 Composition only: every step is a cached, retried Prefect task from its package (mvflow.songwriting,
-mvflow.song, mvflow.lyrics, mvflow.cover, mvflow.render); mvflow.flows.steps.StepRunner submits them
+mvflow.song, mvflow.lyrics, mvflow.analysis, mvflow.cover, mvflow.render); mvflow.flows.steps.StepRunner submits them
 and verifies a cache hit's files. `make_video` is the per-video DAG; `music_video` runs it once,
 the batch flow (mvflow.flows.batch) once per song in parallel threads of one flow run. With an
 idea instead of lyrics, `write_song` writes the song plan first and the song is made from it.
@@ -23,6 +24,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 from pydantic import BaseModel
 
+from mvflow.analysis import analyse_song
 from mvflow.cover import make_thumbnail
 from mvflow.errors import AceStepLostTask
 from mvflow.files import slugify
@@ -30,18 +32,22 @@ from mvflow.flows.steps import StepRunner
 from mvflow.lyrics import lyrics_task, resolve_options, song_and_lyrics
 from mvflow.manifest import StepRun, publish_alias, summary_markdown, write_manifest
 from mvflow.models import (
+    Cover,
     CoverOptions,
     LyricsOptions,
     MusicVideo,
     RenderOptions,
     Song,
+    SongAnalysis,
     SongIdea,
     SongPlan,
     SongRequest,
     SongwriterOptions,
+    SyncedLyrics,
 )
 from mvflow.progress import video_progress
 from mvflow.render import render_video
+from mvflow.render.outputs import OUTPUTS, parse_outputs
 from mvflow.settings import load_settings
 from mvflow.song import generate_song, poll_song, submit_song, uses_submit_and_poll
 from mvflow.songwriting import write_song
@@ -56,6 +62,7 @@ class VideoRun(BaseModel):
     manifest: str
     steps: list[StepRun]
     plan: SongPlan | None = None
+    videos: list[MusicVideo] = []  # every output, in the order asked for (video is the first)
 
     @property
     def all_cached(self) -> bool:
@@ -82,8 +89,10 @@ def music_video(
     render_options: RenderOptions | None = None,
     idea: SongIdea | None = None,
     songwriter: SongwriterOptions | None = None,
+    outputs: list[str] | None = None,
 ) -> VideoRun:
-    """Make one music video. Outputs go to <output_root>/<slug of the title, or of the idea>/.
+    """Make one music video (and its short and square, if asked). Outputs go to <output_root>/<slug of the
+    title, or of the idea>/.
 
     With an `idea` (and the `songwriter` that writes it) the song plan is written first, and
     `request` holds only what the user gave; the plan fills in the rest, the user's values winning.
@@ -92,7 +101,7 @@ def music_video(
     tag_flow_run(run_tags(request, render_options))
     with tags(*run_tags(request, render_options)):
         return make_video(runner, request, title, output_root, lyrics_options, cover_options, render_options,
-                          idea, songwriter)
+                          idea, songwriter, outputs)
 
 
 def video_folder(output_root: str, title: str | None, idea: SongIdea | None = None) -> Path:
@@ -111,8 +120,10 @@ def make_video(
     render_options: RenderOptions | None = None,
     idea: SongIdea | None = None,
     songwriter: SongwriterOptions | None = None,
+    outputs: list[str] | None = None,
 ) -> VideoRun:
-    """One video's whole pipeline, for any flow: (plan ->) song -> (lyrics || cover) -> render -> manifest + artifact.
+    """One video's whole pipeline, for any flow: (plan ->) song -> (lyrics -> analysis || cover) -> a render
+    per output -> manifest + artifact.
 
     The batch flow calls it once per song, each in its own thread, so a song's lyrics, cover
     and render start as soon as its own song is ready. A progress artifact follows the video
@@ -142,12 +153,12 @@ def make_video(
             caption=song.caption, title=title, seed=request.seed, out_dir=out, options=cover_options,
         )
         song, lyrics = song_and_lyrics(song, runner.resolve(lyrics_pending))  # takes: the best take is the song
+        analysis_pending = runner.submit("analysis", "mvflow", analyse_song, song=song, lyrics=lyrics, out_dir=out)
         cover = runner.resolve(cover_pending)
-        video = runner.run(
-            "render", f"{render_options.width}x{render_options.height}", render_video,
-            song=song, lyrics=lyrics, cover=cover, title=title, out_dir=out, options=render_options,
-        )
-    return _publish(video, runner.steps, out_dir, request, plan)
+        analysis = runner.resolve(analysis_pending)
+        videos = render_outputs(runner, parse_outputs(outputs), song, lyrics, cover, analysis, title, out,
+                                render_options)
+    return _publish(videos, runner.steps, out_dir, request, plan)
 
 
 def write_step(runner: StepRunner, idea: SongIdea, songwriter: SongwriterOptions, out: str) -> SongPlan:
@@ -156,6 +167,21 @@ def write_step(runner: StepRunner, idea: SongIdea, songwriter: SongwriterOptions
                       options=songwriter)
     runner.label = plan.title
     return plan
+
+
+def render_outputs(runner: StepRunner, outputs: list[str], song: Song, lyrics: SyncedLyrics, cover: Cover,
+                   analysis: SongAnalysis, title: str, out: str, options: RenderOptions) -> list[MusicVideo]:
+    """One cached render step per output (full, short, square), one after another: each already keeps
+    both cores busy, and the song, lyrics, cover and analysis are shared."""
+    videos = []
+    for name in outputs:
+        own = OUTPUTS.get(name).options(options)
+        videos.append(runner.run(
+            "render" if name == "full" else f"render-{name}", f"{own.width}x{own.height}", render_video,
+            song=song, lyrics=lyrics, cover=cover, title=title, out_dir=out, options=own, analysis=analysis,
+            output=name,
+        ))
+    return videos
 
 
 def song_step(runner: StepRunner, request: SongRequest, out: str) -> Song:
@@ -182,18 +208,22 @@ def _generate(runner: StepRunner, request: SongRequest, out: str) -> Song:
         return runner.run("song", request.engine, poll_song, uses_cpu=False, job=job, request=request, out_dir=out)
 
 
-def _publish(video: MusicVideo, steps: list[StepRun], out_dir: Path, request: SongRequest,
+def _publish(videos: list[MusicVideo], steps: list[StepRun], out_dir: Path, request: SongRequest,
              plan: SongPlan | None = None) -> VideoRun:
-    """Manifest, the friendly MP4 alias and the per-video markdown artifact (with the song plan, if any)."""
-    manifest = write_manifest(video, out_dir, request, plan)
-    publish_alias(Path(video.video.path), out_dir / Path(video.video.path).name)
+    """Manifest, the friendly alias of every output (night-drive.mp4, night-drive.short.mp4 ...) and the
+    per-video markdown artifact (with the song plan, if any)."""
+    video = videos[0]
+    manifest = write_manifest(video, out_dir, request, videos, plan)
+    for each in videos:
+        publish_alias(Path(each.video.path), out_dir / Path(each.video.path).name)
     create_markdown_artifact(
-        markdown=summary_markdown(video, steps, manifest, plan),
+        markdown=summary_markdown(video, steps, manifest, videos, plan),
         key=f"music-video-{slugify(video.title)}"[:100],
         description=f"Music video: {video.title}",
     )
     get_run_logger().info("%r done: %s", video.title, video.video.path)
-    return VideoRun(video=video, out_dir=str(out_dir), manifest=str(manifest), steps=steps, plan=plan)
+    return VideoRun(video=video, out_dir=str(out_dir), manifest=str(manifest), steps=steps, plan=plan,
+                    videos=videos)
 
 
 def results_folder(output_root: str) -> Path:

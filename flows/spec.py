@@ -121,6 +121,9 @@ class VideoSpec(BaseModel):
     codec: Literal["h264", "h265", "vp9"] | None = None
     quality: Literal["draft", "standard", "high"] | None = None
     max_size: float | None = Field(None, gt=0, description="Two-pass encode to at most this many MB")
+    outputs: str | list[str] | None = Field(None, description="Videos to make: full, short, square")
+    short_from: float | str | None = Field(None, description="The short's start in the song (s or m:ss)")
+    short_to: float | str | None = Field(None, description="The short's end in the song (s or m:ss)")
     output_dir: Path | None = None
 
 def spec_from(fields: dict[str, Any], base: dict[str, Any] | None = None) -> VideoSpec:
@@ -166,12 +169,15 @@ SETTING_FIELDS = {
     "cover_provider": "cover_provider", "fps": "fps", "style": "style", "api_url": "acestep_api_url",
     "api_mode": "acestep_api_mode", "aspect": "aspect", "resolution": "resolution", "codec": "codec",
     "quality": "quality", "songwriter": "songwriter", "songwriter_model": "songwriter_model",
-    "songwriter_url": "songwriter_base_url", "songwriter_prompt": "songwriter_prompt",
+    "songwriter_url": "songwriter_base_url", "songwriter_prompt": "songwriter_prompt", "outputs": "outputs",
 }
 
 
 def _settings_for(spec: VideoSpec) -> Settings:
-    return load_settings({setting: getattr(spec, field) for field, setting in SETTING_FIELDS.items()})
+    flags = {setting: getattr(spec, field) for field, setting in SETTING_FIELDS.items()}
+    if isinstance(spec.outputs, list):  # a batch file's list: the setting is "full,short"
+        flags["outputs"] = ",".join(spec.outputs)
+    return load_settings(flags)
 
 
 def portable_spec(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]:
@@ -202,7 +208,8 @@ def _render_options(spec: VideoSpec, settings: Settings, seconds: float) -> Rend
     try:
         options = build_render_options(visualiser=spec.visualiser, accent=spec.accent, background=spec.background,
                                        dim=spec.dim, karaoke=spec.karaoke, credit=spec.credit, settings=settings,
-                                       codec=spec.codec, quality=spec.quality, max_size=spec.max_size)
+                                       codec=spec.codec, quality=spec.quality, max_size=spec.max_size,
+                                       short_from=spec.short_from, short_to=spec.short_to)
         check_options(options, seconds)
     except ValueError as exc:
         raise SpecError(str(exc)) from None
@@ -253,6 +260,17 @@ def lrc_warnings(params: dict[str, Any]) -> list[str]:
     song_end = params["request"].duration
     lines = parse_lrc(Path(options.lrc.path).read_text(encoding="utf-8-sig"))
     return outside_warnings(lines_outside(lines, options.offset, song_end), song_end)
+
+
+def chosen_outputs(settings: Settings, render: RenderOptions) -> list[str]:
+    """The videos to make: --outputs / a batch entry / MVFLOW_OUTPUTS / mvflow.toml, else the style's
+    `outputs`, else the full video alone."""
+    from mvflow.render.outputs import parse_outputs
+    from mvflow.render.style_loader import load_style
+
+    if settings.outputs is not None:
+        return parse_outputs(settings.outputs)
+    return parse_outputs(load_style(render.style).outputs)
 
 
 def default_title(caption: str) -> str:
@@ -374,4 +392,5 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
             "cover_options": _cover_options(spec, settings, render),
             "render_options": render,
             **({"idea": idea, "songwriter": songwriter_options(settings, request)} if idea else {}),
+            "outputs": chosen_outputs(settings, render),
         }

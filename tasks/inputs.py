@@ -97,6 +97,30 @@ def check_duration(seconds: float | None) -> None:
         )
 
 
+def song_time(value: float | str | None, name: str) -> float | None:
+    """A time in the song given as seconds (75, "75.5") or minutes:seconds ("1:15.5"); None stays None."""
+    if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value
+    else:
+        text = str(value).strip()
+        try:
+            minutes, _, rest = text.rpartition(":")
+            seconds = (int(minutes) * 60 if minutes else 0) + float(rest)
+        except ValueError:
+            raise InputError(f"{name} must be seconds or m:ss (e.g. 75 or 1:15), not {value!r}") from None
+    if seconds is not None and (not math.isfinite(seconds) or seconds < 0):
+        raise InputError(f"{name} must be a time in the song (0 or more seconds), not {value!r}")
+    return None if seconds is None else float(seconds)
+
+
+def check_short_range(start: float | None, end: float | None) -> None:
+    """--short-from and --short-to go together, the start before the end."""
+    if (start is None) != (end is None):
+        raise InputError("give both --short-from and --short-to (seconds or m:ss), or neither for the first chorus")
+    if start is not None and end is not None and start >= end:
+        raise InputError(f"--short-from {start:g} must be before --short-to {end:g}")
+
+
 def check_key_and_meter(key: str | None, time_signature: str | None) -> None:
     """Key and time signature in a form the engines read ('A minor', 'F#m'; 2, 3, 4, 6, 3/4, 6/8)."""
     from mvflow.song.theory import parse_key, parse_time_signature

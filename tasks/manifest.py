@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from mvflow.files import atomic_path, write_text_atomic
-from mvflow.models import FileArtifact, MusicVideo, Song, SongPlan, Take
+from mvflow.models import FileArtifact, MusicVideo, Song, SongAnalysis, SongPlan, Take
 
 
 class StepRun(BaseModel):
@@ -53,10 +53,35 @@ def take_entry(take: Take, root: Path) -> dict:
     return entry
 
 
-def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel, plan: SongPlan | None = None) -> dict:
-    """Every file of the run, grouped by the step and provider that made it (the song plan first, if any)."""
+def output_entries(videos: list[MusicVideo], out_dir: Path) -> tuple[list[dict], list[dict]]:
+    """(file entries, "outputs" section) of a run's videos: full, short, square, each with its frame and
+    the part of the song it shows."""
+    files, outputs = [], []
+    for v in videos:
+        step = "render" if v.output == "full" else f"render-{v.output}"
+        entry = _file_entry("video" if v.output == "full" else f"video_{v.output}", step, "mvflow", v.video, out_dir)
+        files.append(entry)
+        outputs.append({"output": v.output, "path": entry["path"], "width": v.width, "height": v.height,
+                        "clip": v.clip.model_dump() if v.clip else None})
+    return files, outputs
+
+
+def analysis_entry(analysis: SongAnalysis) -> dict:
+    """The song's analysis in the manifest: tempo, meter and sections (beats are in analysis.json)."""
+    return {"tempo": analysis.tempo, "beats_per_bar": analysis.beats_per_bar, "beats": len(analysis.beats),
+            "sections_from": analysis.sections_from,
+            "sections": [{"kind": s.kind, "label": s.label, "start": s.start, "end": s.end}
+                         for s in analysis.sections]}
+
+
+def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel, videos: list[MusicVideo] | None = None,
+                   plan: SongPlan | None = None) -> dict:
+    """Every file of the run, grouped by the step and provider that made it (the song plan first, if any).
+    `videos` are all the run's outputs (default: `video` alone)."""
     song, lyrics, cover = video.song, video.lyrics, video.cover
     planned = [("plan", plan.plan_file), ("plan_lyrics", plan.lyrics_file)] if plan is not None else []
+    video_files, outputs = output_entries(videos or [video], out_dir)
+    analysis = video.analysis
     files = [
         *(_file_entry(role, "write", plan.provider, art, out_dir) for role, art in planned),
         _file_entry("audio", "song", song.engine, song.audio, out_dir),
@@ -65,7 +90,8 @@ def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel, plan: S
         *(_file_entry(f"lyrics_{fmt}", "lyrics", lyrics.provider, f, out_dir) for fmt, f in lyrics.files.items()),
         _file_entry("cover", "thumbnail", cover.provider, cover.background, out_dir),
         _file_entry("cover_square", "thumbnail", cover.provider, cover.square, out_dir),
-        _file_entry("video", "render", "mvflow", video.video, out_dir),
+        *([_file_entry("analysis", "analysis", "mvflow", analysis.file, out_dir)] if analysis else []),
+        *video_files,
     ]
     return {
         "title": video.title,
@@ -82,6 +108,8 @@ def build_manifest(video: MusicVideo, out_dir: Path, request: BaseModel, plan: S
                    "timing": [{"text": line.text, "start": round(line.start, 3), "source": line.source,
                                "confidence": line.confidence} for line in lyrics.lines]},
         "cover": {"provider": cover.provider},
+        **({"analysis": analysis_entry(analysis)} if analysis else {}),
+        "outputs": outputs,
         "files": files,
     }
 
@@ -100,9 +128,10 @@ def write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def write_manifest(video: MusicVideo, out_dir: Path, request: BaseModel, plan: SongPlan | None = None) -> Path:
+def write_manifest(video: MusicVideo, out_dir: Path, request: BaseModel, videos: list[MusicVideo] | None = None,
+                   plan: SongPlan | None = None) -> Path:
     path = out_dir / "manifest.json"
-    manifest = build_manifest(video, out_dir, request, plan)
+    manifest = build_manifest(video, out_dir, request, videos, plan)
     write_if_changed(path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return path
 
@@ -171,8 +200,19 @@ language `{plan.language}`{notes}
 """
 
 
-def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path, plan: SongPlan | None = None) -> str:
-    """The run summary shown as a Prefect markdown artifact: cover, paths, step timings, the song plan."""
+def outputs_markdown(videos: list[MusicVideo]) -> str:
+    """One line per output beyond the first: its frame, the part of the song and the file."""
+    lines = []
+    for v in videos[1:]:
+        part = f", {v.clip.start:.1f}-{v.clip.end:.1f} s ({v.clip.reason})" if v.clip else ""
+        lines.append(f"**{v.output.title()} ({v.width}x{v.height}{part}):** `{v.video.path}`  \n")
+    return "".join(lines)
+
+
+def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path, videos: list[MusicVideo] | None = None,
+                     plan: SongPlan | None = None) -> str:
+    """The run summary shown as a Prefect markdown artifact: cover, paths (every output), step timings, the
+    song plan."""
     song, lyrics = video.song, video.lyrics
     picture = cover_data_uri(Path(video.cover.square.path))
     cover_line = f"![cover of {video.title}]({picture})\n\n" if picture else ""
@@ -185,7 +225,7 @@ def summary_markdown(video: MusicVideo, steps: list[StepRun], manifest: Path, pl
     return f"""# {video.title}
 
 {cover_line}**Video:** `{video.video.path}`
-**Manifest:** `{manifest}`
+{outputs_markdown(videos or [video])}**Manifest:** `{manifest}`
 
 | step | engine/provider | status | wall time |
 |---|---|---|---|

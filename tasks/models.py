@@ -297,6 +297,59 @@ class Cover(StepResult):
         return [self.background, self.square]
 
 
+class SongSection(BaseModel):
+    """A stretch of the song: its kind from the lyric sheet's tag ("chorus", "verse" ...; "" when
+    found in the audio), when it starts and ends, and how much of it was sung and timed."""
+
+    kind: str = ""
+    label: str = ""
+    start: float
+    end: float
+    lines: int = Field(0, description="Timed lyric lines sung in it")
+    complete: bool = Field(True, description="Every line the sheet gives it was timed")
+    energy: float = Field(0.0, description="Mean loudness in dB relative to the loudest section (0 = loudest)")
+
+
+class SongAnalysis(StepResult):
+    """Beats and sections of a song: what the render's motion and the short's cut follow.
+
+    The per-frame envelopes (onset strength, loudness) are in `file` (analysis.json), not in
+    the step's result, which Prefect persists and which stays small.
+    """
+
+    tempo: float = Field(description="Beats per minute, from the tracked beats")
+    beats_per_bar: int
+    beats: list[float] = Field(default_factory=list, description="Beat times, seconds")
+    downbeats: list[float] = Field(default_factory=list, description="Bar lines (first beat of each bar), seconds")
+    sections: list[SongSection] = Field(default_factory=list)
+    sections_from: str = Field("", description="'lyrics' (the sheet's tags) or 'audio'")
+    duration: float
+    file: FileArtifact = Field(description="analysis.json: all of the above plus the envelopes")
+
+    def own_files(self) -> list[FileArtifact]:
+        return [self.file]
+
+
+class Clip(BaseModel):
+    """The part of the song an output shows (a short), in seconds of the song.
+
+    The music chosen is [phrase_start, phrase_end] (bar lines); the clip adds `fade_in` before
+    and `fade_out` after it, where sound and picture fade from and to black.
+    """
+
+    start: float
+    end: float
+    phrase_start: float
+    phrase_end: float
+    fade_in: float = 0.0
+    fade_out: float = 0.0
+    reason: str = Field("", description="why this part: 'first full chorus', 'loudest section', 'chosen by hand'")
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
 class RenderOptions(BaseModel):
     """How the render step draws the video (its cache key: style file content included)."""
 
@@ -310,6 +363,8 @@ class RenderOptions(BaseModel):
     codec: str = Field("h264", description="h264 (MP4) | h265 (MP4, hvc1) | vp9 (WebM with Opus)")
     quality: str = Field("standard", description="draft | standard | high")
     max_size_mb: float | None = Field(None, gt=0, description="Two-pass to fit this many MB (10^6 bytes)")
+    short_from: float | None = Field(None, ge=0, description="The short's start in the song, by hand (seconds)")
+    short_to: float | None = Field(None, gt=0, description="The short's end in the song, by hand (seconds)")
 
     @model_validator(mode="after")
     def _hash_style(self) -> RenderOptions:
@@ -326,6 +381,11 @@ class MusicVideo(StepResult):
     song: Song
     lyrics: SyncedLyrics
     cover: Cover
+    output: str = Field("full", description="full | short | square (mvflow.render.outputs)")
+    width: int = 0
+    height: int = 0
+    clip: Clip | None = Field(None, description="The part of the song a short shows (None: all of it)")
+    analysis: SongAnalysis | None = None
 
     def own_files(self) -> list[FileArtifact]:
         """Only the MP4: the upstream files are verified by their own steps."""

@@ -41,6 +41,7 @@ class Settings(BaseModel):
     fps: int = 30
     style: str = "classic"
     codec: str = "h264"  # h264 | h265 | vp9
+    outputs: str | list[str] | None = None  # "full,short,square" (mvflow.render.outputs); None: the style's, else full
     quality: str = "standard"  # draft | standard | high
     # Step retries of transient faults (MVFLOW_RETRIES / MVFLOW_RETRY_DELAY): how many, and the first
     # pause in seconds (doubling, with jitter). Read when a step is submitted.

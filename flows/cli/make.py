@@ -80,6 +80,9 @@ def make(
     codec: ro.CodecOption = None,
     quality: ro.QualityOption = None,
     max_size: ro.MaxSizeOption = None,
+    outputs: ro.OutputsOption = None,
+    short_from: ro.ShortFromOption = None,
+    short_to: ro.ShortToOption = None,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Where outputs go (default ./mvflow_output).")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Use the example request shipped in templates/demo.toml.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
@@ -123,6 +126,7 @@ def run_spec(spec) -> None:  # noqa: ANN001 - mvflow.flows.spec.VideoSpec
         f"lyrics [green]{params['lyrics_options'].transcriber}[/], cover [green]{params['cover_options'].provider}[/], "
         f"{render.width}x{render.height}@{render.fps} {render.codec}"
         + (f" <= {render.max_size_mb:g} MB" if render.max_size_mb else "")
+        + (f", outputs {', '.join(params['outputs'])}" if params["outputs"] != ["full"] else "")
     )
     from mvflow.flows.music_video import music_video
 
@@ -136,7 +140,7 @@ def report_run(run) -> None:  # noqa: ANN001 - mvflow.flows.music_video.VideoRun
     from mvflow.manifest import lyric_warnings, run_warnings
 
     for step in run.steps:
-        console.print(f"  {step.name:<10} {step.provider:<12} {step.status:<7} {step.seconds:6.1f} s")
+        console.print(f"  {step.name:<13} {step.provider:<12} {step.status:<7} {step.seconds:6.1f} s")
     if run.plan is not None:
         console.print(f"plan: {run.plan.plan_file.path} ({run.plan.title!r}; lyrics in {run.plan.lyrics_file.path})")
     if run.all_cached:
@@ -154,8 +158,12 @@ def report_run(run) -> None:  # noqa: ANN001 - mvflow.flows.music_video.VideoRun
                       f"see {run.manifest}")
     warn(run_warnings(run.video))
     warn(lyric_warnings(run.video))
+    for video in run.videos[1:]:
+        part = f", {video.clip.start:.1f}-{video.clip.end:.1f} s of the song ({video.clip.reason})" if video.clip else ""
+        console.print(f"  {video.output:<13} {video.width}x{video.height}{part}")
     console.print(f"manifest: {run.manifest}")
-    print(run.video.video.path)
+    for video in run.videos or [run.video]:
+        print(video.video.path)
 
 
 def register(app: typer.Typer) -> None:

@@ -146,7 +146,8 @@ def run_render(audio: Path, seconds: float, lyrics: Path | None, title: str | No
     try:
         with terminal_progress():
             render_music_video(audio, lines, cover, title, destination, options, subtitle=subtitle,
-                               progress=StepProgress("render", f"rendering {destination.name}"))
+                               progress=StepProgress("render", f"rendering {destination.name}"),
+                               analysis=song_analysis(audio, lines, options))
     except (ValueError, RuntimeError, OSError) as exc:  # the renderer's own words, as one line
         if DEBUG["on"]:
             raise
@@ -154,6 +155,23 @@ def run_render(audio: Path, seconds: float, lyrics: Path | None, title: str | No
     wall = time.perf_counter() - started
     console.print(f"rendered {seconds:.1f} s of video in {wall:.1f} s ({seconds / wall:.2f}x real time)")
     return destination
+
+
+def song_analysis(audio: Path, lines: list, options):  # noqa: ANN001, ANN201 - LyricLine, RenderOptions
+    """The song's beats and sections for the style's motion (None when the style moves with nothing).
+
+    A timed-lyrics file has no section tags, so the sections come from the audio. No step cache
+    here: the analysis costs well under a second per minute of music.
+    """
+    import tempfile
+
+    from mvflow.analysis.analyse import analyse_audio
+    from mvflow.render.style_loader import load_style
+
+    if not load_style(options.style, options.overrides).motion.moves:
+        return None
+    with tempfile.TemporaryDirectory(prefix="mvflow-analysis-") as folder:
+        return analyse_audio(audio, Path(folder), "", lines)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from mvflow.inputs import check_short_range, song_time
 from mvflow.models import RenderOptions
 from mvflow.render.codecs import CODECS, check_quality, require_codec
 from mvflow.render.visualiser import VISUALISERS
@@ -63,6 +64,15 @@ MaxSizeOption = Annotated[Optional[float], typer.Option(
     help="Fit the video in MB megabytes (two-pass, 96 kb/s audio), e.g. 16 for WhatsApp, 25 for Discord, "
          "50 for Telegram. Refused up front when even a low bitrate cannot fit.")]
 
+OutputsOption = Annotated[Optional[str], typer.Option(
+    "--outputs", metavar="LIST",
+    help="Videos to make from one song, comma-separated: full (default), short (9:16, the first chorus, "
+         "<= 59 s), square (1:1). Each is its own cached render.")]
+ShortFromOption = Annotated[Optional[str], typer.Option(
+    "--short-from", metavar="TIME", help="The short's start in the song, seconds or m:ss (with --short-to).")]
+ShortToOption = Annotated[Optional[str], typer.Option(
+    "--short-to", metavar="TIME", help="The short's end in the song, seconds or m:ss (with --short-from).")]
+
 #: How an override's style key is named in errors.
 OPTION_LABELS = {"visualiser.kind": "--visualiser", "text.accent": "--accent", "background.dim": "--dim",
                  "lyrics.karaoke": "--karaoke", "text.credit": "--credit"}
@@ -86,7 +96,8 @@ def build_render_options(style: str | None = None, aspect: str | None = None, re
                          fps: int | None = None, visualiser: str | None = None, accent: str | None = None,
                          background: str | None = None, dim: float | None = None, karaoke: bool | None = None,
                          credit: str | None = None, settings: Settings | None = None, codec: str | None = None,
-                         quality: str | None = None, max_size: float | None = None) -> RenderOptions:
+                         quality: str | None = None, max_size: float | None = None,
+                         short_from: float | str | None = None, short_to: float | str | None = None) -> RenderOptions:
     """RenderOptions for these option values (None = not given). ValueError naming the option when bad.
 
     The codec is checked against the bundled ffmpeg here; whether --max-size can hold the
@@ -113,5 +124,7 @@ def build_render_options(style: str | None = None, aspect: str | None = None, re
                                 chosen.canvas.resolution)
     codec, quality = codec or settings.codec, quality or settings.quality
     check_quality(require_codec(codec), quality)
+    start, end = song_time(short_from, "--short-from"), song_time(short_to, "--short-to")
+    check_short_range(start, end)
     return RenderOptions(width=width, height=height, fps=settings.fps, style=ref, overrides=overrides,
-                         codec=codec, quality=quality, max_size_mb=max_size)
+                         codec=codec, quality=quality, max_size_mb=max_size, short_from=start, short_to=end)

@@ -17,13 +17,13 @@ is on screen (Pillow and numpy release the GIL for the heavy parts).
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from mvflow.render.layers import Layer
 from mvflow.render.text import LRU, CardPainter, Row, normalise_text
 from mvflow.render.timeline import Timeline
-from mvflow.render.yuv import FADE_ONE, Box, Planes, fade_steps, lerp_into
+from mvflow.render.yuv import FADE_ONE, Box, Planes, even_round, fade_steps, lerp_into
 
 
 @dataclass
@@ -46,14 +46,16 @@ class _Shown(NamedTuple):
     line: int
     fade: int  # 0..FADE_ONE
     wipes: tuple[int, ...]  # highlight edge per row (lyric-box x), () when nothing is sung
+    rise: int = 0  # px the block still sits below its place (its entrance), even
 
 
 class Captions:
     """Draws the lyric box of each frame from a Timeline."""
 
     def __init__(self, timeline: Timeline, painter: CardPainter, box: Box, wipe_step: int = 2,
-                 cache_size: int = 8):
+                 cache_size: int = 8, rise_px: int = 0):
         self.timeline, self.painter, self.box = timeline, painter, box
+        self.rise_px = rise_px  # how far a line rises into place (0: no entrance)
         self.wipe_step = wipe_step
         self._cards: LRU[tuple[str, str | None, bool], Future[_Card]] = LRU(cache_size)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lyric-cards")
@@ -110,7 +112,8 @@ class Captions:
         if visible is None:
             return bg_version, None
         block, opacity = visible
-        return bg_version, _Shown(block.line, fade_steps(opacity), self._wipes(block.line, t))
+        rise = even_round(self.rise_px * self.timeline.entrance(block, t)) if self.rise_px else 0
+        return bg_version, _Shown(block.line, fade_steps(opacity), self._wipes(block.line, t), rise)
 
     # -- drawing
 
@@ -126,6 +129,11 @@ class Captions:
         shown = state[1]
         if shown is None:
             dst.assign(bg)
+        elif shown.rise:
+            target = dst if shown.fade >= FADE_ONE else self._scratch
+            self._compose_risen(shown, bg, target)
+            if target is not dst:
+                lerp_into(dst, bg, target, shown.fade)
         elif shown.fade < FADE_ONE:
             lerp_into(dst, bg, self._compose(shown, bg, bg_version, self._scratch), shown.fade)
         elif self._only_wipes_grew(previous, state):
@@ -140,7 +148,8 @@ class Captions:
         if not isinstance(previous, tuple) or previous[0] != state[0] or previous[1] is None:
             return False
         old, new = previous[1], state[1]
-        return (old.line == new.line and old.fade >= FADE_ONE and len(old.wipes) <= len(new.wipes)
+        return (old.line == new.line and old.fade >= FADE_ONE and old.rise == new.rise == 0
+                and len(old.wipes) <= len(new.wipes)
                 and all(a <= b for a, b in zip(old.wipes, new.wipes, strict=False)))
 
     def _compose(self, shown: _Shown, bg: Planes, bg_version: int, target: Planes) -> Planes:
@@ -148,6 +157,28 @@ class Captions:
         target.assign(self._pictures_for(shown.line, bg, bg_version).unsung)
         self._highlight(shown, (), bg, bg_version, target)
         return target
+
+    def _compose_risen(self, shown: _Shown, bg: Planes, target: Planes) -> None:
+        """Write a block `shown.rise` px below its place (entering), highlighted up to its wipes.
+
+        Only the few frames of an entrance come here, so the card is blended directly rather
+        than from pictures cached per backdrop.
+        """
+        card = self._card(shown.line)
+        target.assign(bg)
+        if card.unsung is not None:
+            replace(card.unsung, box=card.unsung.box.shifted(0, shown.rise)).blend_into(target, self.box)
+        if card.sung is None:
+            return
+        sung = replace(card.sung, box=card.sung.box.shifted(0, shown.rise))
+        for row, wipe in zip(card.rows, shown.wipes, strict=False):
+            stop = min(wipe, self.box.width)
+            y0, y1 = min(row.y0 + shown.rise, self.box.height), min(row.y1 + shown.rise, self.box.height)
+            if stop > card.strip_x0 and y1 > y0:
+                strip = Box(card.strip_x0, y0, stop, y1)
+                part = target.crop(strip)
+                part.assign(bg.crop(strip))
+                sung.blend_into(part, strip.shifted(self.box.x0, self.box.y0))
 
     def _highlight(self, shown: _Shown, done: tuple[int, ...], bg: Planes, bg_version: int, target: Planes) -> None:
         """Copy the sung picture into target between each row's `done` edge and its new wipe."""

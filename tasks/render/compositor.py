@@ -31,10 +31,23 @@ class Part(Protocol):
         """Release helpers (threads) the part started."""
 
 
-class Compositor:
-    """Renders frame k into one reused buffer (parts must not overlap: each owns its box)."""
+class Finish(Protocol):
+    def restore(self) -> None:
+        """Undo what the last `apply` changed in the frame buffer itself (before parts draw again)."""
 
-    def __init__(self, width: int, height: int, fps: int, backdrop: Backdrop, parts: list[Part]):
+    def apply(self, frame: Planes, bg: Planes, index: int) -> Planes:
+        """The frame to send for `index`: `frame` (possibly changed in place, until `restore`) or a copy."""
+
+
+class Compositor:
+    """Renders frame k into one reused buffer (parts must not overlap: each owns its box).
+
+    `finish`, when given, is a last pass (mvflow.render.motion.FrameFinish: glow, pulse, fades);
+    what it changes in the reused buffer it undoes before the next frame is drawn.
+    """
+
+    def __init__(self, width: int, height: int, fps: int, backdrop: Backdrop, parts: list[Part],
+                 finish: Finish | None = None):
         for i, a in enumerate(parts):
             for b in parts[i + 1 :]:
                 if a.box.intersects(b.box):
@@ -43,6 +56,7 @@ class Compositor:
         self.frame = Planes.allocate(width, height)
         self.backdrop = backdrop
         self.parts = parts
+        self.finish = finish
         self._version: int | None = None
 
     def close(self) -> None:
@@ -56,7 +70,9 @@ class Compositor:
         self.close()
 
     def render(self, index: int) -> Planes:
-        """The frame at `index` (the same buffer every call: copy it to keep it)."""
+        """The frame at `index` (one of two reused buffers: copy it to keep it)."""
+        if self.finish is not None:
+            self.finish.restore()
         bg, version = self.backdrop.at(index)
         if version != self._version:
             self.frame.assign(bg)
@@ -64,4 +80,4 @@ class Compositor:
         t = index / self.fps
         for part in self.parts:
             part.draw(self.frame, bg, version, index, t)
-        return self.frame
+        return self.finish.apply(self.frame, bg, index) if self.finish is not None else self.frame

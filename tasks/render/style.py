@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from mvflow.render.motion import MotionSpec
 from mvflow.render.style_types import Color
 from mvflow.render.visualiser import VisualiserSpec
 
@@ -67,11 +68,14 @@ class LayoutSpec:
 class Style:
     name: str = "classic"
     description: str = ""
+    outputs: tuple[str, ...] | None = None  # the videos a run makes with this style; None: full only
     canvas: CanvasSpec = field(default_factory=CanvasSpec)
     background: BackgroundSpec = field(default_factory=BackgroundSpec)
     layout: LayoutSpec = field(default_factory=LayoutSpec)
     # The audio visualiser (kind, count, colours, smoothing).
     visualiser: VisualiserSpec = field(default_factory=VisualiserSpec)
+    # Motion from the music (beat pulse, bar-line accent, chorus colour shift, lyric entrance).
+    motion: MotionSpec = field(default_factory=MotionSpec)
     # Colours. accent=None means "pick the cover's most vivid colour".
     accent: Color | None = None
     fallback_accent: Color = (92, 204, 255)

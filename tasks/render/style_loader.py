@@ -1,7 +1,7 @@
 """Reading a style TOML (bundled name or file path) into a validated `Style`.
 
 The TOML's tables map onto the Style's parts — [canvas], [background], [layout], [visualiser]
-(VisualiserSpec: every field of it is a key), [text] and [lyrics] — and `extends = "NAME"`
+(VisualiserSpec: every field of it is a key), [motion] (MotionSpec), [text] and [lyrics] — and `extends = "NAME"`
 starts from another style. Every key is checked against the field it sets: an unknown key or
 a bad value is one ValueError naming the file, the key and the valid choices. CLI overrides
 arrive as dotted keys ("visualiser.kind") and go through the same checks.
@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from mvflow.render import motion as mo
 from mvflow.render import visualiser as vis
 from mvflow.render.canvas import ASPECTS, parse_resolution
 from mvflow.render.style import ALIGNS, FITS, MOTIONS, BackgroundSpec, CanvasSpec, LayoutSpec, Style
@@ -125,8 +126,8 @@ _STYLE_KEYS = {
     "lyrics": {"fade": "fade", "lead": "lead", "hold": "hold", "karaoke": "karaoke", "next_line": "next_line"},
 }
 _SPEC_TABLES = {"canvas": CanvasSpec, "background": BackgroundSpec, "layout": LayoutSpec,
-                "visualiser": vis.VisualiserSpec}
-_TOP_KEYS = {"name", "description", "extends"}
+                "visualiser": vis.VisualiserSpec, "motion": mo.MotionSpec}
+_TOP_KEYS = {"name", "description", "extends", "outputs"}
 
 #: Allowed ranges of numbers, by "table.key" (others: at least 0).
 _RANGES: dict[str, tuple[float, float]] = {
@@ -134,6 +135,10 @@ _RANGES: dict[str, tuple[float, float]] = {
     "background.period": (1.0, 3600.0), "layout.focus": (0.0, 1.0), "text.box_opacity": (0.0, 1.0),
     "text.next_opacity": (0.0, 1.0), "visualiser.opacity": (0.0, 1.0), "visualiser.gap": (0.0, 0.95),
     "visualiser.count": (1, 1024), "text.max_rows": (0, 6),
+    "motion.beat_amount": (0.0, 0.5), "motion.downbeat_amount": (0.0, 0.5), "motion.section_flash": (0.0, 0.5),
+    "motion.glow": (0.0, 1.0),
+    "motion.hold": (0.02, 2.0), "motion.section_amount": (0.0, 1.0), "motion.section_fade": (0.0, 4.0),
+    "motion.entrance_distance": (0.0, 0.2), "motion.entrance_time": (0.0, 2.0),
     **{f"text.{k}": (0.005, 0.5) for k in ("title_size", "subtitle_size", "line_size", "line_min_size",
                                           "next_size", "credit_size")},
 }
@@ -146,7 +151,8 @@ def _choices(table: str, key: str) -> tuple[str, ...] | None:
         return tuple(WEIGHTS)
     return {"background.motion": MOTIONS, "background.fit": FITS, "text.title_align": ALIGNS,
             "text.credit_align": ALIGNS, "canvas.aspect": tuple(ASPECTS),
-            "visualiser.kind": tuple(vis.VISUALISERS)}.get(f"{table}.{key}")
+            "visualiser.kind": tuple(vis.VISUALISERS), "motion.beat": mo.BEATS, "motion.downbeat": mo.DOWNBEATS,
+            "motion.section": mo.SECTIONS, "motion.entrance": mo.ENTRANCES}.get(f"{table}.{key}")
 
 
 def _apply(style: Style, data: dict[str, Any], where: str, labels: Mapping[str, str] | None = None) -> Style:
@@ -156,6 +162,8 @@ def _apply(style: Style, data: dict[str, Any], where: str, labels: Mapping[str, 
         if table in _TOP_KEYS:
             if table == "description":
                 changes["description"] = _check(where, table, body, "str", None)
+            if table == "outputs":
+                changes["outputs"] = _outputs(where, body)
             continue
         if table not in _SPEC_TABLES and table not in _STYLE_KEYS:
             valid = sorted([*_TOP_KEYS, *_SPEC_TABLES, *_STYLE_KEYS])
@@ -238,6 +246,18 @@ def _check(where: str, name: str, value: Any, type_name: Any, choices: tuple[str
     if kind == "Frac":
         return _box(value, bad)
     raise bad(kind)  # a field type this loader does not know: a programming error, still one line
+
+
+def _outputs(where: str, value: Any) -> tuple[str, ...]:
+    """A style's `outputs = ["full", "short"]`, checked against the outputs registry."""
+    from mvflow.render.outputs import parse_outputs
+
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f'{where}: outputs = {value!r} is not valid; expected a list like ["full", "short"]')
+    try:
+        return tuple(parse_outputs(value))
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def _colour(value: Any, bad: Any) -> tuple[int, int, int]:

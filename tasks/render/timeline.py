@@ -82,6 +82,23 @@ class Timeline:
         self._starts = [b.start for b in self.blocks]
         self.clocks = [KaraokeClock(ln) if style.karaoke else None for ln in self.lines]
         self.next_line = style.next_line
+        motion = style.motion
+        self.entrance_time = motion.entrance_time if motion.entrance != "none" else 0.0
+
+    def entrance(self, block: Block, t: float) -> float:
+        """How much of the line's rise into place is still to go at t: 1 (just appeared) to 0 (landed).
+
+        The rise ends when the line's first word is sung (or when its fade-in is done, if the
+        block appears later than that), so the text lands on the word.
+        """
+        if self.entrance_time <= 0:
+            return 0.0
+        arrive = max(self.lines[block.line].start, block.start + block.fade)
+        begin = max(block.start, arrive - self.entrance_time)
+        if t >= arrive or arrive <= begin:
+            return 0.0
+        progress = max(0.0, (t - begin) / (arrive - begin))
+        return (1.0 - progress) ** 2  # ease-out: fast at first, settling onto the word
 
     def visible(self, t: float) -> tuple[Block, float] | None:
         """(block, opacity) of the block on screen at t, or None."""

@@ -18,8 +18,9 @@ from PIL import Image
 from mvflow.audio import audio_duration, decode_audio
 from mvflow.errors import EncodingError
 from mvflow.files import atomic_path
-from mvflow.models import LyricLine, RenderOptions
+from mvflow.models import Clip, LyricLine, RenderOptions, SongAnalysis
 from mvflow.render.captions import Captions
+from mvflow.render.clip import clip_lines, clipped_audio
 from mvflow.render.codecs import require_codec
 from mvflow.render.compositor import Backdrop, Compositor
 from mvflow.render.encoder import EncoderSettings, FrameSink, encode_command
@@ -38,12 +39,21 @@ from mvflow.render.layers import (
 from mvflow.render.layout import Layout
 from mvflow.render.limits import check_frame
 from mvflow.render.max_size import check_fits
+from mvflow.render.motion import (
+    FrameFinish,
+    GradedBackdrop,
+    MotionSpec,
+    MusicTimes,
+    fade_levels,
+    pulse_levels,
+    section_levels,
+)
 from mvflow.render.style import Color, Style, accent_from_image, shifted_hue
 from mvflow.render.style_loader import load_style
 from mvflow.render.text import CardPainter
 from mvflow.render.timeline import Timeline
 from mvflow.render.visualiser import build_visualiser
-from mvflow.render.yuv import even_round
+from mvflow.render.yuv import Box, even_round
 
 Progress = Callable[[int, int], None]
 
@@ -61,11 +71,14 @@ class Scene:
 def render_music_video(audio_path: Path, lines: list[LyricLine], cover_path: Path | None, title: str,
                        out_path: Path, options: RenderOptions, subtitle: str = "",
                        progress: Progress | None = None, encoder: EncoderSettings | None = None,
-                       art_path: Path | None = None) -> None:
+                       art_path: Path | None = None, analysis: SongAnalysis | None = None,
+                       clip: Clip | None = None) -> None:
     """Render the video to `out_path` (options.codec in its container, written atomically).
 
     `cover_path` is the backdrop picture; `art_path` (default: the cover) the square art
-    shown as the title thumbnail or in a style's art box.
+    shown as the title thumbnail or in a style's art box. `analysis` (the song's beats and
+    sections) drives the style's motion; without it only the lyric entrance moves. `clip`
+    renders that part of the song (a short), faded in and out.
 
     The frame count is round(audio duration * fps), so the video and audio streams end
     together (within half a frame) without relying on ffmpeg's -shortest.
@@ -74,13 +87,24 @@ def render_music_video(audio_path: Path, lines: list[LyricLine], cover_path: Pat
     ~2 ms a 1080p frame, far less than writing and re-reading an intermediate file) and
     `total` counts both passes.
     """
-    check_options(options, audio_duration(audio_path))  # before ffmpeg starts: a refused size costs nothing
+    seconds = clip.duration if clip else audio_duration(audio_path)  # what the video shows
+    check_options(options, seconds)  # before ffmpeg starts: a refused size costs nothing
     codec = require_codec(options.codec)
     if Path(out_path).suffix.lower() != codec.extension:
         raise EncodingError(f"{codec.name} writes {codec.container.upper()}: name the output *{codec.extension}, "
                             f"not {Path(out_path).name}")
+    with clipped_audio(audio_path, clip) as clip_audio:
+        music = Music.of(analysis, clip)
+        _render(clip_audio, clip_lines(lines, clip), cover_path, title, Path(out_path), options, subtitle, progress,
+                encoder, art_path, music)
+
+
+def _render(audio_path: Path, lines: list[LyricLine], cover_path: Path | None, title: str, out_path: Path,
+            options: RenderOptions, subtitle: str, progress: Progress | None, encoder: EncoderSettings | None,
+            art_path: Path | None, music: Music) -> None:
+    """render_music_video on the audio and lines as the video shows them (a clip already cut)."""
     if options.max_size_mb is not None:
-        scene = build_scene(audio_path, lines, cover_path, title, options, subtitle, art_path)
+        scene = build_scene(audio_path, lines, cover_path, title, options, subtitle, art_path, music)
         _render_two_pass(scene, Path(audio_path), Path(out_path), options, progress)
         return
     settings = encoder or EncoderSettings.for_quality(options.codec, options.quality)
@@ -89,7 +113,7 @@ def render_music_video(audio_path: Path, lines: list[LyricLine], cover_path: Pat
         cmd = encode_command(tmp, width, height, options.fps, Path(audio_path), settings)
         # ffmpeg starts up (process, encoder, audio input) while the scene is being prepared.
         with FrameSink(cmd, width * height * 3 // 2) as sink:
-            scene = build_scene(audio_path, lines, cover_path, title, options, subtitle, art_path)
+            scene = build_scene(audio_path, lines, cover_path, title, options, subtitle, art_path, music)
             with scene.compositor as compositor:
                 _feed(compositor, scene, sink, progress)
     if progress:
@@ -131,9 +155,10 @@ def _feed(compositor: Compositor, scene: Scene, sink: FrameSink, progress: Progr
 
 
 def render_still(audio_path: Path, lines: list[LyricLine], cover_path: Path | None, title: str, t: float,
-                 options: RenderOptions, subtitle: str = "", art_path: Path | None = None) -> Image.Image:
+                 options: RenderOptions, subtitle: str = "", art_path: Path | None = None,
+                 analysis: SongAnalysis | None = None) -> Image.Image:
     """The frame at time t as an RGB image (previews, thumbnails, visual checks)."""
-    scene = build_scene(audio_path, lines, cover_path, title, options, subtitle, art_path)
+    scene = build_scene(audio_path, lines, cover_path, title, options, subtitle, art_path, Music.of(analysis))
     index = min(max(int(round(t * scene.fps)), 0), scene.n_frames - 1)
     with scene.compositor as compositor:
         return Image.fromarray(compositor.render(index).to_rgb())
@@ -152,10 +177,27 @@ def _layout_and_style(options: RenderOptions) -> tuple[Layout, Style]:
     return Layout.for_style(options.width, options.height, style.layout), style
 
 
+@dataclass(frozen=True)
+class Music:
+    """What the motion follows, on the video's clock: the analysis's times and a clip's fades."""
+
+    times: MusicTimes | None = None
+    fade_in: float = 0.0
+    fade_out: float = 0.0
+
+    @classmethod
+    def of(cls, analysis: SongAnalysis | None, clip: Clip | None = None) -> Music:
+        offset, length = (clip.start, clip.duration) if clip else (0.0, None)
+        times = MusicTimes.from_analysis(analysis, offset, length) if analysis is not None else None
+        return cls(times, clip.fade_in if clip else 0.0, clip.fade_out if clip else 0.0)
+
+
 def build_scene(audio_path: Path, lines: list[LyricLine], cover_path: Path | None, title: str,
-                options: RenderOptions, subtitle: str = "", art_path: Path | None = None) -> Scene:
-    """Everything prepared once: backdrop with title, bar heights for every frame, lyrics.
+                options: RenderOptions, subtitle: str = "", art_path: Path | None = None,
+                music: Music | None = None) -> Scene:
+    """Everything prepared once: backdrop with title, bar heights for every frame, lyrics, motion.
     (The frame size is checked by render_music_video, before the encoder starts.)"""
+    music = music or Music()
     layout, style = _layout_and_style(options)
     fps = options.fps
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -174,9 +216,26 @@ def build_scene(audio_path: Path, lines: list[LyricLine], cover_path: Path | Non
     n_frames = max(1, round(duration * fps))
     bars = build_visualiser(style.visualiser, layout.bars_box, layout.unit, samples, n_frames, fps,
                             (accent, shifted_hue(accent, 50)))
-    captions = Captions(Timeline(lines, style), painter, layout.lyric_box, layout.wipe_step)
-    compositor = Compositor(layout.width, layout.height, fps, backdrop, [bars, captions])
+    motion = style.motion
+    rise = layout.px(motion.entrance_distance) if motion.entrance != "none" else 0
+    captions = Captions(Timeline(lines, style), painter, layout.lyric_box, layout.wipe_step, rise_px=rise)
+    if music.times is not None and motion.section != "none":
+        backdrop = GradedBackdrop(backdrop, section_levels(music.times, motion, n_frames, fps), accent,
+                                  motion.section_amount)
+    compositor = Compositor(layout.width, layout.height, fps, backdrop, [bars, captions],
+                            _finish(layout, motion, music, n_frames, fps, bars.box))
     return Scene(compositor, n_frames, duration, fps)
+
+
+def _finish(layout: Layout, motion: MotionSpec, music: Music, n_frames: int, fps: int,
+            glow_box: Box) -> FrameFinish | None:
+    """The last pass over each frame (beat pulse and glow, fades), or None when it has nothing to do."""
+    none = np.zeros(0, np.int32)
+    gain, glow = pulse_levels(music.times, motion, n_frames, fps) if music.times is not None else (none, none)
+    fades = fade_levels(n_frames, fps, music.fade_in, music.fade_out)
+    if not gain.any() and not glow.any() and fades is None:
+        return None
+    return FrameFinish(layout.width, layout.height, gain, glow, glow_box, fades)
 
 
 def _accent(style: Style, cover: Image.Image | None) -> Color:

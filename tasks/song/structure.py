@@ -54,6 +54,12 @@ def section_kind(tag: str) -> str | None:
     return None
 
 
+def has_section_tags(text: str) -> bool:
+    """True when the lyrics name at least one section ([Verse], [Chorus] ...; hints like [Spoken] do not count)."""
+    return any((m := _TAG_RE.match(raw)) is not None and section_kind(m.group(1)) is not None
+               for raw in (text or "").splitlines())
+
+
 def parse_lyrics(text: str) -> list[Section]:
     """Split lyrics into sections in order. Lines before the first tag form a verse.
 

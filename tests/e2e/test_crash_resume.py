@@ -153,7 +153,7 @@ def test_the_run_after_the_crashes_completes_and_reuses_every_finished_step(stor
     steps = {line.split()[0]: line.split()[2] for line in done.stderr.splitlines()
              if line.startswith("  ") and len(line.split()) >= 4 and line.split()[-1] == "s"}
     assert steps == {"song-submit": "cached", "song": "cached", "lyrics": "cached", "thumbnail": "cached",
-                     "render": "ran"}, done.stderr[-3000:]
+                     "analysis": "cached", "render": "ran"}, done.stderr[-3000:]
     story.assert_finished_untouched()
     assert story.jobs()["total"] == 1
     assert len(story.openai.requests) == story.transcriptions and len(story.gemini.requests) == story.covers

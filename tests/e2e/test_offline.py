@@ -55,7 +55,7 @@ def test_video_has_both_streams_matching_the_song(first_run):
     video_s, audio_s = stream_durations(Path(run.video.video.path), FPS)
     assert abs(video_s - run.video.song.duration) <= 0.1
     assert abs(audio_s - run.video.song.duration) <= 0.1
-    assert statuses(run) == {"song": "ran", "lyrics": "ran", "thumbnail": "ran", "render": "ran"}
+    assert statuses(run) == {"song": "ran", "lyrics": "ran", "thumbnail": "ran", "analysis": "ran", "render": "ran"}
 
 
 def test_lrc_has_each_sung_line_near_where_the_engine_put_it(first_run):
@@ -84,7 +84,8 @@ def test_second_run_is_cached_and_rewrites_nothing(first_run):
     root, _ = first_run
     before = snapshot(root)
     run = run_flow(root)
-    assert statuses(run) == {"song": "cached", "lyrics": "cached", "thumbnail": "cached", "render": "cached"}
+    assert statuses(run) == {"song": "cached", "lyrics": "cached", "thumbnail": "cached", "analysis": "cached",
+                            "render": "cached"}
     assert snapshot(root) == before
 
 
@@ -92,6 +93,7 @@ def test_deleting_the_cover_reruns_only_the_thumbnail(first_run):
     root, run = first_run
     Path(run.video.cover.background.path).unlink()
     rerun = run_flow(root)
-    assert statuses(rerun) == {"song": "cached", "lyrics": "cached", "thumbnail": "re-ran", "render": "cached"}
+    assert statuses(rerun) == {"song": "cached", "lyrics": "cached", "thumbnail": "re-ran", "analysis": "cached",
+                              "render": "cached"}
     assert Path(rerun.video.cover.background.path).is_file()
     assert rerun.video.cover.background.sha256 == run.video.cover.background.sha256

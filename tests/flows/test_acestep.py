@@ -51,7 +51,7 @@ def steps(run_result) -> dict[str, str]:
 def test_native_mode_makes_a_video_and_reuses_the_task_id(prefect_harness, keyed, tmp_path):
     first = run(keyed, tmp_path, audio_format="wav")
     assert steps(first) == {"song-submit": "ran", "song": "ran", "lyrics": "ran", "thumbnail": "ran",
-                            "render": "ran"}
+                            "analysis": "ran", "render": "ran"}
     song = first.video.song
     assert song.engine == "acestep" and Path(song.audio.path).suffix == ".wav"
     result = json.loads(Path(song.result.path).read_text())
