@@ -84,7 +84,7 @@ def test_make_idea_through_an_openai_compatible_server(prefect_harness, chat, no
     folder = no_config / "out" / "a-synthwave-song-about-night-driving"
     mp4 = Path(result.stdout.strip().splitlines()[-1])
     assert mp4.is_file() and mp4.name == "neon-road.mp4" and mp4.is_relative_to(folder)
-    assert "  write      openai       ran" in result.stderr and "plan: " in result.stderr
+    assert f"  {'write':<13} {'openai':<12} ran" in result.stderr and "plan: " in result.stderr
 
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["title"] == "Neon Road" and manifest["plan"]["songwriter"] == "openai"

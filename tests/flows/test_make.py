@@ -39,7 +39,7 @@ def test_a_good_spec_makes_the_video_and_leaves_its_outcome(prefect_harness, no_
     assert state.is_completed(), state.message
     outcome = SongOutcome.model_validate_json(next((no_config / "out" / OUTCOMES_FOLDER).glob("*.json")).read_text())
     assert outcome.status == "done" and outcome.title == "Quiet" and Path(outcome.video).is_file()
-    assert [s.name for s in outcome.steps] == ["song", "lyrics", "thumbnail", "render"]
+    assert [s.name for s in outcome.steps] == ["song", "lyrics", "thumbnail", "analysis", "render"]
 
 
 def test_the_portable_spec_writes_out_this_machines_settings(no_config, monkeypatch):
