@@ -59,6 +59,12 @@ class Stack:
         run = httpx.get(f"{self.api_url}/flow_runs/{flow_run_id}").json()
         return run["state_type"] == "RUNNING" and run["name"] != f"music-video: {BROKEN['title']}"
 
+    def heartbeat_arrived(self, flow_run_id: str) -> bool:
+        """The server has the run's first heartbeat (the crash automation starts watching a run from it)."""
+        body = {"filter": {"event": {"name": ["prefect.flow-run.heartbeat"]},
+                           "resource": {"id": [f"prefect.flow-run.{flow_run_id}"]}}, "limit": 1}
+        return bool(httpx.post(f"{self.api_url}/events/filter", json=body).json()["events"])
+
     def outcomes(self) -> list[SongOutcome]:
         return [SongOutcome.model_validate_json(p.read_text()) for p in (self.out / OUTCOMES_FOLDER).glob("*.json")]
 
@@ -104,12 +110,19 @@ def busy_flow_run(stack: Stack, worker: str) -> str | None:
     return None
 
 
+def killable_run(stack: Stack, worker: str) -> str | None:
+    """A run the worker is making a song in whose first heartbeat the server already has: killed now, it
+    dies mid-song and the crash automation notices (a song takes only a few seconds, so a fixed wait
+    after it started could outlast it)."""
+    run_id = busy_flow_run(stack, worker)
+    return run_id if run_id and stack.heartbeat_arrived(run_id) else None
+
+
 def test_first_batch_spreads_over_both_workers_and_isolates_a_failure_and_a_dead_worker(stack):
     batch = stack.run_batch()
     # B finishes a song, then dies (with the run it is making) during its next one.
     wait_for(lambda: any(o.worker == "worker-b" for o in stack.outcomes()), 240, "worker-b to finish a song")
-    killed_run = wait_for(lambda: busy_flow_run(stack, "worker-b"), 120, "worker-b to be making another song")
-    time.sleep(3)  # its first heartbeat is on its way to the server
+    killed_run = wait_for(lambda: killable_run(stack, "worker-b"), 120, "worker-b to be making another song")
     kill_tree(stack.workers["worker-b"])
     output, _ = batch.communicate(timeout=400)
 
