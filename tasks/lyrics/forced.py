@@ -39,7 +39,7 @@ import numpy as np
 
 from mvflow.lyrics.align import normalise
 from mvflow.lyrics.timing import ESTIMATED_CONFIDENCE, LineTiming, Timing, confidence_of
-from mvflow.lyrics.whisper_align import WINDOW_S, AlignedWord, WhisperAligner, Window
+from mvflow.lyrics.whisper_align import FILLER, FILLER_LINE, WINDOW_S, AlignedWord, WhisperAligner, Window
 from mvflow.models import LyricWord
 
 #: Contrast (mean token log-probability with the audio minus with silence) of a line sung in
@@ -180,12 +180,24 @@ def _sung_in(aligner: WhisperAligner, window: Window, lines: list[str], offered:
             if absent > MAX_RUN_GAP:
                 break
     while sung:
-        words, contrast = aligner.contrast(window, [(k, lines[k]) for k in sung])
+        words, contrast = aligner.contrast(window, _with_gaps(lines, sung))
         squeezed = _squeezed(words, sung, lines)
         if not squeezed:
             break
         sung = [k for k in sung if k not in squeezed]
     return sung, words, {k: max(contrast.get(k, -math.inf), evidence[k]) for k in sung}
+
+
+def _with_gaps(lines: list[str], indices: list[int]) -> list[tuple[int, str]]:
+    """The lines `indices` (in order) to align, with a FILLER where lines between them are left out:
+    a skipped or mangled line still takes its time in the song, and without a placeholder the DTW
+    path (which covers the whole window) would give that time to the next line's first words."""
+    out: list[tuple[int, str]] = []
+    for previous, k in zip([None, *indices], indices):
+        if previous is not None and k > previous + 1:
+            out.append((FILLER_LINE, FILLER))
+        out.append((k, lines[k]))
+    return out
 
 
 def _evidence(aligner: WhisperAligner, window: Window, lines: list[str], offered: list[int],
@@ -253,7 +265,7 @@ def _refine(aligner: WhisperAligner, lines: list[str], located: dict[int, LineTi
         start = max(before, located[group[0]].start - PAD_S)
         end = min(after, located[group[-1]].end + PAD_S, start + WINDOW_S)
         window = aligner.window(start, end)
-        words, contrast = aligner.contrast(window, [(g, lines[g]) for g in group])
+        words, contrast = aligner.contrast(window, _with_gaps(lines, group))
         weak = [g for g in group if contrast[g] < PRESENT_CONTRAST]
         alone = aligner.presence(window, [(g, lines[g]) for g in weak])
         for g in group:
