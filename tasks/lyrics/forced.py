@@ -64,6 +64,8 @@ MIN_ADVANCE_S = 3.0
 GROUP_LINES = 4
 GROUP_MAX_S = 25.0
 PAD_S = 1.0
+#: A line kept on its text alone is checked in a window of its own stretch, padded this much.
+VERIFY_PAD_S = 0.5
 #: A line's first word may last at most this many median word durations, its last word at most
 #: CLOSER_MAX_MEDIANS (see _cap_line_ends).
 OPENER_MAX_MEDIANS = 1.0
@@ -272,8 +274,18 @@ def _refine(aligner: WhisperAligner, lines: list[str], located: dict[int, LineTi
             evidence = max(contrast[g], alone.get(g, -math.inf))
             if evidence >= PRESENT_CONTRAST:  # else its text is not sung where the window placed it
                 refined[g] = _line_timing(g, words, evidence)
+        for g in [g for g in weak if g in refined and not _sung_where_placed(aligner, lines, refined[g])]:
+            del refined[g]
         k += len(group)
     return refined
+
+
+def _sung_where_placed(aligner: WhisperAligner, lines: list[str], timing: LineTiming) -> bool:
+    """A line kept on its text alone (`presence`: its words are somewhere in the window, maybe in
+    another line sharing them, "Ride on, ride on" in "Ride on through the dawn") must show that
+    text where the alignment put it, in a window of just its own stretch."""
+    window = aligner.window(timing.start - VERIFY_PAD_S, timing.end + VERIFY_PAD_S)
+    return aligner.presence(window, [(timing.index, lines[timing.index])])[timing.index] >= PRESENT_CONTRAST
 
 
 def _group(order: list[int], k: int, located: dict[int, LineTiming], kept: dict[int, LineTiming]) -> list[int]:
