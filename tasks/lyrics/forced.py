@@ -19,8 +19,9 @@ dense mix misses most of them). The method, built on whisper_align.WhisperAligne
    seconds) in a window that ends where the neighbouring lines are, which tightens word times;
    each line's evidence is measured again there (contrast, or its text alone for a line that
    scores low), and a line without evidence in its own stretch is dropped.
-3. **Line openers**: DTW gives the pause before a line to its first word; a first word longer
-   than the song's median word is cut back to that length from its end.
+3. **Line ends**: DTW gives the pause before a line to its first word and the pause after it to
+   its last; a first word longer than the song's median word is cut back to that length from its
+   end, a last word longer than three medians from its start.
 4. **Estimated**: lines left without evidence between two placed lines, in a gap long enough
    to sing them, where `vocal_activity` says someone sings, are spread over that voice by their
    length and marked `estimated` rather than leaving a sung verse without lyrics.
@@ -38,7 +39,7 @@ import numpy as np
 
 from mvflow.lyrics.align import normalise
 from mvflow.lyrics.timing import ESTIMATED_CONFIDENCE, LineTiming, Timing, confidence_of
-from mvflow.lyrics.whisper_align import WINDOW_S, AlignedWord, WhisperAligner, Window
+from mvflow.lyrics.whisper_align import FILLER, FILLER_LINE, WINDOW_S, AlignedWord, WhisperAligner, Window
 from mvflow.models import LyricWord
 
 #: Contrast (mean token log-probability with the audio minus with silence) of a line sung in
@@ -63,8 +64,16 @@ MIN_ADVANCE_S = 3.0
 GROUP_LINES = 4
 GROUP_MAX_S = 25.0
 PAD_S = 1.0
-#: A line's first word may last at most this many median word durations (see _cap_openers).
+#: A line kept on its text alone is checked in a window of its own stretch, padded this much.
+VERIFY_PAD_S = 0.5
+#: A line's first word may last at most this many median word durations, its last word at most
+#: CLOSER_MAX_MEDIANS (see _cap_line_ends).
 OPENER_MAX_MEDIANS = 1.0
+CLOSER_MAX_MEDIANS = 3.0
+#: Before the song's median word is known, no word of a line's ends lasts longer than this: a line
+#: aligned alone in a window would otherwise stretch over all of it (the DTW path covers the window),
+#: and the next window would start after the lines sung in that stretch.
+MAX_WORD_S = 3.0
 #: An estimated run must fit its gap: gap / natural length within these factors.
 MIN_STRETCH, MAX_STRETCH = 0.35, 2.5
 
@@ -79,7 +88,10 @@ def time_lines(aligner: WhisperAligner, lines: list[str], maybe_unsung: list[boo
     located = _locate(aligner, lines, list(range(len(lines))), 0.0, aligner.duration)
     _second_chance(aligner, lines, located)
     timed = _refine(aligner, lines, located)
-    _cap_openers(timed)
+    found = _second_chance(aligner, lines, timed)  # gaps left by lines refining dropped
+    if found:
+        timed = _refine(aligner, lines, timed, only=found)
+    _cap_line_ends(timed)
     result: list[LineTiming | None] = [timed.get(k) for k in range(len(lines))]
     voiceless = _estimate(aligner, lines, result, maybe_unsung)
     unsung = {k for k in range(len(lines)) if result[k] is None and (maybe_unsung[k] or k in voiceless)}
@@ -117,20 +129,26 @@ def _locate(aligner: WhisperAligner, lines: list[str], todo: list[int], start: f
     return placed
 
 
-def _second_chance(aligner: WhisperAligner, lines: list[str], placed: dict[int, LineTiming]) -> None:
+def _second_chance(aligner: WhisperAligner, lines: list[str], placed: dict[int, LineTiming]) -> set[int]:
     """Look again for the lines missing between two placed lines (or before the first, after the
     last), in a window that holds only their stretch of the song: nothing else there to confuse
-    them with, and a weakly sung line stands out."""
+    them with, and a weakly sung line stands out. Returns the lines it found."""
+    found: set[int] = set()
     order = sorted(placed)
     bounds = [-1, *order, len(lines)]
     for before, after in zip(bounds, bounds[1:]):
         missing = list(range(before + 1, after))
         if not missing:
             continue
-        start = placed[before].end if before >= 0 else 0.0
-        end = placed[after].start if after < len(lines) else aligner.duration
+        # from the last word's start and to the first word's end: a line's outer words may have
+        # been handed the pause beside it (see _cap_line_ends), where the missing line may be sung
+        start = placed[before].words[-1].start if before >= 0 else 0.0
+        end = placed[after].words[0].end if after < len(lines) else aligner.duration
         if end - start >= 1.0:
-            placed.update(_locate(aligner, lines, missing, start, end))
+            more = _locate(aligner, lines, missing, start, end)
+            placed.update(more)
+            found.update(more)
+    return found
 
 
 def _offer(lines: list[str], candidates: list[int], seconds: float) -> list[int]:
@@ -164,7 +182,7 @@ def _sung_in(aligner: WhisperAligner, window: Window, lines: list[str], offered:
             if absent > MAX_RUN_GAP:
                 break
     while sung:
-        words, contrast = aligner.contrast(window, [(k, lines[k]) for k in sung])
+        words, contrast = aligner.contrast(window, _with_gaps(lines, sung))
         squeezed = _squeezed(words, sung, lines)
         if not squeezed:
             break
@@ -172,17 +190,34 @@ def _sung_in(aligner: WhisperAligner, window: Window, lines: list[str], offered:
     return sung, words, {k: max(contrast.get(k, -math.inf), evidence[k]) for k in sung}
 
 
+def _with_gaps(lines: list[str], indices: list[int]) -> list[tuple[int, str]]:
+    """The lines `indices` (in order) to align, with a FILLER where lines between them are left out:
+    a skipped or mangled line still takes its time in the song, and without a placeholder the DTW
+    path (which covers the whole window) would give that time to the next line's first words."""
+    out: list[tuple[int, str]] = []
+    for previous, k in zip([None, *indices], indices):
+        if previous is not None and k > previous + 1:
+            out.append((FILLER_LINE, FILLER))
+        out.append((k, lines[k]))
+    return out
+
+
 def _evidence(aligner: WhisperAligner, window: Window, lines: list[str], offered: list[int],
               contrast: dict[int, float]) -> dict[int, float]:
     """Each offered line's evidence of being sung in the window: its contrast, or — for a line
-    repeating text offered before it, which the decoder copies — its text's contrast alone."""
+    repeating text offered before it, which the decoder copies — its text's contrast alone. Not
+    when that earlier line is itself heard in the window: its own singing would answer for the
+    repeat's text (the repeat is looked for again in a later window, past the first)."""
     seen: set[str] = set()
+    heard: set[str] = set()
     repeats = []
     for k in offered:
         key = " ".join(normalise(w) for w in lines[k].split())
-        if key in seen and contrast[k] < PRESENT_CONTRAST:
+        if key in seen and key not in heard and contrast[k] < PRESENT_CONTRAST:
             repeats.append(k)
         seen.add(key)
+        if contrast[k] >= PRESENT_CONTRAST:
+            heard.add(key)
     alone = aligner.presence(window, [(k, lines[k]) for k in repeats])
     return {k: max(contrast[k], alone.get(k, -math.inf)) for k in offered}
 
@@ -206,40 +241,59 @@ def placed_start(words: list[AlignedWord], line: int) -> float:
 
 def _line_timing(line: int, words: list[AlignedWord], contrast: float) -> LineTiming:
     mine = [LyricWord(text=w.text, start=w.start, end=w.end) for w in words if w.line == line]
+    _cap_ends(mine, MAX_WORD_S, MAX_WORD_S)
     return LineTiming(line, mine, "heard" if contrast >= HEARD_CONTRAST else "aligned", confidence_of(contrast))
 
 
 # --------------------------------------------------------------------------- 2. refine
 
 
-def _refine(aligner: WhisperAligner, lines: list[str], located: dict[int, LineTiming]) -> dict[int, LineTiming]:
-    """Re-align located lines in small groups bounded by their neighbours (tighter word times)."""
+def _refine(aligner: WhisperAligner, lines: list[str], located: dict[int, LineTiming],
+            only: set[int] | None = None) -> dict[int, LineTiming]:
+    """Re-align located lines in small groups bounded by their neighbours (tighter word times).
+
+    With `only`, just those lines are re-aligned; the others are kept as they are.
+    """
     order = sorted(located)
-    refined: dict[int, LineTiming] = {}
+    refined = {k: t for k, t in located.items() if only is not None and k not in only}
     k = 0
     while k < len(order):
-        group = _group(order, k, located)
+        if order[k] in refined:
+            k += 1
+            continue
+        group = _group(order, k, located, refined)
         before = located[order[k - 1]].end if k > 0 else 0.0
         after = located[order[k + len(group)]].start if k + len(group) < len(order) else aligner.duration
         start = max(before, located[group[0]].start - PAD_S)
         end = min(after, located[group[-1]].end + PAD_S, start + WINDOW_S)
         window = aligner.window(start, end)
-        words, contrast = aligner.contrast(window, [(g, lines[g]) for g in group])
+        words, contrast = aligner.contrast(window, _with_gaps(lines, group))
         weak = [g for g in group if contrast[g] < PRESENT_CONTRAST]
         alone = aligner.presence(window, [(g, lines[g]) for g in weak])
         for g in group:
             evidence = max(contrast[g], alone.get(g, -math.inf))
             if evidence >= PRESENT_CONTRAST:  # else its text is not sung where the window placed it
                 refined[g] = _line_timing(g, words, evidence)
+        for g in [g for g in weak if g in refined and not _sung_where_placed(aligner, lines, refined[g])]:
+            del refined[g]
         k += len(group)
     return refined
 
 
-def _group(order: list[int], k: int, located: dict[int, LineTiming]) -> list[int]:
+def _sung_where_placed(aligner: WhisperAligner, lines: list[str], timing: LineTiming) -> bool:
+    """A line kept on its text alone (`presence`: its words are somewhere in the window, maybe in
+    another line sharing them, "Ride on, ride on" in "Ride on through the dawn") must show that
+    text where the alignment put it, in a window of just its own stretch."""
+    window = aligner.window(timing.start - VERIFY_PAD_S, timing.end + VERIFY_PAD_S)
+    return aligner.presence(window, [(timing.index, lines[timing.index])])[timing.index] >= PRESENT_CONTRAST
+
+
+def _group(order: list[int], k: int, located: dict[int, LineTiming], kept: dict[int, LineTiming]) -> list[int]:
+    """Consecutive located lines from order[k] (none of them `kept` as they are) within GROUP_LINES/GROUP_MAX_S."""
     group = [order[k]]
     while len(group) < GROUP_LINES and k + len(group) < len(order):
         candidate = order[k + len(group)]
-        if located[candidate].end - located[group[0]].start > GROUP_MAX_S:
+        if candidate in kept or located[candidate].end - located[group[0]].start > GROUP_MAX_S:
             break
         group.append(candidate)
     return group
@@ -248,19 +302,27 @@ def _group(order: list[int], k: int, located: dict[int, LineTiming]) -> list[int
 # --------------------------------------------------------------------------- 3. line openers
 
 
-def _cap_openers(timed: dict[int, LineTiming]) -> None:
-    """A line's first word may last at most OPENER_MAX_MEDIANS median word durations: DTW hands
-    it the pause before the line, so a longer one keeps its end (DTW's ends are right: 88 % within
-    0.3 s on the dense-mix benchmark) and loses its start. Measured there, line starts within 0.3 s:
-    no cap 38 %, this cap 86 %, the first word's true length 86 %; per-letter caps 51-67 %."""
+def _cap_line_ends(timed: dict[int, LineTiming]) -> None:
+    """A line's first word may last at most OPENER_MAX_MEDIANS median word durations, its last at
+    most CLOSER_MAX_MEDIANS: DTW hands the first word the pause before the line and the last word
+    the pause after it. The first word keeps its end (DTW's ends are right: 88 % within 0.3 s on the
+    dense-mix benchmark) and loses its start; the last keeps its start. Measured there, line starts
+    within 0.3 s: no cap 38 %, this cap 86 %, the first word's true length 86 %; per-letter caps
+    51-67 %. Sung last words (held notes) last up to 3.3 medians."""
     durations = [w.end - w.start for t in timed.values() for w in t.words if w.end > w.start]
     if not durations:
         return
-    longest = OPENER_MAX_MEDIANS * float(np.median(durations))
+    median = float(np.median(durations))
     for timing in timed.values():
-        first = timing.words[0]
-        if first.end - first.start > longest:
-            timing.words[0] = first.model_copy(update={"start": first.end - longest})
+        _cap_ends(timing.words, OPENER_MAX_MEDIANS * median, CLOSER_MAX_MEDIANS * median)
+
+
+def _cap_ends(words: list[LyricWord], first: float, last: float) -> None:
+    """Shorten the first word (from its start) to `first` seconds and the last (from its end) to `last`."""
+    if words[0].end - words[0].start > first:
+        words[0] = words[0].model_copy(update={"start": words[0].end - first})
+    if words[-1].end - words[-1].start > last:
+        words[-1] = words[-1].model_copy(update={"end": words[-1].start + last})
 
 
 # --------------------------------------------------------------------------- 4. estimated

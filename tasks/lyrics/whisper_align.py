@@ -198,6 +198,8 @@ def _line_means(words: list[AlignedWord]) -> dict[int, float]:
     """Mean token log-probability per line."""
     sums: dict[int, list[float]] = {}
     for word in words:
+        if word.line == FILLER_LINE:
+            continue
         total = sums.setdefault(word.line, [0.0, 0])
         total[0] += word.logprob
         total[1] += word.tokens

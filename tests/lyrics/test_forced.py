@@ -97,3 +97,25 @@ def test_sync_lyrics_reports_sources_and_unsung_in_the_files(tmp_path):
     assert [item["text"] for item in saved] == VERSE
     assert all(item["source"] in ("heard", "aligned") and 0 < item["confidence"] <= 1 for item in saved)
     assert synced.timing_summary().endswith("0 estimated, 1 unsung, 0 unplaced")
+
+
+CHORUS = ["Hold on the morning is near", "Sing it loud so the world can hear"]
+DENSE_SHEET = ("[Verse]\n" + "\n".join(VERSE) + "\n[Chorus]\n" + "\n".join(CHORUS)
+               + "\n[Chorus]\n" + "\n".join(CHORUS) + "\n")
+
+
+def test_a_dense_sung_mix_with_a_skipped_line_and_a_repeated_chorus(tmp_path):
+    """The hard case in small: sung notes, the band as loud as the voice with a room, the singer skips
+    the verse's second line, the chorus comes twice. Every sung line is placed near its truth (the
+    repeat after the first chorus, not on it), the skipped one is unsung."""
+    out = tmp_path / "dense"
+    song = generate_local_song(SongRequest(caption="pop", lyrics=DENSE_SHEET, duration=34.0, bpm=120, seed=11,
+                                           engine_options={"vocal_style": "sung", "mix": "dense", "skip_lines": [2]}),
+                               out)
+    truth = {p["line"] - 1: p for p in json.loads((out / "placement.json").read_text())}
+    assert 1 not in truth and len(truth) == 7, "the song must sing every line but the skipped one"
+    timing = timing_of(Path(song.audio.path), DENSE_SHEET)
+    assert timing.unsung == {1}
+    errors = [abs(timing.lines[k].start - t["start"]) for k, t in truth.items() if timing.lines[k] is not None]
+    assert len(errors) >= 6, "at most one sung line unplaced"
+    assert sorted(errors)[len(errors) // 2] < 0.3 and max(errors) < 1.0, errors
