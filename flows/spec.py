@@ -70,6 +70,11 @@ class VideoSpec(BaseModel):
     language: str | None = None
     seed: int | None = None
     engine: str | None = None
+    # the built-in engine
+    vocal_style: Literal["spoken", "sung"] | None = Field(None, description="Built-in engine: spoken or sung")
+    mix: Literal["light", "dense"] | None = Field(None, description="Built-in engine: light or dense backing")
+    skip_lines: list[int] | str | None = Field(None, description="Built-in engine: lyric lines the singer skips "
+                                                                 "(1-based; a list, or comma-separated)")
     # ACE-Step
     api_url: str | list[str] | None = Field(None, description="ACE-Step server; several (a list, or comma-"
                                                            "separated) make a pool")
@@ -218,7 +223,7 @@ def _render_options(spec: VideoSpec, settings: Settings, seconds: float) -> Rend
 
 def _engine_options(spec: VideoSpec, settings: Settings) -> dict[str, Any]:
     """SongRequest.engine_options: the chosen engine reads the song fields given (by its option names)
-    and the settings, and refuses a bad one now (the built-in engine takes none)."""
+    and the settings, and refuses a bad one now."""
     from mvflow.song.engines import ENGINES
 
     fields = {
@@ -231,9 +236,24 @@ def _engine_options(spec: VideoSpec, settings: Settings) -> dict[str, Any]:
         "repainting_start": spec.repaint_start, "repainting_end": spec.repaint_end,
         "audio_cover_strength": spec.cover_strength, "repaint_mode": spec.repaint_mode,
         "repaint_strength": spec.repaint_strength, "lora": spec.lora, "timeout": spec.timeout,
+        "vocal_style": spec.vocal_style, "mix": spec.mix, "skip_lines": _line_numbers(spec.skip_lines),
     }
     given = {k: v for k, v in fields.items() if v is not None}
+    builtin_only = [k for k in ("vocal_style", "mix", "skip_lines") if k in given]
+    if builtin_only and settings.engine != "local":
+        raise SpecError(f"{builtin_only[0]} is an option of the built-in engine (engine local), "
+                        f"not of {settings.engine}")
     return ENGINES.get(settings.engine).request_options(given, settings)
+
+
+def _line_numbers(value: list[int] | str | None) -> list[int] | None:
+    """skip_lines as given: a batch file's list, or the command line's "2,7"."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise SpecError(f"skip_lines: give line numbers separated by commas, e.g. 2,7 (got {value!r})") from None
 
 
 def _cover_options(spec: VideoSpec, settings: Settings, render: RenderOptions) -> CoverOptions:

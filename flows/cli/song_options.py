@@ -27,6 +27,14 @@ KeyOption = Annotated[Optional[str], typer.Option("--key", help="Key and scale, 
 TimeSignatureOption = Annotated[Optional[str], typer.Option(help="Beats per bar: 2, 3, 4 or 6 (also 3/4, 4/4, 6/8).")]
 LanguageOption = Annotated[Optional[str], typer.Option(help="Vocal language code, e.g. en, es, ja.")]
 SeedOption = Annotated[Optional[int], typer.Option(help="Same seed, same song and same plan (default: derived from the request).")]
+VocalStyleOption = Annotated[Optional[str], typer.Option(
+    help="Built-in engine: spoken (default: words on the beat) or sung (held notes, glides, vibrato).")]
+MixOption = Annotated[Optional[str], typer.Option(
+    help="Built-in engine: light (default: the band ducked under a dry voice) or dense (the band as loud as "
+         "the voice, a lead and pad in its range, a room: sounds produced).")]
+SkipLinesOption = Annotated[Optional[str], typer.Option(
+    help="Built-in engine: lyric lines the singer skips, e.g. 2,7 (1-based, lines with words; their bars play "
+         "without a voice, as generated vocals sometimes do).")]
 EngineOption = Annotated[Optional[str], typer.Option(help=f"Song engine: {ENGINES.help()}.")]
 ApiUrlOption = Annotated[Optional[str], typer.Option(
     help="ACE-Step server URL (default http://127.0.0.1:8001). Key: $ACESTEP_API_KEY.")]

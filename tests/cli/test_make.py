@@ -31,6 +31,11 @@ runner = CliRunner()
         (["-c", "pop", "--engine", "acestep", "--lora", "style:2"], "lora_scale: Input should be less than or equal"),
         (["-c", "pop", "--engine", "acestep", "--repaint-mode", "gentle"], "repaint_mode"),
         (["-c", "pop", "--engine", "acestep", "--audio-format", "ogg"], "audio_format"),
+        (["-c", "pop", "--mix", "heavy"], "mix: Input should be 'light' or 'dense'"),
+        (["-c", "pop", "--skip-lines", "2,x"], "give line numbers separated by commas, e.g. 2,7"),
+        (["-c", "pop", "--skip-lines", "0"], "line numbers start at 1"),
+        (["-c", "pop", "--engine", "acestep", "--vocal-style", "sung"],
+         "vocal_style is an option of the built-in engine (engine local), not of acestep"),
     ],
 )
 def test_user_errors_are_one_clear_line(no_config, args, message):
@@ -91,3 +96,16 @@ def test_the_demo_request_is_a_valid_spec(no_config):
     params = flow_params(spec_from({}, base=demo_spec()))
     assert params["title"] == "Night Drive"
     assert params["request"].key_scale == "A minor" and params["request"].lyrics.strip()
+
+
+def test_built_in_engine_song_options_reach_the_engine_only_when_given(no_config):
+    """--vocal-style/--mix/--skip-lines (and a batch file's list) become the built-in engine's options;
+    a request without them keeps the options (and so the song's cache key) it always had."""
+    from mvflow.flows.spec import flow_params, spec_from
+
+    given = flow_params(spec_from({"caption": "funk", "lyrics": "[Verse]\na\nb\n", "vocal_style": "sung",
+                                   "mix": "dense", "skip_lines": "2"}))
+    assert given["request"].engine_options == {"vocal_style": "sung", "mix": "dense", "skip_lines": [2]}
+    listed = flow_params(spec_from({"caption": "funk", "lyrics": "x", "skip_lines": [1, 3]}))
+    assert listed["request"].engine_options == {"skip_lines": [1, 3]}
+    assert flow_params(spec_from({"caption": "funk", "lyrics": "x"}))["request"].engine_options == {}

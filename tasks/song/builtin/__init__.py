@@ -13,7 +13,7 @@ the engine modules are imported when a song is made, so listing the engines stay
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mvflow.models import Song, SongRequest
 from mvflow.song.engines import Engine
@@ -28,6 +28,18 @@ class LocalEngine(Engine):
 
     name = "local"
     description = "built-in, offline"
+
+    #: Request fields the built-in engine reads (the others are other engines' and ignored here).
+    FIELDS = ("vocal_style", "mix", "skip_lines")
+
+    def request_options(self, fields: dict[str, Any], settings: Settings) -> dict[str, Any]:
+        """The built-in engine's options among the given fields, checked now (one line when bad).
+        Only the given ones: a request without them keeps the song's cache key it always had."""
+        from mvflow.song.builtin.options import BuiltinOptions
+
+        given = {key: fields[key] for key in self.FIELDS if key in fields}
+        BuiltinOptions.from_request(SongRequest(caption="", engine_options=given))
+        return given
 
     def generate(self, request: SongRequest, out_dir: Path) -> Song:
         from mvflow.song.builtin.engine import generate_local_song
