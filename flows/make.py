@@ -71,6 +71,8 @@ def make_from_spec(spec: VideoSpec, batch: str | None = None) -> State:
     write_outcome(outcome, params["output_root"], FlowRunContext.get().flow_run.id)
     if outcome.status == "failed":
         logger.error("%r failed: %s", outcome.title, outcome.reason)
-        return Failed(message=outcome.reason, data=outcome)
+        # no data: Prefect resolves a failed state's data as the exception it raised (a SongOutcome there
+        # printed a TypeError in the worker's log); the outcome is in the output folder (write_outcome)
+        return Failed(message=outcome.reason)
     return Completed(message=f"{outcome.title!r} {'cached' if outcome.status == 'cached' else 'made'}: "
                              f"{outcome.video}", data=outcome)

@@ -47,7 +47,7 @@ from mvflow.models import (
 )
 from mvflow.progress import video_progress
 from mvflow.render import render_video
-from mvflow.render.outputs import OUTPUTS, parse_outputs
+from mvflow.render.outputs import OUTPUTS, parse_outputs, render_step_name
 from mvflow.settings import load_settings
 from mvflow.song import generate_song, poll_song, submit_song, uses_submit_and_poll
 from mvflow.songwriting import write_song
@@ -136,7 +136,7 @@ def make_video(
     out = str(out_dir)
 
     plan = None
-    with video_progress(title or (idea.idea if idea else "song")):
+    with video_progress(title or (idea.idea if idea else "song"), renders=len(parse_outputs(outputs))):
         if idea is not None:
             plan = write_step(runner, idea, songwriter or songwriter_options(load_settings(), request), out)
             request, title = plan.applied_to(request), plan.title
@@ -177,7 +177,7 @@ def render_outputs(runner: StepRunner, outputs: list[str], song: Song, lyrics: S
     for name in outputs:
         own = OUTPUTS.get(name).options(options)
         videos.append(runner.run(
-            "render" if name == "full" else f"render-{name}", f"{own.width}x{own.height}", render_video,
+            render_step_name(name), f"{own.width}x{own.height}", render_video,
             song=song, lyrics=lyrics, cover=cover, title=title, out_dir=out, options=own, analysis=analysis,
             output=name,
         ))

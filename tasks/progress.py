@@ -78,10 +78,11 @@ VIDEO_STEPS = {"song": 0.3, "lyrics": 0.15, "thumbnail": 0.1, "render": 0.45}
 class VideoProgress:
     """One video's progress artifact: each step counts its share of VIDEO_STEPS as far as it got."""
 
-    def __init__(self, title: str, artifact_every: float = 0.05) -> None:
+    def __init__(self, title: str, artifact_every: float = 0.05, renders: int = 1) -> None:
         from prefect.artifacts import create_progress_artifact
 
         self.title = title
+        self.renders = max(1, renders)
         self._fractions: dict[str, float] = {}
         self._every = artifact_every
         self._shown = 0.0
@@ -91,15 +92,22 @@ class VideoProgress:
 
     def step(self, name: str, fraction: float) -> None:
         """`name` got `fraction` (0..1) of the way; unknown steps (song-submit) move nothing."""
-        if name not in VIDEO_STEPS:
+        if self._share(name) == 0.0:
             return
         with self._lock:
             self._fractions[name] = max(self._fractions.get(name, 0.0), min(1.0, fraction))
-            total = sum(VIDEO_STEPS[step] * done for step, done in self._fractions.items())
+            total = sum(self._share(step) * done for step, done in self._fractions.items())
             if total - self._shown < self._every and not (total >= 0.999 > self._shown):
                 return
             self._shown = total
         self._update(total)
+
+    def _share(self, name: str) -> float:
+        """The step's share of the video: a render step ("render", "render-short", ...) has its part
+        of the render's, so a run with several outputs is not at 100 % after the first one."""
+        if name == "render" or name.startswith("render-"):
+            return VIDEO_STEPS["render"] / self.renders
+        return VIDEO_STEPS.get(name, 0.0)
 
     def _update(self, total: float) -> None:
         from prefect.artifacts import update_progress_artifact
@@ -111,9 +119,10 @@ _current_video: ContextVar[VideoProgress | None] = ContextVar("mvflow_video_prog
 
 
 @contextmanager
-def video_progress(title: str) -> Iterator[VideoProgress]:
-    """Track one video's progress (in a flow run) for the block; step reports inside it move its bar."""
-    video = VideoProgress(title)
+def video_progress(title: str, renders: int = 1) -> Iterator[VideoProgress]:
+    """Track one video's progress (in a flow run) for the block; step reports inside it move its bar.
+    `renders`: how many outputs are rendered (each render step has its part of the render's share)."""
+    video = VideoProgress(title, renders=renders)
     token = _current_video.set(video)
     try:
         yield video

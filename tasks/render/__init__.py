@@ -20,7 +20,7 @@ def make_video(
     """Render one output (mvflow.render.outputs) into a folder named by every input (upstream files
     by their sha256). `options` are already the output's own (its frame, a short's hand-picked range)."""
     from mvflow.render.codecs import get_codec
-    from mvflow.render.outputs import OUTPUTS
+    from mvflow.render.outputs import OUTPUTS, render_step_name
     from mvflow.render.video import render_music_video
 
     kind = OUTPUTS.get(output)
@@ -29,7 +29,7 @@ def make_video(
     out_path = folder / kind.file_name(slugify(title, fallback="music-video"), get_codec(options.codec).extension)
     render_music_video(
         Path(song.audio.path), lyrics.lines, Path(kind.cover_picture(cover, options.width, options.height).path),
-        title, out_path, options, progress=StepProgress("render", f"rendering {out_path.name}"),
+        title, out_path, options, progress=StepProgress(render_step_name(output), f"rendering {out_path.name}"),
         art_path=Path(cover.square.path), analysis=analysis, clip=clip,
     )
     return MusicVideo(video=FileArtifact.from_path(out_path), title=title, song=song, lyrics=lyrics, cover=cover,

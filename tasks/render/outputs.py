@@ -85,6 +85,12 @@ SHORT = Short("short", "9:16, the first full chorus (or --short-from/--short-to)
 SQUARE = WholeSong("square", "1:1, the whole song, for feeds", "1:1")
 
 
+def render_step_name(output: str) -> str:
+    """The render step of an output, as the flow's step list and the progress bars name it:
+    "render" for the full video, "render-short", "render-square"."""
+    return "render" if output == "full" else f"render-{output}"
+
+
 def parse_outputs(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
     """'full,short' (or a list) -> checked, de-duplicated output names in order; None -> the default."""
     if value is None:
