@@ -239,8 +239,9 @@ def _engine_options(spec: VideoSpec, settings: Settings) -> dict[str, Any]:
         "vocal_style": spec.vocal_style, "mix": spec.mix, "skip_lines": _line_numbers(spec.skip_lines),
     }
     given = {k: v for k, v in fields.items() if v is not None}
-    builtin_only = [k for k in ("vocal_style", "mix", "skip_lines") if k in given]
-    if builtin_only and settings.engine != "local":
+    builtin = ENGINES.get("local")
+    builtin_only = [k for k in builtin.FIELDS if k in given]
+    if builtin_only and settings.engine != builtin.name:
         raise SpecError(f"{builtin_only[0]} is an option of the built-in engine (engine local), "
                         f"not of {settings.engine}")
     return ENGINES.get(settings.engine).request_options(given, settings)
