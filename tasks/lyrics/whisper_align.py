@@ -14,7 +14,7 @@ score about 2.5-7, lines that are not in the window about -0.7 to 0.7 (measured 
 songs, clean and dense mixes). `presence` scores each line on its own (no text before it, so
 nothing to copy), which tells whether a repeated line's text is in the window at all.
 
-Everything here is plain numpy + faster-whisper; the placement rules live in timing.py.
+Everything here is plain numpy + faster-whisper; the placement rules live in forced.py.
 """
 
 from __future__ import annotations
@@ -33,11 +33,10 @@ SAMPLE_RATE = 16_000
 MEL_FRAMES_PER_S = 100
 ALIGN_STEPS_PER_S = 50
 WINDOW_S = 30.0
-#: A "word" the alignment may give the stretches nobody sings (intro, breaks, a skipped line, the
-#: window's edges): whisper writes "(music)" for such audio. Without it the DTW path, which must
-#: cover the whole window, hands that time to the first and last words of the lines. Measured on the
-#: dense-mix benchmark songs (a line in a window starting 6 s early): median line-start error 6.0 s
-#: without, 0.06-0.14 s with; words within 0.3 s 45 % -> 75 %.
+#: A "word" standing for a stretch nobody sings from the sheet (a skipped or mangled line: see
+#: forced._with_gaps); whisper writes "(music)" for such audio. Without it the DTW path, which must
+#: cover the whole window, hands that time to the neighbouring lines' words. Lines with the index
+#: FILLER_LINE are aligned like any other and left out of the results.
 FILLER = "(music)"
 FILLER_LINE = -1
 #: Token probabilities are floored here before the log: a token whisper finds impossible is
@@ -115,16 +114,7 @@ class WhisperAligner:
     def word_tokens(self, word: str) -> tuple[int, ...]:
         return tuple(self.tokenizer.encode(" " + word))
 
-    def _tokens(self, lines: list[tuple[int, str]], fill: bool) -> list[tuple[int, str, tuple[int, ...]]]:
-        """The words of `lines` with their tokens; with `fill`, a FILLER before and after them."""
-        words = [(index, word, self.word_tokens(word)) for index, text in lines for word in text.split()]
-        if not fill:
-            return words
-        filler = (FILLER_LINE, FILLER, self.word_tokens(FILLER))
-        return [filler, *words, filler]
-
-    def align(self, window: Window, lines: list[tuple[int, str]], encoded: object | None = None,
-              fill: bool = False) -> list[AlignedWord]:
+    def align(self, window: Window, lines: list[tuple[int, str]], encoded: object | None = None) -> list[AlignedWord]:
         """Every word of `lines` ((index, text) pairs, in sung order) placed inside `window`.
 
         The DTW path spans the whole window, so text that is not there is squeezed or stretched
@@ -132,7 +122,7 @@ class WhisperAligner:
         """
         if not lines:
             return []
-        words = self._tokens(lines, fill)
+        words = [(index, word, self.word_tokens(word)) for index, text in lines for word in text.split()]
         flat = [token for _, _, tokens in words for token in tokens]
         result = self.whisper.model.align(encoded or window.encoded, self.tokenizer.sot_sequence, [flat],
                                           window.frames)[0]
