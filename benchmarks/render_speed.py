@@ -6,6 +6,7 @@
     python benchmarks/render_speed.py --skip-moviepy       # only mvflow and the ceiling
     python benchmarks/render_speed.py --seconds 10 --compare-presets veryfast faster medium
     python benchmarks/render_speed.py --repeat 3 --skip-moviepy --compare-motion   # + mvflow with motion off
+    python benchmarks/render_speed.py --repeat 3 --skip-moviepy --same-frames      # + its own frames, encode-only
 
 Renders a synthetic song (chirps over a beat, a silent second every 20 s) with timed,
 word-synced lyrics and a cover three ways: mvflow's renderer with the style's motion on (beat
@@ -16,6 +17,11 @@ the same ffmpeg command (same x264/AAC settings, same audio, same writer); and t
 MoviePy composite (ImageClip cover + one TextClip per line + a numpy waveform VideoClip,
 CompositeVideoClip, write_videofile defaults). Prints wall seconds, frames per second,
 times real time, CPU seconds (Python and ffmpeg), naive/render and render/ceiling.
+
+--same-frames also pipes the video's own frames, composited beforehand into memory (about
+3 MB a 1080p frame: 5.6 GB for 60 s), through the same command and writer. That splits
+render/ceiling in two: what coding this picture costs the encoder over a constant one
+(frames/ceiling), and what compositing it on the same cores adds (render/frames).
 
 Wall time on a shared 2-core machine is noisy: with --repeat the runs alternate (render,
 ceiling, render, ...), and both the best-vs-best ratio and the median of the per-pair
@@ -31,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from mvflow.analysis.analyse import analyse_audio  # noqa: E402
 from mvflow.audio import ffmpeg_exe, write_wav  # noqa: E402
+from mvflow.memory import available_bytes  # noqa: E402
 from mvflow.models import LyricLine, LyricWord, RenderOptions, SongAnalysis  # noqa: E402
 from mvflow.render.encoder import EncoderSettings, FrameSink, encode_command, probe_streams  # noqa: E402
 from mvflow.render.video import Music, build_scene, render_music_video  # noqa: E402
@@ -137,13 +144,37 @@ def render(inputs: Inputs, out: Path, settings: EncoderSettings, motion: bool = 
                        subtitle=SUBTITLE, encoder=settings, analysis=inputs.analysis)
 
 
-def encode_ceiling(inputs: Inputs, out: Path, frame: np.ndarray, n_frames: int, settings: EncoderSettings) -> None:
-    """The same ffmpeg command and writer as the renderer, fed one constant frame n_frames times."""
+def encode_frames(inputs: Inputs, out: Path, frames: Sequence[np.ndarray], settings: EncoderSettings) -> None:
+    """The same ffmpeg command and writer as the renderer, fed ready frames (nothing composited meanwhile)."""
     options = inputs.options
     cmd = encode_command(out, options.width, options.height, options.fps, inputs.audio, settings)
-    with FrameSink(cmd, frame.size) as sink:
-        for _ in range(n_frames):
+    with FrameSink(cmd, options.width * options.height * 3 // 2) as sink:
+        for frame in frames:
             sink.write(frame)
+
+
+def encode_ceiling(inputs: Inputs, out: Path, frame: np.ndarray, n_frames: int, settings: EncoderSettings) -> None:
+    """The encode-only ceiling: one constant frame n_frames times."""
+    encode_frames(inputs, out, [frame] * n_frames, settings)
+
+
+def video_frames(inputs: Inputs) -> np.ndarray:
+    """(n_frames, frame bytes): every frame of the video (motion on), composited into memory.
+
+    Refuses, naming the size, when the frames would not fit in the memory available.
+    """
+    scene = build_scene(inputs.audio, inputs.lines, inputs.cover, TITLE, inputs.options, SUBTITLE,
+                        music=Music.of(inputs.analysis))
+    frame_bytes = inputs.options.width * inputs.options.height * 3 // 2
+    need, free = scene.n_frames * frame_bytes, available_bytes()
+    if free is not None and need > 0.8 * free:
+        sys.exit(f"--same-frames needs {need / 1e9:.1f} GB for {scene.n_frames} frames and "
+                 f"{free / 1e9:.1f} GB is available: use fewer --seconds or a smaller frame")
+    frames = np.empty((scene.n_frames, frame_bytes), np.uint8)
+    with scene.compositor as compositor:
+        for k in range(scene.n_frames):
+            frames[k] = compositor.render(k).buffer.reshape(-1)
+    return frames
 
 
 def moviepy_naive(inputs: Inputs, out: Path) -> None:
@@ -236,15 +267,18 @@ def _line(name: str, run: Run, n: int, seconds: float) -> str:
 
 
 def speed_report(inputs: Inputs, settings: EncoderSettings, repeat: int, tmp: Path, keep: Path | None,
-                 naive: bool, compare_motion: bool = False) -> None:
+                 naive: bool, compare_motion: bool = False, same_frames: bool = False) -> None:
     frame, n = middle_frame(inputs)
     seconds = n / inputs.options.fps
-    renders, ceilings, still = [], [], []
+    pictures = video_frames(inputs) if same_frames else None
+    renders, ceilings, still, pictured = [], [], [], []
     for _ in range(repeat):
         renders.append(timed(lambda: render(inputs, tmp / "render.mp4", settings)))
         ceilings.append(timed(lambda: encode_ceiling(inputs, tmp / "ceiling.mp4", frame, n, settings)))
         if compare_motion:
             still.append(timed(lambda: render(inputs, tmp / "still.mp4", settings, motion=False)))
+        if pictures is not None:
+            pictured.append(timed(lambda: encode_frames(inputs, tmp / "pictures.mp4", pictures, settings)))
     info = probe_streams(tmp / "render.mp4")
     if keep:
         keep.write_bytes((tmp / "render.mp4").read_bytes())
@@ -263,6 +297,13 @@ def speed_report(inputs: Inputs, settings: EncoderSettings, repeat: int, tmp: Pa
         print(_line("mvflow, motion off", best_still, n, seconds))
         print(f"{'motion on / off':>20}: {best_render.wall / best_still.wall:.3f} wall "
               f"({cpu(best_render) / cpu(best_still):.3f} CPU; best vs best)")
+    if pictured:
+        best_pictures = min(pictured, key=lambda r: r.wall)
+        print(_line("same frames, encoded", best_pictures, n, seconds))
+        print(f"{'frames / ceiling':>20}: {best_pictures.wall / best_ceiling.wall:.3f} wall "
+              f"({cpu(best_pictures) / cpu(best_ceiling):.3f} CPU): coding this picture instead of a constant one")
+        print(f"{'render / frames':>20}: {best_render.wall / best_pictures.wall:.3f} wall "
+              f"({cpu(best_render) / cpu(best_pictures):.3f} CPU): compositing it on the same cores")
     if naive:
         naive_run = timed(lambda: moviepy_naive(inputs, tmp / "moviepy.mp4"))
         naive_info = probe_streams(tmp / "moviepy.mp4")
@@ -305,6 +346,9 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="copy the rendered video here")
     ap.add_argument("--compare-motion", action="store_true",
                     help="also render with every motion off (each repeat), and print motion on / off")
+    ap.add_argument("--same-frames", action="store_true",
+                    help="also encode the video's own frames, composited beforehand into memory (~3 MB a 1080p "
+                         "frame), to split render/ceiling into the picture's coding cost and compositing")
     ap.add_argument("--skip-moviepy", action="store_true",
                     help="do not time the naive MoviePy composite (it runs at a fraction of real time)")
     ap.add_argument("--compare-presets", nargs="*", metavar="SPEC",
@@ -326,7 +370,7 @@ def main() -> None:
             preset_report(inputs, args.compare_presets or ["veryfast", "faster", "medium"], settings, tmp)
             return
         speed_report(inputs, settings, args.repeat, tmp, args.keep, naive=not args.skip_moviepy,
-                     compare_motion=args.compare_motion)
+                     compare_motion=args.compare_motion, same_frames=args.same_frames)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ LOUDEST_DB = 1.5
 
 _SHIFT = 7
 _ONE = 1 << _SHIFT  # levels and gains are integers out of 128
-_SECTION_STEPS = 16  # a transition is at most this many backdrop versions
+_SECTION_STEPS = 8  # a transition is at most this many backdrop versions
 
 
 @dataclass(frozen=True)
