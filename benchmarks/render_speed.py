@@ -158,18 +158,18 @@ def encode_ceiling(inputs: Inputs, out: Path, frame: np.ndarray, n_frames: int, 
     encode_frames(inputs, out, [frame] * n_frames, settings)
 
 
-def video_frames(inputs: Inputs) -> np.ndarray:
+def video_frames(inputs: Inputs, n_frames: int) -> np.ndarray:
     """(n_frames, frame bytes): every frame of the video (motion on), composited into memory.
 
-    Refuses, naming the size, when the frames would not fit in the memory available.
+    Refuses first, naming the size, when the frames would not fit in the memory available.
     """
+    frame_bytes = inputs.options.width * inputs.options.height * 3 // 2
+    need, free = n_frames * frame_bytes, available_bytes()
+    if free is not None and need > 0.8 * free:
+        sys.exit(f"--same-frames needs {need / 1e9:.1f} GB for {n_frames} frames and "
+                 f"{free / 1e9:.1f} GB is available: use fewer --seconds or a smaller frame")
     scene = build_scene(inputs.audio, inputs.lines, inputs.cover, TITLE, inputs.options, SUBTITLE,
                         music=Music.of(inputs.analysis))
-    frame_bytes = inputs.options.width * inputs.options.height * 3 // 2
-    need, free = scene.n_frames * frame_bytes, available_bytes()
-    if free is not None and need > 0.8 * free:
-        sys.exit(f"--same-frames needs {need / 1e9:.1f} GB for {scene.n_frames} frames and "
-                 f"{free / 1e9:.1f} GB is available: use fewer --seconds or a smaller frame")
     frames = np.empty((scene.n_frames, frame_bytes), np.uint8)
     with scene.compositor as compositor:
         for k in range(scene.n_frames):
@@ -270,7 +270,7 @@ def speed_report(inputs: Inputs, settings: EncoderSettings, repeat: int, tmp: Pa
                  naive: bool, compare_motion: bool = False, same_frames: bool = False) -> None:
     frame, n = middle_frame(inputs)
     seconds = n / inputs.options.fps
-    pictures = video_frames(inputs) if same_frames else None
+    pictures = video_frames(inputs, n) if same_frames else None
     renders, ceilings, still, pictured = [], [], [], []
     for _ in range(repeat):
         renders.append(timed(lambda: render(inputs, tmp / "render.mp4", settings)))
