@@ -45,7 +45,6 @@ TEMPERATURE = 0.85
 LM_TIMEOUT = 300.0
 PROBE_TIMEOUT = 5.0
 POLL_INTERVAL = 1.0
-LM_MISSING = ("LLM not initialized", "LLM init failed", "LM not initialized")
 START_LM = "start the server with ACESTEP_INIT_LLM=true, or use --songwriter openai"
 
 
@@ -140,6 +139,7 @@ class LmConversation(Conversation):
 
     def _write(self, query: str) -> Answer:
         from mvflow.song.acestep.client import AceStepClient
+        from mvflow.song.acestep.server_info import is_lm_missing
 
         try:
             with AceStepClient(self.url, api_key=api_key("acestep"), timeout=LM_TIMEOUT) as client:
@@ -149,7 +149,7 @@ class LmConversation(Conversation):
                 formatted = client.format_input(_text(sample, "caption", "prompt"), _text(sample, "lyrics"),
                                                 constraints_of(self.idea), TEMPERATURE)
         except httpx.HTTPStatusError as exc:
-            if any(marker in str(exc) for marker in LM_MISSING):  # upstream's 503/500: retrying cannot load it
+            if is_lm_missing(str(exc)):  # upstream's 503/500: retrying cannot load it
                 raise PermanentError(f"the ACE-Step server's LM is not loaded ({str(exc)[:160]}): {START_LM}") from exc
             raise
         return Answer(draft_from(sample, formatted, self.idea))
