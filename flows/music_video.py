@@ -134,9 +134,10 @@ def make_video(
     cover_options = cover_options or CoverOptions(width=render_options.width, height=render_options.height)
     out_dir = video_folder(output_root, title, idea)
     out = str(out_dir)
+    chosen = parse_outputs(outputs)
 
     plan = None
-    with video_progress(title or (idea.idea if idea else "song"), renders=len(parse_outputs(outputs))):
+    with video_progress(title or (idea.idea if idea else "song"), renders=len(chosen)):
         if idea is not None:
             plan = write_step(runner, idea, songwriter or songwriter_options(load_settings(), request), out)
             request, title = plan.applied_to(request), plan.title
@@ -156,8 +157,7 @@ def make_video(
         analysis_pending = runner.submit("analysis", "mvflow", analyse_song, song=song, lyrics=lyrics, out_dir=out)
         cover = runner.resolve(cover_pending)
         analysis = runner.resolve(analysis_pending)
-        videos = render_outputs(runner, parse_outputs(outputs), song, lyrics, cover, analysis, title, out,
-                                render_options)
+        videos = render_outputs(runner, chosen, song, lyrics, cover, analysis, title, out, render_options)
     return _publish(videos, runner.steps, out_dir, request, plan)
 
 

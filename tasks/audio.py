@@ -74,3 +74,16 @@ def audio_duration(path: Path | str) -> float:
         return 0.0  # an audio stream with no samples
     h, m, s = times[-1]
     return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def log_band_weights(freqs: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(len(centres), len(freqs)) triangular weights on a log-frequency axis, each band
+    reaching its neighbours' centres (`centres` geometric, at least two). A band narrower than
+    one bin still gets its nearest bin, so no band is dead. Rows are not normalised."""
+    log_c = np.log(centres)
+    step = (log_c[-1] - log_c[0]) / max(len(centres) - 1, 1)
+    log_f = np.log(np.maximum(freqs, 1e-3))
+    weights = np.clip(1.0 - np.abs(log_f[None, :] - log_c[:, None]) / step, 0.0, None)
+    for b in np.flatnonzero(weights.sum(axis=1) == 0):
+        weights[b, np.argmin(np.abs(freqs - centres[b]))] = 1.0
+    return weights

@@ -56,10 +56,12 @@ def take_entry(take: Take, root: Path) -> dict:
 def output_entries(videos: list[MusicVideo], out_dir: Path) -> tuple[list[dict], list[dict]]:
     """(file entries, "outputs" section) of a run's videos: full, short, square, each with its frame and
     the part of the song it shows."""
+    from mvflow.render.outputs import render_step_name
+
     files, outputs = [], []
     for v in videos:
-        step = "render" if v.output == "full" else f"render-{v.output}"
-        entry = _file_entry("video" if v.output == "full" else f"video_{v.output}", step, "mvflow", v.video, out_dir)
+        entry = _file_entry("video" if v.output == "full" else f"video_{v.output}", render_step_name(v.output),
+                            "mvflow", v.video, out_dir)
         files.append(entry)
         outputs.append({"output": v.output, "path": entry["path"], "width": v.width, "height": v.height,
                         "clip": v.clip.model_dump() if v.clip else None})
@@ -204,7 +206,7 @@ def outputs_markdown(videos: list[MusicVideo]) -> str:
     """One line per output beyond the first: its frame, the part of the song and the file."""
     lines = []
     for v in videos[1:]:
-        part = f", {v.clip.start:.1f}-{v.clip.end:.1f} s ({v.clip.reason})" if v.clip else ""
+        part = f", {v.clip.describe()}" if v.clip else ""
         lines.append(f"**{v.output.title()} ({v.width}x{v.height}{part}):** `{v.video.path}`  \n")
     return "".join(lines)
 

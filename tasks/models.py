@@ -349,6 +349,10 @@ class Clip(BaseModel):
     def duration(self) -> float:
         return self.end - self.start
 
+    def describe(self, of: str = "") -> str:
+        """'16.3-26.9 s (first full chorus)', for logs, the CLI and the run report; `of` goes after 's'."""
+        return f"{self.start:.1f}-{self.end:.1f} s{of} ({self.reason})"
+
 
 class RenderOptions(BaseModel):
     """How the render step draws the video (its cache key: style file content included)."""

@@ -162,7 +162,7 @@ def report_run(run) -> None:  # noqa: ANN001 - mvflow.flows.music_video.VideoRun
     warn(run_warnings(run.video))
     warn(lyric_warnings(run.video))
     for video in run.videos[1:]:
-        part = f", {video.clip.start:.1f}-{video.clip.end:.1f} s of the song ({video.clip.reason})" if video.clip else ""
+        part = f", {video.clip.describe(' of the song')}" if video.clip else ""
         console.print(f"  {video.output:<13} {video.width}x{video.height}{part}")
     console.print(f"manifest: {run.manifest}")
     for video in run.videos or [run.video]:

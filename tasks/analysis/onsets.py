@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mvflow.audio import log_band_weights
+
 SAMPLE_RATE = 22050
 N_FFT = 1024
 HOP = 256
@@ -41,23 +43,12 @@ class Features:
     def n_frames(self) -> int:
         return len(self.onset)
 
-    @staticmethod
-    def time_of(frame: np.ndarray | int) -> np.ndarray | float:
-        return np.asarray(frame) / FRAME_RATE
-
 
 def log_band_filters(n_fft: int = N_FFT, n_bands: int = N_BANDS, f_min: float = 40.0,
-                     f_max: float = 8000.0) -> np.ndarray:
-    """(n_bands, n_fft//2+1) triangular filters, log-spaced centres; a band narrower than a
-    bin still gets its nearest bin (no dead band)."""
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / SAMPLE_RATE)
+                     f_max: float = 8000.0) -> tuple[np.ndarray, np.ndarray]:
+    """((n_bands, n_fft//2+1) triangular filters, their log-spaced centres in Hz)."""
     centres = np.geomspace(f_min, f_max, n_bands)
-    step = np.log(centres[1] / centres[0])
-    log_f = np.log(np.maximum(freqs, 1e-3))
-    weights = np.clip(1.0 - np.abs(log_f[None, :] - np.log(centres)[:, None]) / step, 0.0, None)
-    for b in np.flatnonzero(weights.sum(axis=1) == 0):
-        weights[b, np.argmin(np.abs(freqs - centres[b]))] = 1.0
-    return weights.astype(np.float32), centres
+    return log_band_weights(np.fft.rfftfreq(n_fft, 1.0 / SAMPLE_RATE), centres).astype(np.float32), centres
 
 
 def chroma_filters(n_fft: int = N_FFT) -> np.ndarray:

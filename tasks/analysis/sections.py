@@ -89,11 +89,6 @@ def bar_line_at_or_before(t: float, downbeats: np.ndarray, beat_s: float) -> flo
     return float(earlier[-1]) if len(earlier) else t
 
 
-def bar_line_at_or_after(t: float, downbeats: np.ndarray) -> float:
-    later = downbeats[downbeats >= t]
-    return float(later[0]) if len(later) else t
-
-
 def phrase_end(start: float, last_end: float, candidates: np.ndarray, limit: float) -> float | None:
     """Where a phrase that starts on the bar line `start` and whose last line ends at `last_end` ends:
     the first candidate bar line after `last_end` (and not after `limit`) that closes an even number

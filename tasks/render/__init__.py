@@ -52,6 +52,6 @@ def render_video(
                 options.codec, options.quality, size)
     video = make_video(song, lyrics, cover, title, out_dir, options, analysis, output)
     if video.clip is not None:
-        logger.info("%s: %.1f-%.1f s of the song (%s)", output, video.clip.start, video.clip.end, video.clip.reason)
+        logger.info("%s: %s", output, video.clip.describe(" of the song"))
     logger.info("video ready: %s", video.video.path)
     return video

@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from mvflow.audio import log_band_weights
+
 #: Sample rate the features are computed at; 11 kHz of bandwidth is plenty for bars.
 FEATURE_RATE = 22050
 WINDOW = 2048  # ~93 ms: enough bass resolution, still sharp in time
@@ -29,14 +31,7 @@ def band_filters(n_bands: int, sample_rate: int = FEATURE_RATE, window: int = WI
     is permanently dead.
     """
     freqs = np.fft.rfftfreq(window, 1.0 / sample_rate)
-    f_max = min(F_MAX, 0.45 * sample_rate)
-    centers = np.geomspace(F_MIN, f_max, n_bands)
-    log_c = np.log(centers)
-    step = (log_c[-1] - log_c[0]) / max(n_bands - 1, 1)
-    log_f = np.log(np.maximum(freqs, 1e-3))
-    weights = np.clip(1.0 - np.abs(log_f[None, :] - log_c[:, None]) / step, 0.0, None)
-    for b in np.flatnonzero(weights.sum(axis=1) == 0):
-        weights[b, np.argmin(np.abs(freqs - centers[b]))] = 1.0
+    weights = log_band_weights(freqs, np.geomspace(F_MIN, min(F_MAX, 0.45 * sample_rate), n_bands))
     return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
