@@ -266,6 +266,11 @@ def _line(name: str, run: Run, n: int, seconds: float) -> str:
             f"  (CPU s: python {run.python_cpu:5.1f}, ffmpeg {run.ffmpeg_cpu:5.1f})")
 
 
+def _ratio(name: str, a: Run, b: Run, note: str) -> str:
+    """'name: a/b wall (a/b CPU<note>' of two runs."""
+    return f"{name:>20}: {a.wall / b.wall:.3f} wall ({cpu(a) / cpu(b):.3f} CPU{note}"
+
+
 def speed_report(inputs: Inputs, settings: EncoderSettings, repeat: int, tmp: Path, keep: Path | None,
                  naive: bool, compare_motion: bool = False, same_frames: bool = False) -> None:
     frame, n = middle_frame(inputs)
@@ -295,23 +300,20 @@ def speed_report(inputs: Inputs, settings: EncoderSettings, repeat: int, tmp: Pa
     if still:
         best_still = min(still, key=lambda r: r.wall)
         print(_line("mvflow, motion off", best_still, n, seconds))
-        print(f"{'motion on / off':>20}: {best_render.wall / best_still.wall:.3f} wall "
-              f"({cpu(best_render) / cpu(best_still):.3f} CPU; best vs best)")
+        print(_ratio("motion on / off", best_render, best_still, "; best vs best)"))
     if pictured:
         best_pictures = min(pictured, key=lambda r: r.wall)
         print(_line("same frames, encoded", best_pictures, n, seconds))
-        print(f"{'frames / ceiling':>20}: {best_pictures.wall / best_ceiling.wall:.3f} wall "
-              f"({cpu(best_pictures) / cpu(best_ceiling):.3f} CPU): coding this picture instead of a constant one")
-        print(f"{'render / frames':>20}: {best_render.wall / best_pictures.wall:.3f} wall "
-              f"({cpu(best_render) / cpu(best_pictures):.3f} CPU): compositing it on the same cores")
+        print(_ratio("frames / ceiling", best_pictures, best_ceiling,
+                     "): coding this picture instead of a constant one"))
+        print(_ratio("render / frames", best_render, best_pictures, "): compositing it on the same cores"))
     if naive:
         naive_run = timed(lambda: moviepy_naive(inputs, tmp / "moviepy.mp4"))
         naive_info = probe_streams(tmp / "moviepy.mp4")
         print(_line("naive moviepy", naive_run, naive_info["video_frames"], seconds))
         print(f"{'naive / render':>20}: {naive_run.wall / best_render.wall:.2f}x wall "
               f"({cpu(naive_run) / cpu(best_render):.2f}x CPU): mvflow's speed-up over the naive composite")
-    print(f"{'render / ceiling':>20}: {best_render.wall / best_ceiling.wall:.3f} wall "
-          f"({cpu(best_render) / cpu(best_ceiling):.3f} CPU; best vs best)")
+    print(_ratio("render / ceiling", best_render, best_ceiling, "; best vs best)"))
     if repeat > 1:
         pairs = [r.wall / c.wall for r, c in zip(renders, ceilings, strict=True)]
         print(f"{'':>20}  {statistics.median(pairs):.3f} (median of pairs; pairs: "

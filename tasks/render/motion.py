@@ -265,15 +265,15 @@ class FrameFinish:
             overdrive_into(frame.crop(box).uv, bg.crop(box).uv, glow, 16, 240)
         if gain == 0 and fade >= _ONE:
             return frame
-        out = self._out
+        out, luma = self._out, frame.y
         if gain:  # a brightness gain (no offset): what x264's weighted prediction models, so it stays cheap
             affine_into(out.y, frame.y, _ONE + gain, 0, ceiling=235)
+            luma = out.y
+        if fade < _ONE:  # toward black: Y to 16, chroma to 128
+            affine_into(out.y, luma, *toward(16, _ONE - fade))
+            affine_into(out.uv, frame.uv, *toward(128, _ONE - fade))
         else:
-            np.copyto(out.y, frame.y)
-        np.copyto(out.uv, frame.uv)
-        if fade < _ONE:
-            affine_into(out.y, out.y, fade, int(round(16 * (_ONE - fade) / _ONE)))
-            affine_into(out.uv, out.uv, fade, int(round(128 * (_ONE - fade) / _ONE)))
+            np.copyto(out.uv, frame.uv)
         return out
 
 
