@@ -19,7 +19,6 @@ from mvflow.analysis.beats import (
     refined_tempo,
     settle_octave,
     tempo_period,
-    track_beats,
 )
 from mvflow.analysis.onsets import FRAME_RATE, SAMPLE_RATE, Features, features
 from mvflow.analysis.sections import sections_from_audio, sections_from_lyrics, with_energy
@@ -68,8 +67,7 @@ def analyse_audio(audio_path: Path, out_dir: Path, lyrics: str = "", lines: list
     duration = len(samples) / SAMPLE_RATE
     feats = features(samples)
     onset = normalised_onset(feats.onset)
-    period = settle_octave(onset, tempo_period(onset))
-    beat_frames = track_beats(onset, period)
+    period, beat_frames = settle_octave(onset, tempo_period(onset))
     beats = beat_frames / FRAME_RATE
     tempo = refined_tempo(beats, 60.0 * FRAME_RATE / period)
     per_bar = beats_per_bar(time_signature)

@@ -67,8 +67,9 @@ def tempo_period(onset: np.ndarray, prior_bpm: float = PRIOR_BPM) -> float:
     return float(lags[best])
 
 
-def settle_octave(onset: np.ndarray, period: float, share: float = OCTAVE_SHARE) -> float:
-    """`period`, or half of it when every other beat of the faster pulse is nearly as strong.
+def settle_octave(onset: np.ndarray, period: float, share: float = OCTAVE_SHARE) -> tuple[float, np.ndarray]:
+    """(the beat period: `period`, or half of it when every other beat of the faster pulse is
+    nearly as strong; the beats tracked at that period (track_beats), tracked once).
 
     An autocorrelation peaks at every multiple of the beat period, so a kick on beats 1 and 3
     makes half the tempo look as periodic as the tempo itself. Tracking the faster pulse
@@ -77,14 +78,14 @@ def settle_octave(onset: np.ndarray, period: float, share: float = OCTAVE_SHARE)
     hi-hats), the slower pulse is the beat.
     """
     half = period / 2
-    if 60.0 * FRAME_RATE / half > MAX_DOUBLED_BPM:
-        return period
-    beats = track_beats(onset, half)
-    if len(beats) < 8:
-        return period
-    strength = _smoothed(onset, half)[beats]
-    even, odd = strength[0::2].mean(), strength[1::2].mean()
-    return half if min(even, odd) >= share * max(even, odd) else period
+    if 60.0 * FRAME_RATE / half <= MAX_DOUBLED_BPM:
+        beats = track_beats(onset, half)
+        if len(beats) >= 8:
+            strength = _smoothed(onset, half)[beats]
+            even, odd = strength[0::2].mean(), strength[1::2].mean()
+            if min(even, odd) >= share * max(even, odd):
+                return half, beats
+    return period, track_beats(onset, period)
 
 
 def track_beats(onset: np.ndarray, period: float, tightness: float = TIGHTNESS) -> np.ndarray:
