@@ -227,10 +227,21 @@ class Song(StepResult):
         return self.seed == self.seed_requested
 
 
+def _moved(t: float, offset: float, length: float | None) -> float:
+    """t + offset kept inside [0, length] (no upper bound when length is None)."""
+    t = max(0.0, t + offset)
+    return t if length is None else min(length, t)
+
+
 class LyricWord(BaseModel):
     text: str
     start: float
     end: float
+
+    def shifted(self, offset: float, length: float | None = None) -> LyricWord:
+        """This word `offset` seconds later (earlier if negative), its times kept inside [0, length]."""
+        return self.model_copy(update={"start": _moved(self.start, offset, length),
+                                       "end": _moved(self.end, offset, length)})
 
 
 #: Where a line's timing came from: the transcript heard its words; forced alignment of the known
@@ -246,6 +257,13 @@ class LyricLine(BaseModel):
     words: list[LyricWord] = Field(default_factory=list)
     confidence: float | None = Field(None, ge=0, le=1, description="How sure the timing is (None: not measured)")
     source: LineSource | None = Field(None, description="heard | aligned | estimated (None: a user's own file)")
+
+    def shifted(self, offset: float, length: float | None = None) -> LyricLine:
+        """This line and its words `offset` seconds later (earlier if negative), every time kept
+        inside [0, length]: a lyric offset (length None) or a clip's own clock (length: the clip's)."""
+        return self.model_copy(update={"start": _moved(self.start, offset, length),
+                                       "end": _moved(self.end, offset, length),
+                                       "words": [w.shifted(offset, length) for w in self.words]})
 
 
 class OutsideLine(BaseModel):

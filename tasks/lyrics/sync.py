@@ -21,22 +21,7 @@ if TYPE_CHECKING:
 
 def shift_lines(lines: list[LyricLine], offset: float) -> list[LyricLine]:
     """Lines with `offset` seconds added to every time (positive = later), clamped at 0."""
-    if not offset:
-        return lines
-
-    def t(x: float) -> float:
-        return max(0.0, x + offset)
-
-    return [
-        line.model_copy(
-            update={
-                "start": t(line.start),
-                "end": t(line.end),
-                "words": [w.model_copy(update={"start": t(w.start), "end": t(w.end)}) for w in line.words],
-            }
-        )
-        for line in lines
-    ]
+    return [line.shifted(offset) for line in lines] if offset else lines
 
 
 def place_on_song(lines: list[LyricLine], offset: float,

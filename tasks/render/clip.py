@@ -51,15 +51,10 @@ def clipped_audio(audio_path: Path, clip: Clip | None) -> Iterator[Path]:
 
 
 def clip_lines(lines: list[LyricLine], clip: Clip | None) -> list[LyricLine]:
-    """The lines sung inside the clip, on its clock (lines cut by its edges are kept, clamped)."""
+    """The lines sung inside the clip, with the words sung inside it, on its clock (times cut by
+    its edges are clamped to them)."""
     if clip is None:
         return lines
-    out = []
-    for line in lines:
-        if line.end <= clip.start or line.start >= clip.end:
-            continue
-        words = [w.model_copy(update={"start": max(0.0, w.start - clip.start), "end": max(0.0, w.end - clip.start)})
-                 for w in line.words if w.end > clip.start and w.start < clip.end]
-        out.append(line.model_copy(update={"start": max(0.0, line.start - clip.start),
-                                           "end": min(clip.duration, line.end - clip.start), "words": words}))
-    return out
+    return [line.model_copy(update={"words": [w for w in line.words if w.end > clip.start and w.start < clip.end]})
+            .shifted(-clip.start, clip.duration)
+            for line in lines if line.end > clip.start and line.start < clip.end]

@@ -41,3 +41,16 @@ def test_an_lrc_step_keeps_the_lines_and_lists_the_outside_ones(tmp_path):
     synced = synced_from_lrc(lrc, tmp_path / "out", offset=-2.0, song_end=10.0)
     assert [(o.text, o.where) for o in synced.outside] == [("first", "before_start"), ("much later", "after_end")]
     assert read_lrc(tmp_path / "out" / "lyrics.lrc") == [(0.0, "first"), (2.0, "second"), (28.0, "much later")]
+
+
+def test_an_offset_moves_lines_and_words_and_clamps_at_zero():
+    from mvflow.lyrics.sync import place_on_song
+    from mvflow.models import LyricWord
+
+    line = LyricLine(text="hold on", start=1.0, end=3.0,
+                     words=[LyricWord(text="hold", start=1.0, end=2.0), LyricWord(text="on", start=2.0, end=3.0)])
+    moved, outside = place_on_song([line], -1.5, 10.0)
+    assert (moved[0].start, moved[0].end) == (0.0, 1.5)
+    assert [(w.start, w.end) for w in moved[0].words] == [(0.0, 0.5), (0.5, 1.5)]
+    assert [o.where for o in outside] == ["before_start"]
+    assert place_on_song([line], 0.0, 10.0)[0][0] is line  # no offset: the same lines
