@@ -17,6 +17,7 @@ import numpy as np
 
 from mvflow.analysis.sections import phrase_end, sung_end
 from mvflow.errors import InputError
+from mvflow.inputs import check_short_range
 from mvflow.models import Clip, LyricLine, SongAnalysis, SongSection
 
 #: Longest short, fades included (platforms count a minute as "up to 60 s"; one second spare).
@@ -85,10 +86,10 @@ def _cut_within(bounds: np.ndarray, downbeats: list[float], start: float, latest
 
 def chosen_clip(duration: float, start: float | None, end: float | None) -> Clip:
     """A clip the user chose (--short-from/--short-to): taken as given, fading inside it."""
-    if start is None or end is None:
-        raise InputError("give both --short-from and --short-to (seconds or m:ss), or neither for the first chorus")
-    if not 0 <= start < end:
-        raise InputError(f"--short-from {start:g} must be before --short-to {end:g}")
+    check_short_range(start, end)  # short_clip comes here with either one given: both, in order
+    assert start is not None and end is not None
+    if start < 0:
+        raise InputError(f"--short-from must be a time in the song (0 or more seconds), not {start:g}")
     if start >= duration:
         raise InputError(f"--short-from {start:g} s is past the song's end ({duration:.1f} s)")
     end = min(end, duration)

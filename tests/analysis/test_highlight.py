@@ -89,6 +89,10 @@ def test_a_range_by_hand_is_taken_as_given_and_fades_inside_it():
         short_clip(analysis, [], start=3.0)
     with pytest.raises(InputError, match="past the song's end"):
         short_clip(analysis, [], start=40.0, end=50.0)
+    with pytest.raises(InputError, match="must be before --short-to"):
+        short_clip(analysis, [], start=13.0, end=3.0)
+    with pytest.raises(InputError, match="0 or more seconds"):
+        short_clip(analysis, [], start=-1.0, end=3.0)
 
 
 def test_a_last_word_stretched_to_the_end_of_the_song_does_not_stretch_the_short():
