@@ -221,7 +221,7 @@ def _publish(videos: list[MusicVideo], steps: list[StepRun], out_dir: Path, requ
         key=f"music-video-{slugify(video.title)}"[:100],
         description=f"Music video: {video.title}",
     )
-    get_run_logger().info("%r done: %s", video.title, video.video.path)
+    get_run_logger().info("%r done: %s", video.title, ", ".join(each.video.path for each in videos))
     return VideoRun(video=video, out_dir=str(out_dir), manifest=str(manifest), steps=steps, plan=plan,
                     videos=videos)
 

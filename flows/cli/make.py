@@ -161,7 +161,9 @@ def report_run(run) -> None:  # noqa: ANN001 - mvflow.flows.music_video.VideoRun
                       f"see {run.manifest}")
     warn(run_warnings(run.video))
     warn(lyric_warnings(run.video))
-    for video in run.videos[1:]:
+    for video in run.videos:
+        if video.output == "full":
+            continue
         part = f", {video.clip.describe(' of the song')}" if video.clip else ""
         console.print(f"  {video.output:<13} {video.width}x{video.height}{part}")
     console.print(f"manifest: {run.manifest}")

@@ -28,7 +28,7 @@ def loudness(samples: np.ndarray, rate: int, window: float = 0.1) -> np.ndarray:
 
 
 @pytest.mark.e2e
-def test_one_run_makes_the_full_video_its_short_and_a_square(prefect_harness, no_config):
+def test_one_run_makes_the_full_video_its_short_and_a_square(prefect_harness, no_config, capsys):
     from mvflow.flows.music_video import music_video
 
     run = music_video(**demo_params(no_config / "out", "full,short,square"))
@@ -77,3 +77,13 @@ def test_one_run_makes_the_full_video_its_short_and_a_square(prefect_harness, no
     # Asking again for two of them renders nothing: each output is its own cached step.
     again = music_video(**demo_params(no_config / "out", "short,full"))
     assert again.all_cached and [v.video.path for v in again.videos] == [short.video.path, full.video.path]
+
+    # The run's report names every output but the full video, whatever their order, and prints each path.
+    from mvflow.cli.make import report_run
+
+    capsys.readouterr()
+    report_run(again)
+    out, err = capsys.readouterr()
+    said = " ".join((out + err).split())
+    assert f"short 360x640, {clip.describe(' of the song')}" in said and "full 640x360" not in said
+    assert out.split() == [short.video.path, full.video.path]
