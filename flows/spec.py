@@ -394,6 +394,8 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
     With an idea, the flow also gets `idea` and `songwriter` (who writes, resolved now) and the
     title may be None: the plan names the song.
     """
+    from mvflow.render.outputs import check_short_choice
+
     with spec_errors():
         settings = _checked_settings(spec)
         check_output_folder(settings.output_dir)
@@ -401,6 +403,8 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
         idea = song_idea(spec, request.seed) if spec.idea is not None else None
         render = _render_options(spec, settings, request.duration)
         _check_size(render, spec, request)
+        outputs = chosen_outputs(settings, render)
+        check_short_choice(outputs, render.short_from, request.duration)
         return {
             "request": request,
             "title": spec.title or (None if idea else default_title(request.caption) if request.caption
@@ -413,5 +417,5 @@ def flow_params(spec: VideoSpec, base_dir: Path | None = None) -> dict[str, Any]
             "cover_options": _cover_options(spec, settings, render),
             "render_options": render,
             **({"idea": idea, "songwriter": songwriter_options(settings, request)} if idea else {}),
-            "outputs": chosen_outputs(settings, render),
+            "outputs": outputs,
         }

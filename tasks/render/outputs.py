@@ -108,3 +108,15 @@ def parse_outputs(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
     if not names:
         raise InputError(f"--outputs names no output; choose from: {', '.join(OUTPUTS)}")
     return names
+
+
+def check_short_choice(outputs: list[str], short_from: float | None, duration: float | None) -> None:
+    """A short's part chosen by hand needs a short to show it, and must start inside the song when its
+    length is known up front (before the song is made, not after)."""
+    if short_from is None:
+        return
+    if "short" not in outputs:
+        raise InputError(f"--short-from/--short-to choose the short's part of the song, and the outputs are "
+                         f"{','.join(outputs)}: add short (e.g. --outputs {','.join([*outputs, 'short'])})")
+    if duration is not None and short_from >= duration:
+        raise InputError(f"--short-from {short_from:g} s is past the end of the {duration:g} s song asked for")

@@ -36,6 +36,11 @@ runner = CliRunner()
         (["-c", "pop", "--skip-lines", "0"], "line numbers start at 1"),
         (["-c", "pop", "--engine", "acestep", "--vocal-style", "sung"],
          "vocal_style is an option of the built-in engine (engine local), not of acestep"),
+        (["-c", "pop", "--short-from", "10", "--short-to", "20"],
+         "--short-from/--short-to choose the short's part of the song, and the outputs are full: add short "
+         "(e.g. --outputs full,short)"),
+        (["-c", "pop", "--duration", "30", "--outputs", "short", "--short-from", "1:10", "--short-to", "1:30"],
+         "--short-from 70 s is past the end of the 30 s song asked for"),
     ],
 )
 def test_user_errors_are_one_clear_line(no_config, args, message):
