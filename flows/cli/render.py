@@ -18,6 +18,7 @@ from mvflow.cli import video_options as ro
 from mvflow.cli.common import DEBUG, check_audio, console, one_line_errors, terminal_progress, warn
 from mvflow.errors import InputError, MvflowError, PermanentError
 from mvflow.lyrics.readers import READERS
+from mvflow.render.outputs import OUTPUTS, check_short_choice, parse_outputs
 
 
 def check_cover(cover: Path | None) -> None:
@@ -104,6 +105,9 @@ def render(
     codec: ro.CodecOption = None,
     quality: ro.QualityOption = None,
     max_size: ro.MaxSizeOption = None,
+    outputs: ro.RenderOutputsOption = None,
+    short_from: ro.ShortFromOption = None,
+    short_to: ro.ShortToOption = None,
     lyrics_offset: Annotated[float, typer.Option("--lyrics-offset", help="Shift all lyric times by SECONDS; positive = lyrics later.")] = 0.0,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Video file or folder (default: beside the audio, song.mp3 -> song.mp4; .webm for --codec vp9).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
@@ -114,25 +118,31 @@ def render(
         seconds = check_audio(audio)
         options = render_options(seconds, style=style, aspect=aspect, resolution=resolution, fps=fps,
                                  visualiser=visualiser, accent=accent, background=background, dim=dim,
-                                 karaoke=karaoke, credit=credit, codec=codec, quality=quality, max_size=max_size)
-        written = run_render(audio, seconds, lyrics, title, subtitle, cover, options, lyrics_offset, output)
-    print(written)
+                                 karaoke=karaoke, credit=credit, codec=codec, quality=quality, max_size=max_size,
+                                 short_from=short_from, short_to=short_to)
+        chosen = parse_outputs(outputs)
+        check_short_choice(chosen, options.short_from, seconds)
+        written = run_render(audio, seconds, lyrics, title, subtitle, cover, options, lyrics_offset, output, chosen)
+    for path in written:
+        print(path)
 
 
 def run_render(audio: Path, seconds: float, lyrics: Path | None, title: str | None, subtitle: str | None,
                cover: Path | None, options, lyrics_offset: float,  # noqa: ANN001 - RenderOptions
-               output: Path | None) -> Path:
-    """Check the other inputs (the audio of `seconds` already is), then render with a terminal
-    progress bar; the written video's path."""
-    from mvflow.progress import StepProgress
+               output: Path | None, outputs: tuple[str, ...] | list[str] = ("full",)) -> list[Path]:
+    """Check the other inputs (the audio of `seconds` already is), then render each output (full,
+    short, square) with a terminal progress bar; the written videos' paths, in that order."""
     from mvflow.render.codecs import get_codec
     from mvflow.render.max_size import check_fits
-    from mvflow.render.video import render_music_video
+    from mvflow.render.video import check_options
 
     lines, tags = read_lines(lyrics, lyrics_offset, seconds)
     check_cover(cover)
-    destination = output_path(audio, output, get_codec(options.codec).extension)
-    check_fits(options, seconds)  # an impossible --max-size is refused before anything is rendered
+    full = output_path(audio, output, get_codec(options.codec).extension)
+    each = {name: OUTPUTS.get(name).options(options) for name in outputs}
+    for own in each.values():  # an impossible frame or --max-size is refused before anything is rendered
+        check_options(own, seconds)
+        check_fits(own, seconds)
     title = (tags.get("ti") or title_from(audio)) if title is None else title
     subtitle = tags.get("ar", "") if subtitle is None else subtitle
     words = sum(1 for ln in lines if ln.words)
@@ -141,24 +151,45 @@ def run_render(audio: Path, seconds: float, lyrics: Path | None, title: str | No
                   f"{f' ({words} word-timed: karaoke)' if words else ''}, "
                   f"{escape('cover ' + cover.name) if cover else 'gradient background'}, "
                   f"{options.width}x{options.height}@{options.fps}, style {options.style}, {options.codec}"
-                  + (f" <= {options.max_size_mb:g} MB" if options.max_size_mb else ""))
+                  + (f" <= {options.max_size_mb:g} MB" if options.max_size_mb else "")
+                  + (f", outputs {', '.join(outputs)}" if list(outputs) != ["full"] else ""))
+    analysis = song_analysis(audio, lines, options, needed="short" in outputs)
+    written = []
+    for name, own in each.items():
+        output_kind = OUTPUTS.get(name)
+        clip = output_kind.clip(analysis, lines, own)
+        if clip is not None:
+            console.print(f"  {name}: {clip.describe(' of the song')}")
+        destination = full.with_name(output_kind.file_name(full.stem, full.suffix))
+        render_one(audio, seconds, lines, cover, title, subtitle, destination, own, analysis, clip)
+        written.append(destination)
+    return written
+
+
+def render_one(audio: Path, seconds: float, lines: list, cover: Path | None, title: str, subtitle: str,  # noqa: PLR0913
+               destination: Path, options, analysis, clip) -> None:  # noqa: ANN001 - RenderOptions, SongAnalysis, Clip
+    """One video, with a progress bar and its speed; the renderer's failures as one line."""
+    from mvflow.progress import StepProgress
+    from mvflow.render.video import render_music_video
+
     started = time.perf_counter()
     try:
         with terminal_progress():
             render_music_video(audio, lines, cover, title, destination, options, subtitle=subtitle,
                                progress=StepProgress("render", f"rendering {destination.name}"),
-                               analysis=song_analysis(audio, lines, options))
+                               analysis=analysis, clip=clip)
     except (ValueError, RuntimeError, OSError) as exc:  # the renderer's own words, as one line
         if DEBUG["on"]:
             raise
         raise PermanentError(f"render failed: {getattr(exc, 'strerror', None) or exc}") from None
     wall = time.perf_counter() - started
-    console.print(f"rendered {seconds:.1f} s of video in {wall:.1f} s ({seconds / wall:.2f}x real time)")
-    return destination
+    length = clip.duration if clip is not None else seconds
+    console.print(f"rendered {length:.1f} s of video in {wall:.1f} s ({length / wall:.2f}x real time)")
 
 
-def song_analysis(audio: Path, lines: list, options):  # noqa: ANN001, ANN201 - LyricLine, RenderOptions
-    """The song's beats and sections for the style's motion (None when the style moves with nothing).
+def song_analysis(audio: Path, lines: list, options, needed: bool = False):  # noqa: ANN001, ANN201
+    """The song's beats and sections for the style's motion and the short's cut (None when the style
+    moves with nothing and no short is `needed`).
 
     A timed-lyrics file has no section tags, so the sections come from the audio. No step cache
     here: the analysis costs well under a second per minute of music.
@@ -168,7 +199,7 @@ def song_analysis(audio: Path, lines: list, options):  # noqa: ANN001, ANN201 - 
     from mvflow.analysis.analyse import analyse_audio
     from mvflow.render.style_loader import load_style
 
-    if not load_style(options.style, options.overrides).motion.moves:
+    if not needed and not load_style(options.style, options.overrides).motion.moves:
         return None
     with tempfile.TemporaryDirectory(prefix="mvflow-analysis-") as folder:
         return analyse_audio(audio, Path(folder), "", lines)

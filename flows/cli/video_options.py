@@ -68,6 +68,10 @@ OutputsOption = Annotated[Optional[str], typer.Option(
     "--outputs", metavar="LIST",
     help="Videos to make from one song, comma-separated: full (default), short (9:16, the first chorus, "
          "<= 59 s), square (1:1). Each is its own cached render.")]
+RenderOutputsOption = Annotated[Optional[str], typer.Option(
+    "--outputs", metavar="LIST",
+    help="Videos to make from the song, comma-separated: full (default), short (9:16, the loudest section "
+         "or --short-from/--short-to, <= 59 s), square (1:1): song.mp4, song.short.mp4, song.square.mp4.")]
 ShortFromOption = Annotated[Optional[str], typer.Option(
     "--short-from", metavar="TIME", help="The short's start in the song, seconds or m:ss (with --short-to).")]
 ShortToOption = Annotated[Optional[str], typer.Option(

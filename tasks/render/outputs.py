@@ -119,4 +119,4 @@ def check_short_choice(outputs: list[str], short_from: float | None, duration: f
         raise InputError(f"--short-from/--short-to choose the short's part of the song, and the outputs are "
                          f"{','.join(outputs)}: add short (e.g. --outputs {','.join([*outputs, 'short'])})")
     if duration is not None and short_from >= duration:
-        raise InputError(f"--short-from {short_from:g} s is past the end of the {duration:g} s song asked for")
+        raise InputError(f"--short-from {short_from:g} s is past the song's end ({duration:g} s)")

@@ -40,7 +40,7 @@ runner = CliRunner()
          "--short-from/--short-to choose the short's part of the song, and the outputs are full: add short "
          "(e.g. --outputs full,short)"),
         (["-c", "pop", "--duration", "30", "--outputs", "short", "--short-from", "1:10", "--short-to", "1:30"],
-         "--short-from 70 s is past the end of the 30 s song asked for"),
+         "--short-from 70 s is past the song's end (30 s)"),
     ],
 )
 def test_user_errors_are_one_clear_line(no_config, args, message):

@@ -93,6 +93,23 @@ def test_instrumental_without_cover_uses_the_gradient_beside_the_audio(song):
     assert np.abs(first - last).mean() > 0.5  # the gradient drifts
 
 
+def test_one_render_makes_a_short_and_a_square_beside_the_full_video(song, lrc, tmp_path):
+    out = tmp_path / "video.mp4"
+    result = render("--audio", str(song), "--lyrics", str(lrc), "--outputs", "full,short,square",
+                    "--short-from", "1", "--short-to", "4", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    written = [Path(p) for p in result.stdout.split()]
+    assert written == [out, tmp_path / "video.short.mp4", tmp_path / "video.square.mp4"]
+    assert "short: 1.0-4.0 s of the song (chosen by hand)" in result.stderr
+    from mvflow.render.encoder import probe_streams
+
+    shapes = [(probe_streams(p)["width"], probe_streams(p)["height"], round(probe_streams(p)["video_duration"]))
+              for p in written]
+    assert shapes == [(320, 180, 5), (180, 320, 3), (180, 180, 5)]
+    short_frames = [frame_at(written[1], t) for t in (0.1, 0.9)]
+    assert short_frames[0].mean() < short_frames[1].mean()  # and it fades in from black
+
+
 def test_srt_and_json_lyrics_render_too(song, tmp_path):
     lines = [LyricLine(text="Hello bright world", start=1.0, end=2.0,
                        words=[LyricWord(text="Hello", start=1.0, end=1.3), LyricWord(text="bright", start=1.3, end=1.6),
@@ -149,6 +166,9 @@ def test_srt_reader_tolerates_tags_and_crlf():
         (lambda d: ["--style", "sparkly"], "unknown style 'sparkly'"),
         (lambda d: ["--resolution", "wide"], "resolution must look like"),
         (lambda d: ["-o", str(d / "no" / "such" / "dir" / "v.mp4")], "output folder does not exist"),
+        (lambda d: ["--outputs", "full,wide"], "unknown output 'wide'"),
+        (lambda d: ["--short-from", "1", "--short-to", "3"], "add short (e.g. --outputs full,short)"),
+        (lambda d: ["--outputs", "short", "--short-from", "7", "--short-to", "9"], "past the song's end (5 s)"),
     ],
 )
 def test_user_errors_are_one_clear_line(song, tmp_path, make_args, message):
