@@ -121,6 +121,14 @@ def check_short_range(start: float | None, end: float | None) -> None:
         raise InputError(f"--short-from {start:g} must be before --short-to {end:g}")
 
 
+def check_short_start(start: float, duration: float) -> None:
+    """--short-from inside a song of `duration` s: the song made, or its length asked for up front."""
+    if start < 0:
+        raise InputError(f"--short-from must be a time in the song (0 or more seconds), not {start:g}")
+    if start >= duration:
+        raise InputError(f"--short-from {start:g} s is past the song's end ({round(duration, 1):g} s)")
+
+
 def check_key_and_meter(key: str | None, time_signature: str | None) -> None:
     """Key and time signature in a form the engines read ('A minor', 'F#m'; 2, 3, 4, 6, 3/4, 6/8)."""
     from mvflow.song.theory import parse_key, parse_time_signature

@@ -16,8 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from mvflow.analysis.sections import phrase_end, sung_end
-from mvflow.errors import InputError
-from mvflow.inputs import check_short_range
+from mvflow.inputs import check_short_range, check_short_start
 from mvflow.models import Clip, LyricLine, SongAnalysis, SongSection
 
 #: Longest short, fades included (platforms count a minute as "up to 60 s"; one second spare).
@@ -88,10 +87,7 @@ def chosen_clip(duration: float, start: float | None, end: float | None) -> Clip
     """A clip the user chose (--short-from/--short-to): taken as given, fading inside it."""
     check_short_range(start, end)  # short_clip comes here with either one given: both, in order
     assert start is not None and end is not None
-    if start < 0:
-        raise InputError(f"--short-from must be a time in the song (0 or more seconds), not {start:g}")
-    if start >= duration:
-        raise InputError(f"--short-from {start:g} s is past the song's end ({duration:.1f} s)")
+    check_short_start(start, duration)
     end = min(end, duration)
     fade = min(FADE, (end - start) / 4)
     return Clip(start=round(start, 4), end=round(end, 4), phrase_start=round(start + fade, 4),

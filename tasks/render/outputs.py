@@ -13,6 +13,7 @@ from abc import abstractmethod
 from typing import ClassVar
 
 from mvflow.errors import InputError
+from mvflow.inputs import check_short_start
 from mvflow.models import Clip, Cover, FileArtifact, LyricLine, RenderOptions, SongAnalysis
 from mvflow.registry import Provider, Registry
 
@@ -118,5 +119,5 @@ def check_short_choice(outputs: list[str], short_from: float | None, duration: f
     if "short" not in outputs:
         raise InputError(f"--short-from/--short-to choose the short's part of the song, and the outputs are "
                          f"{','.join(outputs)}: add short (e.g. --outputs {','.join([*outputs, 'short'])})")
-    if duration is not None and short_from >= duration:
-        raise InputError(f"--short-from {short_from:g} s is past the song's end ({duration:g} s)")
+    if duration is not None:
+        check_short_start(short_from, duration)
