@@ -65,20 +65,23 @@ def output_path(audio: Path, output: Path | None, extension: str = ".mp4") -> Pa
     return destination
 
 
-def render_options(seconds: float, **values: object):  # noqa: ANN201 - RenderOptions
-    """RenderOptions from the shared video options (mvflow.cli.video_options), validated before
-    anything is rendered: style and its overrides, and the frame size and rate against the codec
-    and the memory a song of `seconds` needs."""
+def render_options(seconds: float, outputs: list[str], **values: object):  # noqa: ANN201 - (RenderOptions, dict)
+    """(the main video's RenderOptions, each output's: full, short, square) from the shared video options
+    (mvflow.cli.video_options), validated before anything is rendered: style and its overrides, and
+    the frame size and rate against the codec and the memory a song of `seconds` needs."""
     from mvflow.render.video import check_options
 
     try:
-        options = ro.build_render_options(**values)
-        check_options(options, seconds)
+        main = ro.build_render_options(**values)
+        each = {name: OUTPUTS.get(name).options(main) for name in outputs}
+        for own in each.values():
+            check_options(own, seconds)
     except MvflowError:
         raise
     except ValueError as exc:  # a style or option the renderer cannot use (pydantic, style loader)
         raise InputError(str(exc)) from None
-    return options
+    check_short_choice(outputs, main.short_from, seconds)
+    return main, each
 
 
 def title_from(audio: Path) -> str:
@@ -116,32 +119,29 @@ def render(
     DEBUG["on"] = debug
     with one_line_errors():
         seconds = check_audio(audio)
-        options = render_options(seconds, style=style, aspect=aspect, resolution=resolution, fps=fps,
-                                 visualiser=visualiser, accent=accent, background=background, dim=dim,
-                                 karaoke=karaoke, credit=credit, codec=codec, quality=quality, max_size=max_size,
-                                 short_from=short_from, short_to=short_to)
-        chosen = parse_outputs(outputs)
-        check_short_choice(chosen, options.short_from, seconds)
-        written = run_render(audio, seconds, lyrics, title, subtitle, cover, options, lyrics_offset, output, chosen)
+        options, each = render_options(seconds, parse_outputs(outputs), style=style, aspect=aspect, resolution=resolution,
+                              fps=fps, visualiser=visualiser, accent=accent, background=background, dim=dim,
+                              karaoke=karaoke, credit=credit, codec=codec, quality=quality, max_size=max_size,
+                              short_from=short_from, short_to=short_to)
+        written = run_render(audio, seconds, lyrics, title, subtitle, cover, options, each, lyrics_offset, output)
     for path in written:
         print(path)
 
 
 def run_render(audio: Path, seconds: float, lyrics: Path | None, title: str | None, subtitle: str | None,
-               cover: Path | None, options, lyrics_offset: float,  # noqa: ANN001 - RenderOptions
-               output: Path | None, outputs: tuple[str, ...] | list[str] = ("full",)) -> list[Path]:
-    """Check the other inputs (the audio of `seconds` already is), then render each output (full,
-    short, square) with a terminal progress bar; the written videos' paths, in that order."""
+               cover: Path | None, options, each: dict, lyrics_offset: float,  # noqa: ANN001 - RenderOptions
+               output: Path | None) -> list[Path]:
+    """Check the other inputs (the audio of `seconds`, the main `options` and `each` output's already
+    are), then render each output (full, short, square) with a terminal progress bar; the written
+    videos' paths, in that order."""
     from mvflow.render.codecs import get_codec
     from mvflow.render.max_size import check_fits
-    from mvflow.render.video import check_options
 
+    outputs = list(each)
     lines, tags = read_lines(lyrics, lyrics_offset, seconds)
     check_cover(cover)
     full = output_path(audio, output, get_codec(options.codec).extension)
-    each = {name: OUTPUTS.get(name).options(options) for name in outputs}
-    for own in each.values():  # an impossible frame or --max-size is refused before anything is rendered
-        check_options(own, seconds)
+    for own in each.values():  # an impossible --max-size is refused before anything is rendered
         check_fits(own, seconds)
     title = (tags.get("ti") or title_from(audio)) if title is None else title
     subtitle = tags.get("ar", "") if subtitle is None else subtitle
@@ -152,7 +152,7 @@ def run_render(audio: Path, seconds: float, lyrics: Path | None, title: str | No
                   f"{escape('cover ' + cover.name) if cover else 'gradient background'}, "
                   f"{options.width}x{options.height}@{options.fps}, style {options.style}, {options.codec}"
                   + (f" <= {options.max_size_mb:g} MB" if options.max_size_mb else "")
-                  + (f", outputs {', '.join(outputs)}" if list(outputs) != ["full"] else ""))
+                  + (f", outputs {', '.join(outputs)}" if outputs != ["full"] else ""))
     analysis = song_analysis(audio, lines, options, needed="short" in outputs)
     written = []
     for name, own in each.items():
